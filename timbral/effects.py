@@ -1,0 +1,450 @@
+"""Effects: reverbs, a time-varying FIR filter and a modulated delay.
+
+Names, constructor arguments and numbers follow Magenta's ``ddsp.effects``
+(v3.7) so ported configs and checkpoints behave the same:
+
+- :class:`Reverb`: convolution with an impulse response (IR) that is either
+  an input or one trainable variable ``ir`` for the whole dataset.
+- :class:`ExpDecayReverb`: IR = ``scale_fn(gain) * exp(-(2 + exp(decay)) * t)
+  * noise`` with ``t`` from 0 to 1 over the IR.
+- :class:`FilteredNoiseReverb`: IR = white noise through a time-varying
+  filter (:func:`timbral.core.frequency_filter`).
+- :class:`FIRFilter`: time-varying linear-phase FIR filter from magnitudes.
+- :class:`ModDelay`: modulated delay line (chorus, flanger, vibrato).
+
+Every reverb zeroes the first tap of its IR at use (the dry path is added
+separately when ``add_dry``) and convolves without delay compensation, so the
+wet signal starts one sample after the dry one.
+
+Differences from Magenta, on purpose:
+
+- ``ExpDecayReverb`` and ``FilteredNoiseReverb`` draw their white noise ONCE,
+  from a seeded generator (``seed`` argument, default 0), and keep it as the
+  persistent buffer ``noise`` (``[1, reverb_length]``, shared by the batch).
+  Magenta draws new noise on every call, so its IR (and the output) changes
+  from one call to the next even at inference; here the same controls always
+  give the same audio. Gradients and the IR's statistics are unchanged.
+- ``ModDelay`` controls may be at frame rate (``[batch, n_frames, 1]``); they
+  are upsampled linearly to the audio rate. Magenta requires sample-rate
+  controls (``n_frames == n_samples``), which behave identically here.
+  The delay line is :func:`timbral.core.variable_length_delay`, which reads
+  the past for every delay up to ``max_length`` (Magenta's wraps the longest
+  delays back toward the present).
+- Trainable parameters and noise buffers are cast to the input's dtype and
+  device at use (float32 by default, float64 works); Magenta casts to float32.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+from . import core
+from .processors import SCALE_FNS, Processor, TensorDict, resolve_scale_fn
+from .validation import as_audio, as_tensor, check_finite, check_size, same_batch
+
+# ModDelay's default phase scale function, registered so configs can name it.
+SCALE_FNS.setdefault("sigmoid", torch.sigmoid)
+if SCALE_FNS["sigmoid"] is not torch.sigmoid:  # someone registered another 'sigmoid'
+    SCALE_FNS.setdefault("torch_sigmoid", torch.sigmoid)
+
+__all__ = ["Reverb", "ExpDecayReverb", "FilteredNoiseReverb", "FIRFilter", "ModDelay"]
+
+
+# Helpers ------------------------------------------------------------------------
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return value
+
+
+def _check_number(value, name: str, minimum: Optional[float] = None) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ValueError(f"{name}: expected a finite number{bound}, got {value}")
+    return value
+
+
+def _check_frames_split(n_samples: int, n_frames: int, name: str) -> None:
+    """Raise unless ``n_frames`` equal blocks of ``ceil(n_samples / n_frames)``
+    samples cover ``n_samples`` (the rule of :func:`timbral.core.fft_convolve`)."""
+    if n_frames > n_samples or -(-n_samples // -(-n_samples // n_frames)) != n_frames:
+        raise ValueError(f"{name}: {n_frames} frames cannot split {n_samples} samples into "
+                         f"equal blocks; use a number of frames that divides {n_samples}")
+
+
+def _draw_noise(n_samples: int, seed: int) -> torch.Tensor:
+    """Uniform white noise in [-1, 1), ``[1, n_samples]`` float32, from ``seed``."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.rand(1, n_samples, generator=generator, dtype=torch.float32) * 2.0 - 1.0
+
+
+def _as_ir(ir, name: str = "ir") -> torch.Tensor:
+    """An impulse response as ``[batch, ir_size]`` (from ``[ir_size]``,
+    ``[batch, ir_size]`` or ``[batch, ir_size, 1]``), finite."""
+    ir = as_tensor(ir, name)
+    if ir.ndim == 1:
+        ir = ir[None]
+    elif ir.ndim == 3 and ir.shape[-1] == 1:
+        ir = ir[..., 0]
+    if ir.ndim != 2 or ir.shape[-1] < 1:
+        raise ValueError(f"{name}: expected shape [batch, ir_size], [batch, ir_size, 1] or "
+                         f"[ir_size], got {list(ir.shape)}")
+    return check_finite(ir, name)
+
+
+def _as_scalar_control(x, name: str) -> torch.Tensor:
+    """A per-example scalar control as ``[batch, 1]`` (from ``[]``, ``[batch]``,
+    ``[batch, 1]`` or ``[batch, 1, 1]``), finite."""
+    x = as_tensor(x, name)
+    if x.ndim == 0:
+        x = x.reshape(1, 1)
+    elif x.ndim == 1:
+        x = x[:, None]
+    elif x.ndim == 3 and x.shape[1:] == (1, 1):
+        x = x[:, :, 0]
+    if x.ndim != 2 or x.shape[-1] != 1:
+        raise ValueError(f"{name}: expected shape [batch, 1], got {list(x.shape)}")
+    return check_finite(x, name)
+
+
+def _as_magnitudes(x, name: str = "magnitudes") -> torch.Tensor:
+    """Filter magnitudes as ``[batch, n_frames, n_bins]``; ``[batch, n_bins]``
+    (one filter per example, as Magenta's ``fft_convolve`` reads 2-D IRs) and
+    ``[n_bins]`` are accepted. Finite, at least 2 bins."""
+    x = as_tensor(x, name)
+    if x.ndim == 1:
+        x = x[None, None, :]
+    elif x.ndim == 2:
+        x = x[:, None, :]
+    if x.ndim != 3:
+        raise ValueError(f"{name}: expected shape [batch, n_frames, n_bins], got {list(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[-1] < 2:
+        raise ValueError(f"{name}: expected shape [batch, n_frames, n_bins] with n_frames >= 1 "
+                         f"and n_bins >= 2, got {list(x.shape)}")
+    return check_finite(x, name)
+
+
+def _like(t: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``t`` on ``ref``'s device and in its dtype (differentiable)."""
+    return t.to(device=ref.device, dtype=ref.dtype)
+
+
+# Reverbs ------------------------------------------------------------------------
+class Reverb(Processor):
+    """Convolutional (FIR) reverb.
+
+    Args:
+      trainable: learn the impulse response as one variable ``ir``
+        (``[reverb_length]``, initialised N(0, 1e-6) like Magenta) for the whole
+        dataset; otherwise the IR is an input of :meth:`get_controls`.
+      reverb_length: IR length in samples (used when ``trainable``).
+      add_dry: add the dry signal to the reverberated one.
+      name: processor name.
+
+    The IR's first tap is zeroed at use (in :meth:`get_signal`; the controls
+    hold the IR as given), so with ``add_dry`` the output is
+    ``audio + fft_convolve(audio, ir_masked, 'same', delay_compensation=0)``.
+    """
+
+    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
+                 add_dry: bool = True, name: str = "reverb"):
+        super().__init__(name=name)
+        self.trainable = _check_bool(trainable, "trainable")
+        self.reverb_length = check_size(reverb_length, "reverb_length", 1)
+        self.add_dry = _check_bool(add_dry, "add_dry")
+        if self.trainable and type(self) is Reverb:
+            self.ir = nn.Parameter(torch.randn(self.reverb_length, dtype=torch.float32) * 1e-6)
+
+    def _match_batch(self, audio: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        """A batch-1 IR (or a 1-D variable) expanded to the audio's batch."""
+        if ir.ndim == 1:
+            ir = ir[None]
+        return _like(ir, audio).expand(audio.shape[0], -1)
+
+    def get_controls(self, audio, ir=None) -> TensorDict:
+        """Inputs: dry ``audio [batch, n_samples]`` (or ``[n_samples]``); ``ir
+        [batch, ir_size]`` (or ``[batch, ir_size, 1]``, ``[ir_size]``) when not
+        trainable (ignored when trainable). Returns ``{'audio', 'ir'}``."""
+        audio = as_audio(audio, "audio")
+        if self.trainable:
+            ir = self._match_batch(audio, self.ir)
+        else:
+            if ir is None:
+                raise ValueError(f"ir: required when {type(self).__name__}(trainable=False); "
+                                 f"pass an impulse response [batch, ir_size]")
+            ir = _as_ir(ir, "ir")
+            same_batch("audio", audio, "ir", ir)
+        return {"audio": audio, "ir": ir}
+
+    def get_signal(self, audio, ir) -> torch.Tensor:
+        """Apply the IR (first tap zeroed); returns ``[batch, n_samples]``."""
+        if ir.ndim == 3:
+            ir = ir[..., 0]
+        elif ir.ndim == 1:
+            ir = ir[None]
+        dtype = torch.promote_types(audio.dtype, ir.dtype)
+        audio, ir = audio.to(dtype), ir.to(dtype)
+        ir = torch.cat([torch.zeros_like(ir[:, :1]), ir[:, 1:]], dim=1)  # mask the dry tap
+        wet = core.fft_convolve(audio, ir, padding="same", delay_compensation=0)
+        return wet + audio if self.add_dry else wet
+
+
+class ExpDecayReverb(Reverb):
+    """Reverb whose IR is exponentially decaying white noise.
+
+    ``ir = scale_fn(gain) * exp(-(2 + exp(decay)) * t) * noise`` with ``t =
+    linspace(0, 1, reverb_length)``, as in Magenta.
+
+    Args:
+      trainable: learn ``gain`` and ``decay`` (shape ``[1]``, initialised 2.0
+        and 4.0 like Magenta); otherwise they are inputs ``[batch, 1]``.
+      reverb_length: IR length in samples.
+      scale_fn: applied to ``gain`` (a callable, a registered name, or None).
+      add_dry: add the dry signal.
+      name: processor name.
+      seed: seed of the white noise (uniform in [-1, 1)). Unlike Magenta, the
+        noise is drawn once and kept as the buffer ``noise`` (saved in the
+        state_dict), so the IR is deterministic.
+    """
+
+    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
+                 scale_fn=core.exp_sigmoid, add_dry: bool = True,
+                 name: str = "exp_decay_reverb", seed: int = 0):
+        super().__init__(trainable=trainable, reverb_length=reverb_length, add_dry=add_dry,
+                         name=name)
+        self.scale_fn = resolve_scale_fn(scale_fn)
+        self.seed = check_size(seed, "seed", 0)
+        self.register_buffer("noise", _draw_noise(self.reverb_length, self.seed))
+        if self.trainable:
+            self.gain = nn.Parameter(torch.full((1,), 2.0, dtype=torch.float32))
+            self.decay = nn.Parameter(torch.full((1,), 4.0, dtype=torch.float32))
+
+    def _get_ir(self, gain: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
+        """``[batch, 1]`` gain and decay -> ``[batch, reverb_length]`` IR."""
+        if self.scale_fn is not None:
+            gain = self.scale_fn(gain)
+        decay_exponent = 2.0 + torch.exp(decay)
+        time = torch.linspace(0.0, 1.0, self.reverb_length, dtype=gain.dtype,
+                              device=gain.device)[None, :]
+        return gain * torch.exp(-decay_exponent * time) * _like(self.noise, gain)
+
+    def get_controls(self, audio, gain=None, decay=None) -> TensorDict:
+        """Inputs: ``audio [batch, n_samples]``; ``gain`` and ``decay`` ``[batch,
+        1]`` when not trainable (ignored when trainable). Returns ``{'audio', 'ir'}``."""
+        audio = as_audio(audio, "audio")
+        if self.trainable:
+            gain = _like(self.gain[None, :], audio)
+            decay = _like(self.decay[None, :], audio)
+            ir = self._match_batch(audio, self._get_ir(gain, decay))
+        else:
+            if gain is None or decay is None:
+                missing = "gain" if gain is None else "decay"
+                raise ValueError(f"{missing}: 'gain' and 'decay' are required when "
+                                 f"ExpDecayReverb(trainable=False)")
+            gain = _as_scalar_control(gain, "gain")
+            decay = _as_scalar_control(decay, "decay")
+            same_batch("gain", gain, "decay", decay)
+            same_batch("audio", audio, "gain", gain)
+            same_batch("audio", audio, "decay", decay)
+            ir = self._get_ir(gain, decay)
+        return {"audio": audio, "ir": ir}
+
+
+class FilteredNoiseReverb(Reverb):
+    """Reverb whose IR is white noise through a time-varying filter.
+
+    ``ir = frequency_filter(noise, scale_fn(magnitudes + initial_bias),
+    window_size)`` (Magenta's ``FilteredNoise`` synth with ``n_samples =
+    reverb_length``).
+
+    Args:
+      trainable: learn ``magnitudes`` (``[n_frames, n_filter_banks]``,
+        initialised N(0, 1e-2) like Magenta); otherwise they are an input
+        ``[batch, n_frames, n_bands]``.
+      reverb_length: IR length in samples.
+      window_size: Hann window of the filters (<= 0: the full IR).
+      n_frames, n_filter_banks: shape of the trainable magnitudes.
+      scale_fn: applied to ``magnitudes + initial_bias``.
+      initial_bias: added before ``scale_fn`` so outputs near 0 give a quiet IR.
+      add_dry: add the dry signal.
+      name: processor name (Magenta's default).
+      seed: seed of the white noise (uniform in [-1, 1)). Unlike Magenta, which
+        draws new noise on every call, the noise is drawn once and kept as the
+        buffer ``noise`` (saved in the state_dict, shared by the batch), so the
+        IR is the same on every call for the same magnitudes.
+    """
+
+    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
+                 window_size: int = 257, n_frames: int = 1000, n_filter_banks: int = 16,
+                 scale_fn=core.exp_sigmoid, initial_bias: float = -3.0,
+                 add_dry: bool = True, name: str = "filtered_noise_reverb", seed: int = 0):
+        super().__init__(trainable=trainable, reverb_length=reverb_length, add_dry=add_dry,
+                         name=name)
+        if isinstance(window_size, bool) or not isinstance(window_size, int):
+            raise ValueError(f"window_size: expected an integer, got {window_size!r}")
+        self.window_size = window_size
+        self.n_frames = check_size(n_frames, "n_frames", 1)
+        self.n_filter_banks = check_size(n_filter_banks, "n_filter_banks", 2)
+        self.scale_fn = resolve_scale_fn(scale_fn)
+        self.initial_bias = _check_number(initial_bias, "initial_bias")
+        self.seed = check_size(seed, "seed", 0)
+        self.register_buffer("noise", _draw_noise(self.reverb_length, self.seed))
+        if self.trainable:
+            _check_frames_split(self.reverb_length, self.n_frames, "n_frames")
+            self.magnitudes = nn.Parameter(
+                torch.randn(self.n_frames, self.n_filter_banks, dtype=torch.float32) * 1e-2)
+
+    def _get_ir(self, magnitudes: torch.Tensor) -> torch.Tensor:
+        """Raw ``[batch, n_frames, n_bands]`` -> ``[batch, reverb_length]`` IR."""
+        magnitudes = magnitudes + self.initial_bias
+        if self.scale_fn is not None:
+            magnitudes = self.scale_fn(magnitudes)
+        noise = _like(self.noise, magnitudes).expand(magnitudes.shape[0], -1)
+        return core.frequency_filter(noise, magnitudes, window_size=self.window_size)
+
+    def get_controls(self, audio, magnitudes=None) -> TensorDict:
+        """Inputs: ``audio [batch, n_samples]``; raw ``magnitudes [batch,
+        n_frames, n_bands]`` when not trainable (ignored when trainable;
+        n_frames must split ``reverb_length`` into equal blocks). Returns
+        ``{'audio', 'ir'}``."""
+        audio = as_audio(audio, "audio")
+        if self.trainable:
+            ir = self._match_batch(audio, self._get_ir(_like(self.magnitudes[None], audio)))
+        else:
+            if magnitudes is None:
+                raise ValueError("magnitudes: required when FilteredNoiseReverb(trainable=False)")
+            magnitudes = _as_magnitudes(magnitudes, "magnitudes")
+            _check_frames_split(self.reverb_length, magnitudes.shape[1], "magnitudes")
+            same_batch("audio", audio, "magnitudes", magnitudes)
+            ir = self._get_ir(magnitudes)
+        return {"audio": audio, "ir": ir}
+
+
+# Filters ------------------------------------------------------------------------
+class FIRFilter(Processor):
+    """Linear time-varying FIR filter (LTV-FIR) from frequency magnitudes.
+
+    Args:
+      window_size: Hann window of the linear-phase IRs (see
+        :func:`timbral.core.frequency_impulse_response`; <= 0 or larger than
+        the IR means the full IR of ``2 * (n_bins - 1)`` taps).
+      scale_fn: applied to the magnitudes (callable, registered name or None).
+      name: processor name.
+
+    Filtering is Magenta's :func:`timbral.core.frequency_filter`: blocks of
+    ``ceil(n_samples / n_frames)`` samples, each filtered by its frame's IR,
+    with Magenta's delay compensation (a 2-sample delay with the full window).
+    """
+
+    def __init__(self, window_size: int = 257, scale_fn=core.exp_sigmoid,
+                 name: str = "fir_filter"):
+        super().__init__(name=name)
+        if isinstance(window_size, bool) or not isinstance(window_size, int):
+            raise ValueError(f"window_size: expected an integer, got {window_size!r}")
+        self.window_size = window_size
+        self.scale_fn = resolve_scale_fn(scale_fn)
+
+    def get_controls(self, audio, magnitudes) -> TensorDict:
+        """Inputs: ``audio [batch, n_samples]`` (or ``[n_samples]``); raw
+        ``magnitudes [batch, n_frames, n_bins]`` (``[batch, n_bins]``: one
+        filter per example). Returns ``{'audio', 'magnitudes'}`` (scaled)."""
+        audio = as_audio(audio, "audio")
+        magnitudes = _as_magnitudes(magnitudes, "magnitudes")
+        _check_frames_split(audio.shape[-1], magnitudes.shape[1], "magnitudes")
+        same_batch("audio", audio, "magnitudes", magnitudes)
+        if self.scale_fn is not None:
+            magnitudes = self.scale_fn(magnitudes)
+        return {"audio": audio, "magnitudes": magnitudes}
+
+    def get_signal(self, audio, magnitudes) -> torch.Tensor:
+        """Filter ``audio`` with ``magnitudes``; returns ``[batch, n_samples]``."""
+        dtype = torch.promote_types(audio.dtype, magnitudes.dtype)
+        return core.frequency_filter(audio.to(dtype), magnitudes.to(dtype),
+                                     window_size=self.window_size)
+
+
+# Modulation ---------------------------------------------------------------------
+class ModDelay(Processor):
+    """Modulated delay (chorus, flanger, vibrato), as Magenta's ``ModDelay``.
+
+    Args:
+      center_ms, depth_ms: the delay is ``(phase * depth_ms + center_ms)``
+        milliseconds for a scaled phase in [0, 1] (Magenta's arithmetic: with
+        the default sigmoid the delay spans [center_ms, center_ms + depth_ms]).
+      sample_rate: samples per second.
+      gain_scale_fn: applied to the wet gain (default exp_sigmoid).
+      phase_scale_fn: applied to the phase (default sigmoid).
+      add_dry: add the dry signal.
+      name: processor name.
+
+    The delay line holds ``int(sample_rate / 1000 * (center_ms + depth_ms))``
+    samples; delays are interpolated linearly.
+    """
+
+    def __init__(self, center_ms: float = 15.0, depth_ms: float = 10.0,
+                 sample_rate: int = 16000, gain_scale_fn=core.exp_sigmoid,
+                 phase_scale_fn=torch.sigmoid, add_dry: bool = True,
+                 name: str = "mod_delay"):
+        super().__init__(name=name)
+        self.center_ms = _check_number(center_ms, "center_ms", 0.0)
+        self.depth_ms = _check_number(depth_ms, "depth_ms", 0.0)
+        self.sample_rate = _check_number(sample_rate, "sample_rate", 0.0)
+        self.gain_scale_fn = resolve_scale_fn(gain_scale_fn)
+        self.phase_scale_fn = resolve_scale_fn(phase_scale_fn)
+        self.add_dry = _check_bool(add_dry, "add_dry")
+        max_delay_ms = self.center_ms + self.depth_ms
+        self.max_length = int(self.sample_rate / 1000.0 * max_delay_ms)
+        if self.max_length < 1:
+            raise ValueError(f"center_ms: center_ms + depth_ms ({max_delay_ms} ms) must be at "
+                             f"least one sample at sample_rate {self.sample_rate}")
+
+    def get_controls(self, audio, gain, phase) -> TensorDict:
+        """Inputs: ``audio [batch, n_samples]``; raw ``gain`` and ``phase``
+        ``[batch, n_frames, 1]`` (``[batch, n_frames]`` and ``[n_frames]``
+        accepted) at frame rate or sample rate (``n_frames <= n_samples``).
+        Returns ``{'audio', 'gain', 'phase'}`` (scaled, at the input rate)."""
+        audio = as_audio(audio, "audio")
+        controls = {}
+        for key, value in (("gain", gain), ("phase", phase)):
+            x = as_tensor(value, key)
+            if x.ndim == 1:
+                x = x[None, :, None]
+            elif x.ndim == 2:
+                x = x[..., None]
+            if x.ndim != 3 or x.shape[-1] != 1 or not 1 <= x.shape[1] <= audio.shape[-1]:
+                raise ValueError(f"{key}: expected shape [batch, n_frames, 1] with 1 <= n_frames "
+                                 f"<= n_samples ({audio.shape[-1]}), got {list(x.shape)}")
+            check_finite(x, key)
+            same_batch("audio", audio, key, x)
+            controls[key] = x
+        gain, phase = controls["gain"], controls["phase"]
+        if self.gain_scale_fn is not None:
+            gain = self.gain_scale_fn(gain)
+        if self.phase_scale_fn is not None:
+            phase = self.phase_scale_fn(phase)
+        return {"audio": audio, "gain": gain, "phase": phase}
+
+    def get_signal(self, audio, gain, phase) -> torch.Tensor:
+        """Delay ``audio`` by the phase, scale by the gain; ``[batch, n_samples]``."""
+        n_samples = audio.shape[-1]
+        dtype = torch.promote_types(torch.promote_types(audio.dtype, gain.dtype), phase.dtype)
+        audio, gain, phase = audio.to(dtype), gain.to(dtype), phase.to(dtype)
+        if phase.shape[1] != n_samples:
+            phase = core.resample(phase, n_samples, "linear")
+        if gain.shape[1] != n_samples:
+            gain = core.resample(gain, n_samples, "linear")
+        max_delay_ms = self.center_ms + self.depth_ms
+        phase = phase * (self.depth_ms / max_delay_ms) + self.center_ms / max_delay_ms
+        wet = core.variable_length_delay(phase, audio, max_length=self.max_length)
+        wet = wet * gain[..., 0]
+        return wet + audio if self.add_dry else wet

@@ -1,0 +1,71 @@
+"""Pictures of audio and controls (matplotlib PNGs), written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from . import core, spectral_ops  # noqa: E402
+
+
+def _save(fig, path, overwrite: bool) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{path}: pictures are written as PNG; use a .png name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another name or pass --overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return path
+
+
+def specplot(audio, sample_rate: int, ax=None, fft_size: int = 1024, title: str = ""):
+    """Draw a log-magnitude spectrogram (dB) of ``audio`` ``[n_samples]`` on ``ax``."""
+    audio = torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(1, -1)
+    logmag = spectral_ops.compute_logmag(audio, fft_size, 0.75)[0].numpy()
+    db = logmag * (20.0 / np.log(10.0))
+    ax = ax or plt.gca()
+    extent = (0, audio.shape[-1] / sample_rate, 0, sample_rate / 2000.0)
+    ax.imshow(db.T, origin="lower", aspect="auto", extent=extent, cmap="magma",
+              vmin=db.max() - 80, vmax=db.max())
+    ax.set_ylabel("kHz")
+    ax.set_xlabel("seconds")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_synthesis(audio, sample_rate: int, controls: Dict[str, torch.Tensor], path,
+                   frame_rate: int, title: str = "", overwrite: bool = False) -> Path:
+    """Spectrogram of ``audio`` over the f0 (MIDI) and amplitude (dB) that drove it."""
+    fig, axes = plt.subplots(3, 1, figsize=(10, 7), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 1, 1]})
+    specplot(audio, sample_rate, axes[0], title=title)
+    t = np.arange(controls["f0_hz"].shape[1]) / frame_rate
+    axes[1].plot(t, core.hz_to_midi(controls["f0_hz"][0, :, 0]).numpy(), color="tab:blue")
+    axes[1].set_ylabel("f0 (MIDI)")
+    amp_db = core.amplitude_to_db(controls["amplitudes"][0, :, 0]).numpy()
+    axes[2].plot(t, amp_db, color="tab:orange")
+    axes[2].set_ylabel("amplitude (dB)")
+    axes[2].set_xlabel("seconds")
+    for ax in axes[1:]:
+        ax.grid(alpha=0.3)
+    return _save(fig, path, overwrite)

@@ -1,0 +1,268 @@
+"""Processors: the building blocks that turn network outputs into audio.
+
+A :class:`Processor` is an ``nn.Module`` split in two, as in Magenta's ``ddsp``:
+``get_controls`` maps raw network outputs to interpretable controls (scaling,
+band-limiting) and ``get_signal`` renders audio from controls. Calling the
+processor does both. A :class:`ProcessorGroup` wires processors into a DAG
+declared as data: a list of nodes ``(processor, [input keys])`` where each key
+names a model output (``"f0_hz"``) or an earlier node's output
+(``"harmonic/signal"``, ``"harmonic/controls/amplitudes"``).
+
+Every processor can be written to and rebuilt from a plain JSON-able config
+(:meth:`Processor.get_config`, :func:`processor_from_config`); trainable
+values (e.g. a reverb's impulse response) live in the ``state_dict``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from . import core
+from .validation import as_audio, check_choice, check_size
+
+TensorDict = Dict[str, torch.Tensor]
+
+#: Scale functions a config may name.
+SCALE_FNS: Dict[str, Callable] = {"exp_sigmoid": core.exp_sigmoid}
+
+#: Processor classes by name, filled as subclasses are defined.
+PROCESSOR_TYPES: Dict[str, type] = {}
+
+
+def resolve_scale_fn(scale_fn: Union[str, Callable, None]) -> Optional[Callable]:
+    """A scale function from its registered name, a callable, or None."""
+    if scale_fn is None or callable(scale_fn):
+        return scale_fn
+    if scale_fn not in SCALE_FNS:
+        raise ValueError(f"scale_fn: unknown name {scale_fn!r}; known: {sorted(SCALE_FNS)}")
+    return SCALE_FNS[scale_fn]
+
+
+def _config_value(name: str, value):
+    """Turn a constructor argument into plain JSON data."""
+    if callable(value):
+        for key, fn in SCALE_FNS.items():
+            if fn is value:
+                return key
+        raise ValueError(f"{name}: cannot store the callable {value!r} in a config; "
+                         f"register it in timbral.processors.SCALE_FNS")
+    if isinstance(value, tuple):
+        return [_config_value(name, v) for v in value]
+    if isinstance(value, (Processor, torch.Tensor)):
+        raise ValueError(f"{name}: cannot store a {type(value).__name__} in a config")
+    return value
+
+
+class Processor(nn.Module):
+    """Base class: ``forward(*inputs) = get_signal(**get_controls(*inputs))``.
+
+    Subclasses implement :meth:`get_controls` (returning a dict of controls)
+    and :meth:`get_signal` (keyword arguments named like those controls). The
+    constructor's arguments are recorded automatically for :meth:`get_config`.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        PROCESSOR_TYPES[cls.__name__] = cls
+        init = cls.__init__
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self, *args, **kw):
+            if "_init_args" not in self.__dict__:  # the most derived class records
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                args_only = dict(list(bound.arguments.items())[1:])
+                object.__setattr__(self, "_init_args", args_only)
+            init(self, *args, **kw)
+
+        cls.__init__ = recording_init
+
+    def __init__(self, name: str = "processor"):
+        super().__init__()
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"name: expected a non-empty string without '/', got {name!r}")
+        self.name = name
+
+    def forward(self, *args, return_outputs_dict: bool = False, **kwargs):
+        """Controls from inputs, then the signal. With ``return_outputs_dict``
+        returns ``{**controls, 'signal': signal}``."""
+        controls = self.get_controls(*args, **kwargs)
+        signal = self.get_signal(**controls)
+        if return_outputs_dict:
+            return dict(controls, signal=signal)
+        return signal
+
+    def get_controls(self, *args, **kwargs) -> TensorDict:
+        """Map raw inputs to the controls that :meth:`get_signal` takes."""
+        raise NotImplementedError
+
+    def get_signal(self, **controls) -> torch.Tensor:
+        """Render the output signal from controls."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """``{"type": class name, "config": constructor arguments}`` as plain data."""
+        config = {k: _config_value(k, v) for k, v in self._init_args.items()}
+        return {"type": type(self).__name__, "config": config}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Processor":
+        """Build this processor from the ``"config"`` part of :meth:`get_config`."""
+        return cls(**config)
+
+
+def processor_from_config(config: dict) -> Processor:
+    """Rebuild a processor (or a whole group) from :meth:`Processor.get_config` output."""
+    if not isinstance(config, dict) or "type" not in config:
+        raise ValueError("config: expected a dict with 'type' and 'config' keys")
+    kind = config["type"]
+    if kind not in PROCESSOR_TYPES:
+        raise ValueError(f"config: unknown processor type {kind!r}; known: {sorted(PROCESSOR_TYPES)}")
+    return PROCESSOR_TYPES[kind].from_config(config.get("config", {}))
+
+
+class Add(Processor):
+    """Sum of two signals of the same shape (e.g. harmonic + noise)."""
+
+    def __init__(self, name: str = "add"):
+        super().__init__(name=name)
+
+    def get_controls(self, signal_one, signal_two) -> TensorDict:
+        """Inputs: two tensors of equal (broadcastable) shape."""
+        return {"signal_one": signal_one, "signal_two": signal_two}
+
+    def get_signal(self, signal_one, signal_two) -> torch.Tensor:
+        if signal_one.shape != signal_two.shape:
+            raise ValueError(f"signal_two: shape {list(signal_two.shape)} does not match "
+                             f"signal_one's {list(signal_one.shape)}")
+        return signal_one + signal_two
+
+
+class Crop(Processor):
+    """Drop ``frame_size`` samples from the front, the back, or both ends.
+
+    'middle' drops ``frame_size // 2`` at the front and the rest at the back,
+    e.g. to undo the padding of a centred analysis.
+    """
+
+    def __init__(self, frame_size: int, crop_location: str = "middle", name: str = "crop"):
+        super().__init__(name=name)
+        self.frame_size = check_size(frame_size, "frame_size", 0)
+        self.crop_location = check_choice(crop_location, "crop_location",
+                                          ("front", "back", "middle"))
+
+    def get_controls(self, signal) -> TensorDict:
+        """Input: audio ``[batch, n_samples]``."""
+        signal = as_audio(signal, "signal")
+        if signal.shape[-1] <= self.frame_size:
+            raise ValueError(f"signal: {signal.shape[-1]} samples cannot lose "
+                             f"frame_size={self.frame_size}")
+        return {"signal": signal}
+
+    def get_signal(self, signal) -> torch.Tensor:
+        n = signal.shape[-1]
+        front = {"front": self.frame_size, "back": 0, "middle": self.frame_size // 2}
+        start = front[self.crop_location]
+        return signal[:, start:n - (self.frame_size - start)]
+
+
+Node = Tuple[Processor, Sequence[str]]
+
+
+class ProcessorGroup(Processor):
+    """A DAG of processors declared as data.
+
+    Args:
+      dag: list of nodes, each ``(processor, [input keys])`` or ``{"processor":
+        processor, "inputs": [...]}``. Nodes run in order; each reads its
+        inputs positionally from the model outputs passed to :meth:`forward`
+        or from earlier nodes' outputs (``"<name>/signal"``,
+        ``"<name>/controls/<control>"``). Processor names must be unique.
+      name: this group's name.
+
+    ``forward(inputs)`` returns the last node's signal;
+    ``forward(inputs, return_outputs_dict=True)`` returns every output keyed
+    as above plus ``"out/signal"``.
+    """
+
+    def __init__(self, dag: Iterable[Union[Node, dict]], name: str = "processor_group"):
+        super().__init__(name=name)
+        processors, keys = [], []
+        for i, node in enumerate(dag):
+            if isinstance(node, dict):
+                proc, inputs = node.get("processor"), node.get("inputs")
+            elif isinstance(node, (tuple, list)) and len(node) == 2:
+                proc, inputs = node
+            else:
+                raise ValueError(f"dag[{i}]: expected (processor, [input keys]), got {node!r}")
+            if isinstance(proc, dict):
+                proc = processor_from_config(proc)
+            if not isinstance(proc, Processor):
+                raise ValueError(f"dag[{i}]: expected a Processor, got {type(proc).__name__}")
+            if isinstance(inputs, str) or not all(isinstance(k, str) for k in inputs):
+                raise ValueError(f"dag[{i}]: input keys must be a list of strings, got {inputs!r}")
+            processors.append(proc)
+            keys.append(list(inputs))
+        if not processors:
+            raise ValueError("dag: needs at least one node")
+        names = [p.name for p in processors]
+        duplicate = {n for n in names if names.count(n) > 1}
+        if duplicate:
+            raise ValueError(f"dag: processor names must be unique, repeated: {sorted(duplicate)}")
+        self.processors = nn.ModuleList(processors)
+        self.input_keys: List[List[str]] = keys
+
+    @property
+    def dag(self) -> List[Node]:
+        """The nodes as ``(processor, [input keys])``."""
+        return list(zip(self.processors, self.input_keys))
+
+    def get_controls(self, inputs: TensorDict) -> TensorDict:
+        """Run every node; returns all outputs keyed ``"<name>/signal"`` and
+        ``"<name>/controls/<control>"``, plus ``"out/signal"``."""
+        if not isinstance(inputs, dict):
+            raise ValueError(f"inputs: expected a dict of tensors, got {type(inputs).__name__}")
+        outputs: TensorDict = {}
+        for proc, keys in self.dag:
+            args = []
+            for key in keys:
+                if key in outputs:
+                    args.append(outputs[key])
+                elif key in inputs:
+                    args.append(inputs[key])
+                else:
+                    known = sorted(set(inputs) | set(outputs))
+                    raise ValueError(f"inputs: processor {proc.name!r} needs {key!r}, "
+                                     f"which is not among {known}")
+            result = proc(*args, return_outputs_dict=True)
+            for control, value in result.items():
+                if control != "signal":
+                    outputs[f"{proc.name}/controls/{control}"] = value
+            outputs[f"{proc.name}/signal"] = result["signal"]
+        outputs["out/signal"] = outputs[f"{self.processors[-1].name}/signal"]
+        return outputs
+
+    def get_signal(self, **outputs) -> torch.Tensor:
+        return outputs["out/signal"]
+
+    def forward(self, inputs: TensorDict, return_outputs_dict: bool = False):
+        outputs = self.get_controls(inputs)
+        return outputs if return_outputs_dict else outputs["out/signal"]
+
+    def get_config(self) -> dict:
+        return {"type": "ProcessorGroup",
+                "config": {"name": self.name,
+                           "dag": [{"processor": p.get_config(), "inputs": list(k)}
+                                   for p, k in self.dag]}}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ProcessorGroup":
+        dag = [{"processor": processor_from_config(node["processor"]), "inputs": node["inputs"]}
+               for node in config["dag"]]
+        return cls(dag, name=config.get("name", "processor_group"))

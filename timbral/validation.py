@@ -1,0 +1,116 @@
+"""Input checks shared by every layer: one clear ``ValueError`` per bad input.
+
+Functions here turn array-likes into tensors, add the batch dimension where
+Magenta's API allows it to be missing, and name the offending argument and the
+shape that was expected. They do no signal processing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import torch
+
+
+def as_tensor(x, name: str = "input") -> torch.Tensor:
+    """Return ``x`` as a floating-point tensor.
+
+    Tensors keep their dtype and device when floating (float32 and float64 both
+    work); integer tensors, numpy arrays, lists and scalars become float32.
+    """
+    if isinstance(x, torch.Tensor):
+        return x if x.is_floating_point() else x.to(torch.float32)
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the argument's name
+        raise ValueError(f"{name}: expected a tensor or array, got {type(x).__name__}") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name}: expected numbers, got an array of {arr.dtype}")
+    dtype = torch.float64 if arr.dtype == np.float64 else torch.float32
+    return torch.as_tensor(arr, dtype=dtype)
+
+
+def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise if ``x`` holds NaN or infinite values."""
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name}: contains NaN or infinite values; clean the input first")
+    return x
+
+
+def check_size(value, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int, raising unless it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive(value, name: str) -> float:
+    """Return ``value`` as a float, raising unless it is finite and > 0."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive number, got {value}")
+    return value
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Raise unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
+    return value
+
+
+def as_audio(x, name: str = "audio") -> torch.Tensor:
+    """Audio as ``[batch, n_samples]``; a 1-D ``[n_samples]`` input gains a batch dim."""
+    x = as_tensor(x, name)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected shape [batch, n_samples] or [n_samples], "
+                         f"got {list(x.shape)}")
+    if x.shape[-1] == 0:
+        raise ValueError(f"{name}: has zero samples")
+    return x
+
+
+def as_controls(x, name: str, channels: Optional[int] = None,
+                finite: bool = True) -> torch.Tensor:
+    """Frame-rate controls as ``[batch, n_frames, channels]``.
+
+    Missing dimensions are added the way Magenta's processors accept them:
+    ``[n_frames]`` -> ``[1, n_frames, 1]``; a 2-D input is ``[batch, n_frames]``
+    when ``channels == 1`` (e.g. f0 or amplitudes) and ``[n_frames, channels]``
+    otherwise. ``channels`` (if given) is checked. NaN/inf raise when ``finite``.
+    """
+    x = as_tensor(x, name)
+    if x.ndim == 1:
+        x = x[None, :, None]
+    elif x.ndim == 2:
+        x = x[..., None] if channels == 1 and x.shape[-1] != 1 else x[None]
+    if x.ndim != 3:
+        want = "[batch, n_frames, %s]" % (channels if channels is not None else "channels")
+        raise ValueError(f"{name}: expected shape {want}, got {list(x.shape)}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name}: has zero frames")
+    if channels is not None and x.shape[-1] != channels:
+        raise ValueError(f"{name}: expected shape [batch, n_frames, {channels}], "
+                         f"got {list(x.shape)}")
+    if finite:
+        check_finite(x, name)
+    return x
+
+
+def same_batch(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Raise unless ``a`` and ``b`` share the batch size (or one of them is 1)."""
+    if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
+        raise ValueError(f"{name_b}: batch size {b.shape[0]} does not match "
+                         f"{name_a}'s {a.shape[0]}")
