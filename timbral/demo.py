@@ -113,10 +113,10 @@ def synth_graph(n_samples: int, sample_rate: int = 16000) -> ProcessorGroup:
 
 def render_melody(sample_rate: int = 16000, frame_rate: int = 250) -> Tuple[torch.Tensor,
                                                                          Dict[str, torch.Tensor]]:
-    """Render :data:`ODE_TO_JOY`; returns audio ``[n_samples]`` and the controls used."""
+    """Render :data:`ODE_TO_JOY` (peak 0.9); returns audio ``[n_samples]`` and the controls."""
     controls = melody_controls(frame_rate=frame_rate)
     n_frames = controls["f0_hz"].shape[1]
     graph = synth_graph(n_frames * (sample_rate // frame_rate), sample_rate)
     with torch.no_grad():
         audio = graph(dict(controls, ir=room_impulse_response(sample_rate)))[0]
-    return audio / max(1.0, float(audio.abs().max()) / 0.9), controls
+    return audio * (0.9 / float(audio.abs().max())), controls  # peak at -0.9 dBFS

@@ -36,15 +36,14 @@ Differences from Magenta, on purpose:
 
 from __future__ import annotations
 
-import math
-from typing import Optional
 
 import torch
 from torch import nn
 
 from . import core
 from .processors import SCALE_FNS, Processor, TensorDict, resolve_scale_fn
-from .validation import as_audio, as_tensor, check_finite, check_size, same_batch
+from .validation import (as_audio, as_tensor, check_bool, check_finite, check_frame_blocks,
+                         check_number, check_size, same_batch)
 
 # ModDelay's default phase scale function, registered so configs can name it.
 SCALE_FNS.setdefault("sigmoid", torch.sigmoid)
@@ -55,33 +54,6 @@ __all__ = ["Reverb", "ExpDecayReverb", "FilteredNoiseReverb", "FIRFilter", "ModD
 
 
 # Helpers ------------------------------------------------------------------------
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name}: expected True or False, got {value!r}")
-    return value
-
-
-def _check_number(value, name: str, minimum: Optional[float] = None) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a number, got {value!r}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {value!r}") from None
-    if not math.isfinite(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(f"{name}: expected a finite number{bound}, got {value}")
-    return value
-
-
-def _check_frames_split(n_samples: int, n_frames: int, name: str) -> None:
-    """Raise unless ``n_frames`` equal blocks of ``ceil(n_samples / n_frames)``
-    samples cover ``n_samples`` (the rule of :func:`timbral.core.fft_convolve`)."""
-    if n_frames > n_samples or -(-n_samples // -(-n_samples // n_frames)) != n_frames:
-        raise ValueError(f"{name}: {n_frames} frames cannot split {n_samples} samples into "
-                         f"equal blocks; use a number of frames that divides {n_samples}")
-
-
 def _draw_noise(n_samples: int, seed: int) -> torch.Tensor:
     """Uniform white noise in [-1, 1), ``[1, n_samples]`` float32, from ``seed``."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -159,9 +131,9 @@ class Reverb(Processor):
     def __init__(self, trainable: bool = False, reverb_length: int = 48000,
                  add_dry: bool = True, name: str = "reverb"):
         super().__init__(name=name)
-        self.trainable = _check_bool(trainable, "trainable")
+        self.trainable = check_bool(trainable, "trainable")
         self.reverb_length = check_size(reverb_length, "reverb_length", 1)
-        self.add_dry = _check_bool(add_dry, "add_dry")
+        self.add_dry = check_bool(add_dry, "add_dry")
         if self.trainable and type(self) is Reverb:
             self.ir = nn.Parameter(torch.randn(self.reverb_length, dtype=torch.float32) * 1e-6)
 
@@ -296,11 +268,11 @@ class FilteredNoiseReverb(Reverb):
         self.n_frames = check_size(n_frames, "n_frames", 1)
         self.n_filter_banks = check_size(n_filter_banks, "n_filter_banks", 2)
         self.scale_fn = resolve_scale_fn(scale_fn)
-        self.initial_bias = _check_number(initial_bias, "initial_bias")
+        self.initial_bias = check_number(initial_bias, "initial_bias")
         self.seed = check_size(seed, "seed", 0)
         self.register_buffer("noise", _draw_noise(self.reverb_length, self.seed))
         if self.trainable:
-            _check_frames_split(self.reverb_length, self.n_frames, "n_frames")
+            check_frame_blocks(self.reverb_length, self.n_frames, "n_frames")
             self.magnitudes = nn.Parameter(
                 torch.randn(self.n_frames, self.n_filter_banks, dtype=torch.float32) * 1e-2)
 
@@ -324,7 +296,7 @@ class FilteredNoiseReverb(Reverb):
             if magnitudes is None:
                 raise ValueError("magnitudes: required when FilteredNoiseReverb(trainable=False)")
             magnitudes = _as_magnitudes(magnitudes, "magnitudes")
-            _check_frames_split(self.reverb_length, magnitudes.shape[1], "magnitudes")
+            check_frame_blocks(self.reverb_length, magnitudes.shape[1], "magnitudes")
             same_batch("audio", audio, "magnitudes", magnitudes)
             ir = self._get_ir(magnitudes)
         return {"audio": audio, "ir": ir}
@@ -360,7 +332,7 @@ class FIRFilter(Processor):
         filter per example). Returns ``{'audio', 'magnitudes'}`` (scaled)."""
         audio = as_audio(audio, "audio")
         magnitudes = _as_magnitudes(magnitudes, "magnitudes")
-        _check_frames_split(audio.shape[-1], magnitudes.shape[1], "magnitudes")
+        check_frame_blocks(audio.shape[-1], magnitudes.shape[1], "magnitudes")
         same_batch("audio", audio, "magnitudes", magnitudes)
         if self.scale_fn is not None:
             magnitudes = self.scale_fn(magnitudes)
@@ -396,12 +368,12 @@ class ModDelay(Processor):
                  phase_scale_fn=torch.sigmoid, add_dry: bool = True,
                  name: str = "mod_delay"):
         super().__init__(name=name)
-        self.center_ms = _check_number(center_ms, "center_ms", 0.0)
-        self.depth_ms = _check_number(depth_ms, "depth_ms", 0.0)
-        self.sample_rate = _check_number(sample_rate, "sample_rate", 0.0)
+        self.center_ms = check_number(center_ms, "center_ms", 0.0)
+        self.depth_ms = check_number(depth_ms, "depth_ms", 0.0)
+        self.sample_rate = check_number(sample_rate, "sample_rate", 0.0)
         self.gain_scale_fn = resolve_scale_fn(gain_scale_fn)
         self.phase_scale_fn = resolve_scale_fn(phase_scale_fn)
-        self.add_dry = _check_bool(add_dry, "add_dry")
+        self.add_dry = check_bool(add_dry, "add_dry")
         max_delay_ms = self.center_ms + self.depth_ms
         self.max_length = int(self.sample_rate / 1000.0 * max_delay_ms)
         if self.max_length < 1:

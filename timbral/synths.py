@@ -13,8 +13,8 @@ import torch
 
 from . import core
 from .processors import SCALE_FNS, Processor, TensorDict, resolve_scale_fn
-from .validation import (as_controls, as_tensor, check_choice, check_finite, check_positive,
-                         check_size)
+from .validation import (as_controls, as_tensor, check_choice, check_finite, check_frame_blocks,
+                         check_positive, check_size)
 
 SCALE_FNS.setdefault("frequencies_softmax", core.frequencies_softmax)
 
@@ -141,11 +141,10 @@ class FilteredNoise(Processor):
         if magnitudes.shape[-1] < 2:
             raise ValueError(f"magnitudes: expected [batch, n_frames, n_bands] with n_bands >= 2, "
                              f"got {list(magnitudes.shape)}")
-        n_frames = magnitudes.shape[1]
-        block = -(-self.n_samples // n_frames)  # Magenta's ceil(n_samples / n_frames)
-        if -(-self.n_samples // block) != n_frames or (self.crossfade and self.n_samples % n_frames):
-            raise ValueError(f"magnitudes: {n_frames} frames do not split n_samples="
-                             f"{self.n_samples} into equal blocks; use a divisor of n_samples")
+        check_frame_blocks(self.n_samples, magnitudes.shape[1], "magnitudes")
+        if self.crossfade and self.n_samples % magnitudes.shape[1]:
+            raise ValueError(f"magnitudes: crossfade needs n_frames dividing n_samples="
+                             f"{self.n_samples}, got {magnitudes.shape[1]} frames")
         if self.scale_fn is not None:
             magnitudes = self.scale_fn(magnitudes + self.initial_bias)
         return {"magnitudes": magnitudes}

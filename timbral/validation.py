@@ -62,6 +62,36 @@ def check_positive(value, name: str) -> float:
     return value
 
 
+def check_bool(value, name: str) -> bool:
+    """Raise unless ``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return value
+
+
+def check_number(value, name: str, minimum: Optional[float] = None) -> float:
+    """Return ``value`` as a float, raising unless it is finite (and >= ``minimum``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ValueError(f"{name}: expected a finite number{bound}, got {value}")
+    return value
+
+
+def check_frame_blocks(n_samples: int, n_frames: int, name: str) -> None:
+    """Raise unless ``n_frames`` blocks of ``ceil(n_samples / n_frames)`` samples
+    cover ``n_samples`` exactly (the block rule of time-varying filters)."""
+    block = -(-n_samples // n_frames)
+    if n_frames > n_samples or -(-n_samples // block) != n_frames:
+        raise ValueError(f"{name}: {n_frames} frames cannot split {n_samples} samples into "
+                         f"equal blocks; use a number of frames that divides {n_samples}")
+
+
 def check_choice(value, name: str, choices) -> str:
     """Raise unless ``value`` is one of ``choices``."""
     if value not in choices:

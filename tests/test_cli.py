@@ -1,0 +1,59 @@
+"""The command line and the demo pipeline it runs: real files written and read back."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from timbral import cli, core, demo
+from timbral.audio import save_audio
+
+
+def test_demo_writes_audio_and_picture(tmp_path, capsys):
+    assert cli.main(["demo", "--output", str(tmp_path)]) == 0
+    audio, sr = sf.read(tmp_path / "melody.wav")
+    assert sr == 16000 and audio.ndim == 1
+    assert len(audio) % 64 == 0 and 8.0 < len(audio) / sr < 11.0  # whole 250 Hz frames
+    assert np.abs(audio).max() == pytest.approx(0.9, abs=1e-3)
+    png = (tmp_path / "melody.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_demo_melody_has_the_notes_it_was_given():
+    """The first note (E4, 329.6 Hz) dominates the spectrum of the first 0.4 s."""
+    audio, controls = demo.render_melody()
+    first = audio[: int(0.4 * 16000)].numpy() * np.hanning(int(0.4 * 16000))
+    spectrum = np.abs(np.fft.rfft(first))
+    freqs = np.fft.rfftfreq(len(first), 1 / 16000)
+    assert freqs[spectrum.argmax()] == pytest.approx(329.6, abs=5.0)
+    assert core.hz_to_midi(controls["f0_hz"][0, 50, 0]).item() == pytest.approx(64.0, abs=0.3)
+
+
+def test_demo_refuses_to_overwrite(tmp_path, capsys):
+    (tmp_path / "melody.wav").write_bytes(b"precious")
+    assert cli.main(["demo", "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already exists" in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert (tmp_path / "melody.wav").read_bytes() == b"precious"
+    assert not (tmp_path / "melody.png").exists()
+
+
+def test_demo_rejects_a_frame_rate_that_does_not_divide_the_sample_rate(tmp_path, capsys):
+    assert cli.main(["demo", "--output", str(tmp_path), "--frame-rate", "300"]) == 2
+    assert "--frame-rate 300" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_save_audio_round_trip_and_bad_input(tmp_path):
+    tone = 0.5 * torch.sin(2 * torch.pi * 440 * torch.arange(1600) / 16000)
+    path = save_audio(tmp_path / "tone.flac", tone, 16000)
+    read, sr = sf.read(path)
+    assert sr == 16000 and np.abs(read - tone.numpy()).max() < 1e-4
+    with pytest.raises(FileExistsError):
+        save_audio(path, tone, 16000)
+    with pytest.raises(ValueError, match="NaN"):
+        save_audio(tmp_path / "bad.wav", torch.tensor([0.0, float("nan")]), 16000)
+    with pytest.raises(ValueError, match="format"):
+        save_audio(tmp_path / "tone.xyz", tone, 16000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tone.flac"]  # no temp files left
