@@ -7,13 +7,13 @@ existing file is only replaced when the caller says so.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
+
+from .files import atomic_output
 
 #: Output formats by file extension (what soundfile's libsndfile writes).
 WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
@@ -35,7 +35,7 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
     if fmt is None:
         raise ValueError(f"{path}: unsupported output format {path.suffix!r}; "
                          f"use one of {sorted(WRITE_FORMATS)}")
-    if path.exists() and not overwrite:
+    if path.exists() and not overwrite:  # before any work on the audio
         raise FileExistsError(f"{path} already exists; choose another name or pass --overwrite")
     if isinstance(audio, torch.Tensor):
         audio = audio.detach().cpu().numpy()
@@ -46,14 +46,7 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
         raise ValueError(f"audio: expected [n_samples] mono audio, got shape {list(audio.shape)}")
     if not np.isfinite(audio).all():
         raise ValueError("audio: contains NaN or infinite samples; nothing was written")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, overwrite) as tmp:
         subtype = "PCM_16" if fmt == "WAV" else None
         sf.write(tmp, np.clip(audio, -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

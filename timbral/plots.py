@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict
 
@@ -15,23 +13,16 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from . import core, spectral_ops  # noqa: E402
+from .files import atomic_output  # noqa: E402
 
 
 def _save(fig, path, overwrite: bool) -> Path:
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"{path}: pictures are written as PNG; use a .png name")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another name or pass --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if path.suffix.lower() != ".png":
+            raise ValueError(f"{path}: pictures are written as PNG; use a .png name")
+        with atomic_output(path, overwrite) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
     return path
