@@ -217,3 +217,19 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="noise"):
         proc = synths.FilteredNoise(1000)
         proc.get_signal(torch.ones(1, 10, 65), noise=torch.zeros(1, 999))
+
+
+def test_sinusoidal_and_wavetable_gradcheck():
+    torch.manual_seed(0)
+    sinusoidal = synths.Sinusoidal(24, 4000, freq_scale_fn=None)
+    amps = torch.randn(1, 4, 2, dtype=torch.float64, requires_grad=True)
+    freqs = torch.tensor([[[310.0, 905.0]] * 4], dtype=torch.float64) + torch.rand(1, 4, 2).double()
+    freqs.requires_grad_()
+    assert torch.autograd.gradcheck(sinusoidal, (amps, freqs), eps=1e-6, atol=1e-6)
+
+    wavetable = synths.Wavetable(24, 4000)
+    amps = torch.randn(1, 4, 1, dtype=torch.float64, requires_grad=True)
+    tables = torch.randn(1, 4, 16, dtype=torch.float64, requires_grad=True)
+    f0 = torch.full((1, 4, 1), 301.0, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda a, w: wavetable(a, w, f0), (amps, tables),
+                                    eps=1e-6, atol=1e-6)
