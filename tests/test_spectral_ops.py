@@ -245,3 +245,19 @@ def test_float64_is_kept_everywhere():
 def test_bad_inputs_name_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_loudness_matches_magentas_own_output():
+    """Magenta's compute_loudness on the fixture's audio (tests/data/magenta_solo_tiny), and
+    its preprocessor's legacy 251 -> 250 frame resize of it."""
+    from pathlib import Path
+
+    from timbral import core
+
+    data = np.load(Path(__file__).parent / "data" / "magenta_solo_tiny" /
+                   "solo_tiny_expected.npz")
+    loudness = so.compute_loudness(torch.tensor(data["in_audio"]), 16000, 250)
+    assert loudness.shape == (1, 251)
+    assert np.abs(loudness.numpy() - data["pre_loudness_db_recomputed_251"]).max() < 1e-5
+    resized = core.resample(loudness[..., None], 250)
+    assert np.abs(resized.numpy() - data["pre_loudness_db"]).max() < 5e-5

@@ -1,0 +1,1 @@
+"""Interoperability with other DDSP implementations (Magenta's checkpoints)."""
