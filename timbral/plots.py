@@ -60,3 +60,27 @@ def plot_synthesis(audio, sample_rate: int, controls: Dict[str, torch.Tensor], p
     for ax in axes[1:]:
         ax.grid(alpha=0.3)
     return _save(fig, path, overwrite)
+
+
+def plot_features(features: Dict[str, object], path, title: str = "",
+                  overwrite: bool = False) -> Path:
+    """f0 (MIDI, faded where unvoiced), voicing confidence and loudness (dB) over time."""
+    f0 = np.asarray(features["f0_hz"])
+    confidence = np.asarray(features["f0_confidence"])
+    t = np.arange(len(f0)) / float(features["frame_rate"])
+    fig, axes = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True)
+    midi = core.hz_to_midi(torch.from_numpy(f0)).numpy()
+    axes[0].scatter(t, midi, c=confidence, cmap="Blues", vmin=0, vmax=1, s=2)
+    axes[0].set_ylabel("f0 (MIDI)")
+    axes[1].plot(t, confidence, color="tab:green")
+    axes[1].set_ylabel("confidence")
+    axes[1].set_ylim(-0.05, 1.05)
+    axes[2].plot(t, features["loudness_db"], color="tab:orange")
+    axes[2].set_ylabel("loudness (dB)")
+    axes[2].set_xlabel("seconds")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].set_title(title or f"features ({features['pitch_tracker']}, "
+                               f"{features['frame_rate']} frames/s)")
+    return _save(fig, path, overwrite)
+
