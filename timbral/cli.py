@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     from .features import DEFAULT_FRAME_RATE, DEFAULT_TRACKER
-    from .features.pitch import TRACKER_NAMES
+    from .features.pitch import TRACKERS
 
     feats = sub.add_parser("features", help="f0, confidence and loudness of an audio file",
                            description="Compute f0 (Hz), voicing confidence and A-weighted "
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"frames per second (default {DEFAULT_FRAME_RATE})")
     feats.add_argument("--sample-rate", type=int, default=16000,
                        help="analyse at this rate in Hz (default 16000)")
-    feats.add_argument("--pitch-tracker", default=None, choices=TRACKER_NAMES,
+    feats.add_argument("--pitch-tracker", default=None, choices=list(TRACKERS),
                        help=f"pitch tracker (default {DEFAULT_TRACKER})")
     feats.add_argument("--loudness", default="v2", choices=("v2", "v1"),
                        help="loudness definition (default v2; v1 for Magenta's 2021 models)")

@@ -1,0 +1,234 @@
+"""A neural tracker at a coarse hop, refined to the fine grid by DSP.
+
+The networks cost per frame, and a 4 ms hop (250 frames/s, what DDSP wants)
+is 6x the frames of a 25 ms hop. Here the network runs at ``coarse_hop``
+only, to settle the hard questions (which octave, voiced or not); every fine
+frame then gets its f0 from its harmonics' instantaneous frequencies
+(:func:`harmonic_refine`), which is more precise than the networks' 20-cent
+(CREPE) or 33-cent (PESTO) bins. Where the coarse f0 jumps between two coarse
+frames (a note change), both neighbours' pitches are refined and the one the
+spectrum supports better is kept, so note changes land on the fine grid.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+
+from .base import PitchTracker, centered_frames, fill_unvoiced
+
+#: Neighbouring coarse pitches further apart than this (cents) are a note change.
+JUMP_CENTS = 60.0
+#: Coarse frames below this confidence take interpolated candidates.
+COARSE_FILL = 0.1
+
+
+def _window_sizes(f0_hz: np.ndarray, sample_rate: int, periods: float) -> np.ndarray:
+    """Power-of-two analysis sizes of at least ``periods`` periods (256 .. 2048)."""
+    want = periods * sample_rate / np.maximum(f0_hz, 1.0)
+    return np.clip(2 ** np.ceil(np.log2(want)), 256, 2048).astype(np.int64)
+
+
+class HarmonicFit(NamedTuple):
+    """What :func:`harmonic_refine` found on each analysed frame."""
+
+    f0_hz: np.ndarray  #: refined f0, Hz
+    hnr_db: np.ndarray  #: power at the harmonics' peaks / power half-way between them, dB
+    odd_even_db: np.ndarray  #: power at odd harmonics (1, 3, 5..) / at even ones, dB
+
+
+def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_rate: int,
+                    periods: float = 5.0, max_freq: float = 5000.0, max_harmonics: int = 30,
+                    passes: int = 2, frames: Optional[np.ndarray] = None) -> HarmonicFit:
+    """Refine a rough f0 on every frame from the instantaneous frequencies of
+    its harmonics.
+
+    For frame ``i`` (centred on sample ``i * hop_length``) a Hann window of
+    ``periods`` periods of ``f0_hz[i]`` (rounded up to a power of two) is
+    analysed; near each harmonic ``k * f0`` (below ``max_freq``, at most
+    ``max_harmonics``) the strongest bin is taken, its instantaneous
+    frequency read by reassignment (the spectrum with the window's derivative)
+    and divided by ``k``; the estimates are averaged weighted by the bins'
+    power. ``passes`` rounds, each starting from the previous estimate.
+    Estimates more than 20 % away from the start are ignored.
+
+    Args:
+      audio: 1-D float32 tensor.
+      hop_length: samples between frame centres.
+      f0_hz: ``[n]`` rough f0 in Hz (finite, > 0), one per analysed frame.
+      sample_rate: Hz.
+      frames: indices of the ``n`` frames to analyse (default: all,
+        ``0 .. n - 1``).
+
+    Returns:
+      A :class:`HarmonicFit` of ``[n]`` float64 arrays. The harmonic-to-noise
+      ratio is about 0-7 dB for noise and 20-30 dB for a clean note; it is
+      near 0 dB too when the true f0 is half the estimate (then the "troughs"
+      hold the odd harmonics). The odd/even ratio is very low when the true
+      f0 is twice the estimate (the odd "harmonics" are empty). Frames
+      without any usable harmonic keep their input f0 and get -100 dB HNR;
+      without an even harmonic, +100 dB odd/even.
+    """
+    out = np.asarray(f0_hz, np.float64).copy()
+    hnr, odd_even = np.zeros_like(out), np.zeros_like(out)
+    frames = np.arange(out.shape[0]) if frames is None else np.asarray(frames)
+    sizes = _window_sizes(out, sample_rate, periods)
+    harmonics = torch.arange(1, max_harmonics + 1, dtype=torch.float64)
+    for size in np.unique(sizes):
+        sel = np.nonzero(sizes == size)[0]
+        n = int(size)
+        x = centered_frames(audio, n, hop_length)[torch.from_numpy(frames[sel])].double()
+        t = torch.arange(n, dtype=torch.float64)
+        window = 0.5 - 0.5 * torch.cos(2 * math.pi * t / n)
+        d_window = (math.pi / n) * torch.sin(2 * math.pi * t / n)  # d window / d sample
+        spec = torch.fft.rfft(x * window)
+        power = spec.real.square() + spec.imag.square()
+        d_spec = torch.fft.rfft(x * d_window)
+        # instantaneous frequency of each bin, Hz (reassignment)
+        correction = (d_spec * spec.conj()).imag / power.clamp_min(1e-30)
+        inst_hz = (torch.arange(n // 2 + 1) / n - correction / (2 * math.pi)) * sample_rate
+        f0 = torch.from_numpy(out[sel])
+        for _ in range(passes):
+            centre = harmonics * f0[:, None] * n / sample_rate  # [frames, harmonics], in bins
+            usable = harmonics * f0[:, None] < min(max_freq, 0.45 * sample_rate)
+            half = (0.3 * f0 * n / sample_rate).clamp_min(1.0)  # search +-30 % of the spacing
+            reach = int(min(6, math.ceil(float(half.max()))))
+            offsets = torch.arange(-reach, reach + 1)
+            bins = (centre.round().long()[..., None] + offsets).clamp(1, n // 2 - 1)
+            inside = (bins - centre[..., None]).abs() <= half[:, None, None]
+            cand = power.gather(1, bins.flatten(1)).view(bins.shape) * inside
+            best = cand.argmax(-1, keepdim=True)
+            peak_bin = bins.gather(-1, best)[..., 0]
+            peak_power = cand.gather(-1, best)[..., 0]
+            estimate = inst_hz.gather(1, peak_bin) / harmonics
+            ok = usable & ((estimate - f0[:, None]).abs() < 0.2 * f0[:, None])
+            weight = peak_power * ok
+            total = weight.sum(1)
+            f0 = torch.where(total > 0, (weight * estimate).sum(1) / total.clamp_min(1e-30), f0)
+        # harmonic-to-noise ratio: power at the harmonics' peaks against the power
+        # half-way between harmonics
+        trough_bin = ((harmonics - 0.5) * f0[:, None] * n / sample_rate).round().long()
+        trough = power.gather(1, trough_bin.clamp(1, n // 2)) * ok
+        hnr_db = 10 * torch.log10((peak_power * ok).sum(1).clamp_min(1e-30)
+                                  / trough.sum(1).clamp_min(1e-30))
+        hnr_db = torch.where(ok.any(1), hnr_db, torch.full_like(hnr_db, -100.0))
+        found = peak_power * ok
+        odd, even = found[:, 0::2].sum(1), found[:, 1::2].sum(1)
+        ratio_db = 10 * torch.log10(odd.clamp_min(1e-30) / even.clamp_min(1e-30))
+        out[sel] = f0.numpy()
+        hnr[sel] = hnr_db.numpy()
+        odd_even[sel] = torch.where(ok[:, 1::2].any(1), ratio_db,
+                                    torch.full_like(ratio_db, 100.0)).numpy()
+    return HarmonicFit(out, hnr, odd_even)
+
+
+def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_rate: int,
+                periods: float, fmin: float = 30.0, fmax: float = 2000.0) -> np.ndarray:
+    """Move estimates that lock onto a harmonic (or a sub-harmonic) to the f0
+    (``[n_frames]`` f0 at frames ``i * hop_length`` in and out).
+
+    Down to ``f0 / 2`` or ``f0 / 3`` when the estimate's HNR is lowish
+    (< 15 dB: strong partials between its harmonics) and the divided one fits
+    at least 6 dB better; up to ``2 * f0`` when its odd harmonics hold 15 dB
+    less power than its even ones (they are not there). The decisions are
+    median-filtered over 5 frames, so a note moves as a whole.
+    """
+    fit = harmonic_refine(audio, hop_length, f0_hz, sample_rate, periods)
+    shift = np.zeros(f0_hz.shape[0])
+    best = fit.hnr_db.copy()
+    for divisor in (2, 3):
+        sub = harmonic_refine(audio, hop_length, f0_hz / divisor, sample_rate, periods)
+        better = ((fit.hnr_db < 15) & (sub.hnr_db > np.maximum(best, fit.hnr_db + 6))
+                  & (f0_hz / divisor >= fmin))
+        shift[better], best[better] = -np.log2(divisor), sub.hnr_db[better]
+    shift[(fit.odd_even_db < -15) & (f0_hz * 2 <= fmax)] = 1.0
+    padded = np.pad(shift, 2, mode="edge")
+    shift = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+    return f0_hz * 2.0 ** shift
+
+
+def hnr_confidence(hnr_db: np.ndarray) -> np.ndarray:
+    """Harmonic-to-noise ratio (dB) -> voicing confidence in [0, 1]: a
+    logistic centred on 12 dB, 3 dB wide (noise stays below 0.2, clean notes
+    reach 1)."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(hnr_db) - 12.0) / 3.0))
+
+
+def coarse_to_fine(values: np.ndarray, coarse_hop: int, hop_length: int, n_frames: int,
+                   log: bool = False) -> np.ndarray:
+    """Linear interpolation of coarse-frame ``values`` (frame ``j`` at sample
+    ``j * coarse_hop``) onto fine frames ``i * hop_length``; in log space if ``log``."""
+    pos = np.arange(n_frames) * hop_length / coarse_hop
+    src = np.log(values) if log else values
+    out = np.interp(pos, np.arange(values.shape[0]), src)
+    return np.exp(out) if log else out
+
+
+class RefinedTracker(PitchTracker):
+    """``coarse`` network ('crepe-tiny' or 'pesto') every ``coarse_hop``
+    samples (25 ms at 16 kHz), refined on every frame of any finer hop.
+
+    Steps: the network's f0 and confidence every 25 ms; :func:`fix_octaves`
+    on those; every fine frame refined from the log-interpolated coarse f0;
+    where two coarse neighbours disagree by more than ``JUMP_CENTS``, both
+    are refined and the one with the higher HNR kept.
+
+    The CREPE coarse pass decodes with a Viterbi path that may also jump
+    anywhere (``jump_prob``): at 20 ms steps CREPE's own prior (at most 11
+    bins a frame) lags behind note changes for tens of milliseconds.
+
+    Confidence: the larger of the network's (interpolated to the fine frames)
+    and :func:`hnr_confidence` of the fine frame's spectrum, which recovers
+    voiced frames the network doubts (e.g. unusual timbres) without letting
+    noise through; voiced from 0.5, below it the f0 is interpolated.
+    """
+
+    def __init__(self, coarse: str = "crepe-tiny", coarse_hop: int = 400, device: str = "cpu",
+                 periods: float = 5.0, jump_prob: float = 0.01, viterbi: bool = True,
+                 octave_check: bool = True):
+        if coarse == "crepe-tiny":
+            from .crepe import CrepeTracker
+
+            self.coarse = CrepeTracker("tiny", device, viterbi=viterbi, jump_prob=jump_prob)
+        elif coarse == "pesto":
+            from .pesto import PestoTracker
+
+            self.coarse = PestoTracker(device)
+        else:
+            raise ValueError(f"coarse: expected 'crepe-tiny' or 'pesto', got {coarse!r}")
+        self.coarse_hop, self.periods, self.octave_check = int(coarse_hop), periods, octave_check
+        self.name = f"{coarse}-refined"
+        self.sample_rate = self.coarse.sample_rate
+        self.voicing_threshold = self.coarse.voicing_threshold
+
+    def _track(self, audio, hop_length):
+        n_frames = audio.shape[0] // hop_length + 1
+        coarse_hop = max(self.coarse_hop, hop_length)
+        f0_c, conf_c = self.coarse._track(audio, coarse_hop)
+        # Candidates: the coarse estimates wherever the network has any confidence.
+        f0_c = fill_unvoiced(f0_c, conf_c >= COARSE_FILL).astype(np.float64)
+        x = torch.from_numpy(audio)
+        if self.octave_check:
+            f0_c = fix_octaves(x, coarse_hop, f0_c, self.sample_rate, self.periods)
+        conf = coarse_to_fine(conf_c, coarse_hop, hop_length, n_frames)
+        f0, hnr, _ = harmonic_refine(x, hop_length, coarse_to_fine(f0_c, coarse_hop, hop_length,
+                                                                 n_frames, log=True),
+                                     self.sample_rate, self.periods)
+        # Note changes between coarse frames: refine both neighbours' pitches, keep the
+        # better-supported one.
+        pos = np.arange(n_frames) * hop_length / coarse_hop
+        before = np.minimum(np.floor(pos).astype(np.int64), f0_c.shape[0] - 1)
+        after = np.minimum(before + 1, f0_c.shape[0] - 1)
+        jump = np.abs(1200 * np.log2(f0_c[after] / f0_c[before])) > JUMP_CENTS
+        if jump.any():
+            idx = np.nonzero(jump)[0]
+            fa, sa, _ = harmonic_refine(x, hop_length, f0_c[before[idx]], self.sample_rate,
+                                        self.periods, frames=idx)
+            fb, sb, _ = harmonic_refine(x, hop_length, f0_c[after[idx]], self.sample_rate,
+                                        self.periods, frames=idx)
+            f0[idx] = np.where(sb > sa, fb, fa)
+            hnr[idx] = np.maximum(sa, sb)
+        return f0, np.maximum(conf, hnr_confidence(hnr))
