@@ -145,8 +145,11 @@ def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_
                   & (f0_hz / divisor >= fmin))
         shift[better], best[better] = -np.log2(divisor), sub.hnr_db[better]
     shift[(fit.odd_even_db < -15) & (f0_hz * 2 <= fmax)] = 1.0
-    padded = np.pad(shift, 2, mode="edge")
-    shift = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+    if shift.shape[0] >= 3:
+        # Reflect, not repeat, at the ends: repeating would give an edge frame (often
+        # an attack or a half-empty window) three of the five votes.
+        padded = np.pad(shift, 2, mode="reflect" if shift.shape[0] >= 5 else "symmetric")
+        shift = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
     return f0_hz * 2.0 ** shift
 
 
