@@ -18,9 +18,9 @@ from typing import Optional, Tuple
 import numpy as np
 import soundfile as sf
 import soxr
-import torch
 
 from .files import atomic_output
+from .validation import as_mono_audio
 
 #: Sample rates accepted anywhere (Hz): below 1 kHz or above 768 kHz is a mistake.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
@@ -45,17 +45,7 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
     if fmt is None:
         raise ValueError(f"{path}: unsupported output format {path.suffix!r}; "
                          f"use one of {sorted(WRITE_FORMATS)}")
-    if path.exists() and not overwrite:  # before any work on the audio
-        raise FileExistsError(f"{path} already exists; choose another name or pass --overwrite")
-    if isinstance(audio, torch.Tensor):
-        audio = audio.detach().cpu().numpy()
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 2 and audio.shape[0] == 1:
-        audio = audio[0]
-    if audio.ndim != 1 or audio.size == 0:
-        raise ValueError(f"audio: expected [n_samples] mono audio, got shape {list(audio.shape)}")
-    if not np.isfinite(audio).all():
-        raise ValueError("audio: contains NaN or infinite samples; nothing was written")
+    audio = as_mono_audio(audio)
     with atomic_output(path, overwrite) as tmp:
         subtype = "PCM_16" if fmt == "WAV" else None
         sf.write(tmp, np.clip(audio, -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)

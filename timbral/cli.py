@@ -15,6 +15,7 @@ class CommandError(Exception):
 
 def _demo(args: argparse.Namespace) -> None:
     from .audio import save_audio
+    from .files import refuse_existing
     from .demo import render_melody
     from .plots import plot_synthesis
 
@@ -25,9 +26,7 @@ def _demo(args: argparse.Namespace) -> None:
                            f"sample rate {args.sample_rate}")
     out = Path(args.output)
     wav, png = out / "melody.wav", out / "melody.png"
-    for path in (wav, png):
-        if path.exists() and not args.overwrite:
-            raise CommandError(f"{path} already exists; choose another --output or pass --overwrite")
+    refuse_existing(wav, png, overwrite=args.overwrite)
     start = time.perf_counter()
     audio, controls = render_melody(args.sample_rate, args.frame_rate)
     took = time.perf_counter() - start
@@ -46,14 +45,12 @@ def _features(args: argparse.Namespace) -> None:
 
     from .audio import load_audio
     from .features import compute_audio_features
-    from .files import atomic_output
+    from .files import atomic_output, refuse_existing
 
     output = Path(args.output)
     if output.suffix.lower() != ".npz":
         raise CommandError(f"--output {output}: features are written as .npz; use a .npz name")
-    for path in filter(None, (output, args.plot and Path(args.plot))):
-        if path.exists() and not args.overwrite:
-            raise CommandError(f"{path} already exists; choose another name or pass --overwrite")
+    refuse_existing(output, *([args.plot] if args.plot else []), overwrite=args.overwrite)
     audio, sample_rate = load_audio(args.input, args.sample_rate)
     start = time.perf_counter()
     features = compute_audio_features(audio, sample_rate, args.frame_rate, args.pitch_tracker,

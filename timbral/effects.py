@@ -47,8 +47,6 @@ from .validation import (as_audio, as_tensor, check_bool, check_finite, check_fr
 
 # ModDelay's default phase scale function, registered so configs can name it.
 SCALE_FNS.setdefault("sigmoid", torch.sigmoid)
-if SCALE_FNS["sigmoid"] is not torch.sigmoid:  # someone registered another 'sigmoid'
-    SCALE_FNS.setdefault("torch_sigmoid", torch.sigmoid)
 
 __all__ = ["Reverb", "ExpDecayReverb", "FilteredNoiseReverb", "FIRFilter", "ModDelay"]
 

@@ -15,6 +15,18 @@ def _umask() -> int:
     return mask
 
 
+def refuse_existing(*paths, overwrite: bool = False) -> None:
+    """Raise FileExistsError if any of ``paths`` exists and not ``overwrite``.
+
+    Commands that write several files call this before any work, so a refusal
+    never leaves some outputs written and others not.
+    """
+    for path in paths:
+        if Path(path).exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists; choose another name or pass "
+                                  f"--overwrite")
+
+
 @contextmanager
 def atomic_output(path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it becomes ``path``.
@@ -24,8 +36,7 @@ def atomic_output(path, overwrite: bool = False) -> Iterator[Path]:
     it was. The file gets the usual permissions (0666 minus the umask).
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another name or pass --overwrite")
+    refuse_existing(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)

@@ -112,6 +112,16 @@ def as_audio(x, name: str = "audio") -> torch.Tensor:
     return x
 
 
+def as_mono_audio(x, name: str = "audio") -> np.ndarray:
+    """Mono audio as contiguous float32 numpy ``[n_samples]`` (``[1, n_samples]``
+    accepted), non-empty and finite."""
+    x = as_audio(x, name)
+    if x.shape[0] != 1:
+        raise ValueError(f"{name}: expected mono [n_samples], got shape {list(x.shape)}")
+    check_finite(x, name)
+    return np.ascontiguousarray(x[0].detach().cpu().numpy(), dtype=np.float32)
+
+
 def as_controls(x, name: str, channels: Optional[int] = None,
                 finite: bool = True) -> torch.Tensor:
     """Frame-rate controls as ``[batch, n_frames, channels]``.

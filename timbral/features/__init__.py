@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..audio import check_sample_rate, resample_audio
 from ..spectral_ops import compute_loudness, frame_hop
-from ..validation import check_positive
+from ..validation import as_mono_audio, check_positive
 from .pitch import DEFAULT_TRACKER, PitchTracker, available_trackers, get_pitch_tracker
 
 __all__ = ["compute_audio_features", "frame_count", "get_pitch_tracker", "available_trackers",
@@ -46,21 +46,6 @@ def _chunks(n_samples: int, hop: int, chunk_frames: int, context_frames: int):
         s0 = max(0, first - context_frames) * hop
         s1 = min(n_samples, (end + context_frames) * hop)
         yield first, end, s0, s1, first - s0 // hop
-
-
-def _as_mono(audio) -> np.ndarray:
-    if isinstance(audio, torch.Tensor):
-        audio = audio.detach().cpu().numpy()
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 2 and audio.shape[0] == 1:
-        audio = audio[0]
-    if audio.ndim != 1:
-        raise ValueError(f"audio: expected mono [n_samples], got shape {list(audio.shape)}")
-    if audio.size == 0:
-        raise ValueError("audio: has zero samples")
-    if not np.isfinite(audio).all():
-        raise ValueError("audio: contains NaN or infinite samples")
-    return audio
 
 
 def compute_audio_features(audio, sample_rate: int, frame_rate: float = DEFAULT_FRAME_RATE,
@@ -91,7 +76,7 @@ def compute_audio_features(audio, sample_rate: int, frame_rate: float = DEFAULT_
       ``"sample_rate"``, ``"pitch_tracker"`` (its name) and
       ``"loudness_definition"``.
     """
-    audio = _as_mono(audio)
+    audio = as_mono_audio(audio)
     sample_rate = check_sample_rate(sample_rate)
     hop = frame_hop(sample_rate, frame_rate)
     chunk_seconds = check_positive(chunk_seconds, "chunk_seconds")

@@ -22,7 +22,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
-from ...validation import as_audio, check_finite, check_size
+from ...validation import as_mono_audio, check_size
 
 #: f0 used when a signal has no voiced frame at all and no estimate anywhere (Hz).
 FALLBACK_F0_HZ = 440.0
@@ -90,16 +90,6 @@ class PitchTracker:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, sample_rate={self.sample_rate})"
-
-
-def as_mono_audio(audio) -> np.ndarray:
-    """Validate audio once at the edge: ``[n_samples]`` (or ``[1, n_samples]``),
-    non-empty, finite; returned as contiguous float32 numpy."""
-    x = as_audio(audio, "audio")
-    if x.shape[0] != 1:
-        raise ValueError(f"audio: expected mono [n_samples], got shape {list(x.shape)}")
-    check_finite(x, "audio")
-    return np.ascontiguousarray(x[0].detach().cpu().numpy(), dtype=np.float32)
 
 
 def fill_unvoiced(f0_hz: np.ndarray, voiced: np.ndarray) -> np.ndarray:
