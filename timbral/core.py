@@ -375,8 +375,8 @@ class _HarmonicBank(torch.autograd.Function):
 
     @staticmethod
     def _plan(index, weight, n_frames, block):
-        """Per-block frame windows: (first frame [n_blocks], frame ids [n_blocks, nf],
-        dense per-sample frame weights [n_blocks, block, nf])."""
+        """Per-block frame windows: ``(frames [n_blocks, nf], weights [n_blocks, block, nf])``,
+        the ``nf`` consecutive frames each block reads and each sample's weight on them."""
         n_steps = index.shape[0]
         n_blocks = -(-n_steps // block)
         pad = n_blocks * block - n_steps
@@ -425,7 +425,7 @@ class _HarmonicBank(torch.autograd.Function):
     @staticmethod
     def forward(ctx, phase, freq, amps, frames, dense, nyquist):
         batch, n_steps = phase.shape
-        n_blocks, block, nf = dense.shape
+        n_blocks, block, _ = dense.shape
         pad = n_blocks * block - n_steps
         phase_p = F.pad(phase, (0, pad)).view(batch, n_blocks, block, 1)
         freq_p = _pad_edge(freq, pad)
