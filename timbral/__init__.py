@@ -1,3 +1,28 @@
-"""timbral: differentiable digital signal processing (DDSP) and timbre transfer in PyTorch."""
+"""timbral: differentiable digital signal processing (DDSP) and timbre transfer in PyTorch.
+
+The most used entry points are importable from here (loaded on first use, so
+``import timbral`` stays quick): :func:`load_model`, :func:`list_models`,
+:func:`compute_audio_features`, :func:`load_audio`, :func:`save_audio`.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "load_model": "timbral.zoo",
+    "list_models": "timbral.zoo",
+    "compute_audio_features": "timbral.features",
+    "load_audio": "timbral.audio",
+    "save_audio": "timbral.audio",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'timbral' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

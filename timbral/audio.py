@@ -13,7 +13,7 @@ the caller says so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -24,6 +24,10 @@ from .validation import as_mono_audio
 
 #: Sample rates accepted anywhere (Hz): below 1 kHz or above 768 kHz is a mistake.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
+
+#: File extensions treated as audio when a folder is searched.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au",
+                    ".w64", ".caf")
 
 #: Output formats by file extension (what soundfile's libsndfile writes).
 WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
@@ -112,3 +116,22 @@ def load_audio(path, sample_rate: Optional[int] = None) -> Tuple[np.ndarray, int
         return audio, file_rate
     return resample_audio(audio, file_rate, sample_rate), sample_rate
 
+
+
+def find_audio_files(inputs: Iterable) -> List[Path]:
+    """Audio files named by ``inputs``: files as given, folders searched
+    recursively for :data:`AUDIO_EXTENSIONS`; sorted, duplicates removed.
+
+    Raises ValueError for a path that does not exist.
+    """
+    found = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += [p for p in path.rglob("*")
+                      if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS]
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ValueError(f"{path}: no such file or folder")
+    return sorted(set(found))

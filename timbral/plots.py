@@ -84,3 +84,26 @@ def plot_features(features: Dict[str, object], path, title: str = "",
                                f"{features['frame_rate']} frames/s)")
     return _save(fig, path, overwrite)
 
+
+
+def plot_training_curve(history, path, title: str = "", overwrite: bool = False) -> Path:
+    """Training and validation loss against step (rows of a run's metrics.jsonl)."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    steps = [r["step"] for r in history]
+    ax.plot(steps, [r["train_loss"] for r in history], label="train", color="tab:blue")
+    val = [(r["step"], r["validation_loss"]) for r in history if "validation_loss" in r]
+    if val:
+        ax.plot(*zip(*val), label="validation", color="tab:orange", marker=".")
+    ax.axhline(5.0, color="gray", linestyle="--", linewidth=1, label="5.0 (good)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("SpectralLoss (mag + logmag)")
+    minutes = [r["seconds"] / 60 for r in history]
+    if len(history) > 1 and np.all(np.diff(minutes) > 0):
+        ax2 = ax.secondary_xaxis("top", functions=(
+            lambda s: np.interp(s, steps, minutes), lambda m: np.interp(m, minutes, steps)))
+        ax2.set_xlabel("minutes")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return _save(fig, path, overwrite)

@@ -15,6 +15,7 @@ values (e.g. a reverb's impulse response) live in the ``state_dict``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -250,6 +251,25 @@ class ProcessorGroup(Processor):
 
     def get_signal(self, **outputs) -> torch.Tensor:
         return outputs["out/signal"]
+
+    def with_n_samples(self, n_samples: int) -> "ProcessorGroup":
+        """This group rendering ``n_samples`` samples, sharing its parameters.
+
+        Synths fix their output length at construction (as in Magenta); this
+        makes shallow copies with another length instead of changing the
+        originals, so one model can serve clips of any length from several
+        threads at once. Returns ``self`` when nothing changes.
+        """
+        n_samples = check_size(n_samples, "n_samples")
+        if all(getattr(p, "n_samples", n_samples) == n_samples for p in self.processors):
+            return self
+        nodes = []
+        for proc, keys in self.dag:
+            if hasattr(proc, "n_samples"):
+                proc = copy.copy(proc)  # shares parameters and buffers
+                proc.n_samples = n_samples
+            nodes.append((proc, keys))
+        return ProcessorGroup(nodes, name=self.name)
 
     def forward(self, inputs: TensorDict, return_outputs_dict: bool = False):
         outputs = self.get_controls(inputs)

@@ -1,0 +1,122 @@
+"""The autoencoder, its presets and configs, model folders and load_model."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from timbral.models import (PRESETS, Autoencoder, preset_config, read_model_folder,
+                            save_model_folder, validate_config)
+from timbral.zoo import load_model
+
+
+def _features(model, n_frames, batch=2, f0=220.0, ld=-30.0):
+    return {"f0_hz": torch.full((batch, n_frames), f0), "loudness_db": torch.full((batch, n_frames), ld)}
+
+
+@pytest.mark.parametrize("preset,params", [("solo", 4_849_150), ("tiny", 248_314),
+                                           ("cpu-fast", 839_166)])
+def test_presets_have_their_documented_sizes(preset, params):
+    model = Autoencoder(preset_config(preset))
+    assert model.n_parameters == params
+    # The reverb IR is the only parameter outside the decoder.
+    assert model.n_parameters - sum(p.numel() for p in model.decoder.parameters()) == \
+        model.config["processor_group"]["config"]["dag"][3]["processor"]["config"]["reverb_length"]
+
+
+def test_forward_renders_any_length_and_gradients_reach_every_parameter():
+    torch.manual_seed(0)
+    model = Autoencoder(preset_config("cpu-fast"))
+    for n_frames in (200, 37):  # the example length and another one
+        out = model(_features(model, n_frames))
+        assert out["audio"].shape == (2, n_frames * model.hop)
+        assert out["harmonic/controls/f0_hz"].shape == (2, n_frames, 1)
+    out["audio"].square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert model.processor_group.processors[0].n_samples == 32000  # originals untouched
+
+
+def test_synthesised_pitch_follows_f0():
+    torch.manual_seed(0)
+    model = Autoencoder(preset_config("tiny"))
+    audio = model(_features(model, 250, batch=1, f0=440.0))["harmonic/signal"][0].detach()
+    spectrum = np.abs(np.fft.rfft(audio[4000:].numpy() * np.hanning(len(audio) - 4000)))
+    freqs = np.fft.rfftfreq(len(audio) - 4000, 1 / 16000)
+    harmonics = freqs[np.argsort(spectrum)[-1]]
+    assert harmonics % 440.0 < 2.0 or 440.0 - harmonics % 440.0 < 2.0
+
+
+def test_config_errors_are_one_line():
+    config = preset_config("tiny")
+    with pytest.raises(ValueError, match="frame_rate 7 must divide"):
+        validate_config(dict(config, frame_rate=7))
+    with pytest.raises(ValueError, match="is this a timbral model config"):
+        validate_config({"format": "other"})
+    with pytest.raises(ValueError, match="unknown name 'huge'"):
+        preset_config("huge")
+    assert set(PRESETS) >= {"solo", "tiny", "cpu-fast"}
+
+
+def test_model_folder_round_trip_is_exact(tmp_path):
+    torch.manual_seed(1)
+    model = Autoencoder(preset_config("tiny")).eval()
+    save_model_folder(tmp_path / "m", model, card="# m\n")
+    loaded = read_model_folder(tmp_path / "m")
+    feats = _features(model, 100)
+    torch.manual_seed(5)
+    a = model(feats)["audio"]
+    torch.manual_seed(5)
+    b = loaded(feats)["audio"]
+    assert torch.equal(a, b)
+    assert loaded.statistics is None and loaded.card == "# m\n"
+    with pytest.raises(FileExistsError, match="already holds a model"):
+        save_model_folder(tmp_path / "m", model)
+
+
+def test_broken_model_folders_give_clear_errors(tmp_path):
+    model = Autoencoder(preset_config("tiny"))
+    folder = save_model_folder(tmp_path / "m", model)
+    config = json.loads((folder / "config.json").read_text())
+
+    config["decoder"]["config"]["rnn_channels"] = 128
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"dense_out.weight has shape \[126, 258\], config.json implies"):
+        read_model_folder(folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json: not valid JSON"):
+        read_model_folder(folder)
+    (folder / "config.json").unlink()
+    with pytest.raises(ValueError, match="not a model folder"):
+        load_model(folder)
+    folder = save_model_folder(tmp_path / "m2", model)
+    (folder / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(ValueError, match="unreadable weights"):
+        read_model_folder(folder)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match="missing model.safetensors"):
+        read_model_folder(folder)
+
+
+def test_load_model_from_zip_and_refuses_traversal(tmp_path):
+    torch.manual_seed(2)
+    model = Autoencoder(preset_config("tiny")).eval()
+    folder = save_model_folder(tmp_path / "flute", model)
+    archive = tmp_path / "flute.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in folder.iterdir():
+            z.write(f, f"flute/{f.name}")
+    loaded = load_model(archive)
+    assert loaded.name == "flute"
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                 loaded.state_dict().values()))
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../escaped.json", "{}")
+    with pytest.raises(ValueError, match="refusing entry '../escaped.json'"):
+        load_model(evil)
+    assert not (tmp_path.parent / "escaped.json").exists()
+    with pytest.raises(ValueError, match="not a shipped model"):
+        load_model("no-such-model")

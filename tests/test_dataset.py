@@ -1,0 +1,89 @@
+"""Dataset preparation and the windows training reads."""
+
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from timbral.data.dataset import TrainingData, dataset_size, prepare_dataset, read_manifest
+from timbral.data.statistics import load_statistics
+
+
+def test_prepared_dataset_holds_features_split_and_statistics(violin_dataset):
+    manifest = read_manifest(violin_dataset)
+    assert len(manifest["files"]) == 2 and manifest["skipped"] == []
+    assert manifest["settings"]["frame_rate"] == 500
+    for entry in manifest["files"]:
+        assert entry["n_samples"] == 8 * 16000
+        assert entry["n_frames"] == 8 * 16000 // 32 + 1  # centred frames
+        assert entry["validation_start"] == round(0.9 * 8 * 500) * 32
+    size = dataset_size(violin_dataset)
+    assert size["train_seconds"] == pytest.approx(14.4)
+    stats = load_statistics(violin_dataset / "statistics.json")
+    # The violin phrases stay inside the instrument's range (MIDI 55-88).
+    assert 55 <= stats["min_pitch_note"] < stats["mean_pitch_note"] < stats["max_pitch_note"] <= 89
+
+
+def test_windows_line_up_audio_and_features(violin_dataset):
+    data = TrainingData(violin_dataset)
+    item = data.items[1]
+    w = data.window(1, 16000, 32000, frame_rate=100)
+    assert w["audio"].shape == (32000,) and w["f0_hz"].shape == (200,)
+    np.testing.assert_array_equal(w["audio"], item["audio"][16000:48000])
+    # 100 Hz frame j is the 500 Hz frame 5 j, centred on sample 16000 + 160 j.
+    np.testing.assert_array_equal(w["loudness_db"], item["loudness_db"][500:1500:5])
+    rng = np.random.default_rng
+    a = data.sample_batch(rng(3), 4, 2.0, 250)
+    b = data.sample_batch(rng(3), 4, 2.0, 250)
+    assert a["audio"].shape == (4, 32000) and a["f0_hz"].shape == (4, 500)
+    np.testing.assert_array_equal(a["audio"], b["audio"])
+    validation = list(data.examples("validation", 0.5, 0.5, 100))
+    assert len(validation) == 2 * 1  # 0.8 s held out per file: one 0.5 s window each
+    with pytest.raises(ValueError, match="cannot serve a model at 300 Hz"):
+        data.window(0, 0, 3200, frame_rate=300)
+
+
+def test_bad_files_are_skipped_and_listed(violin_clips, tmp_path):
+    folder = tmp_path / "mixed"
+    shutil.copytree(violin_clips, folder)
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00not really a wav file at all")
+    sf.write(folder / "short.wav", np.zeros(8000, np.float32) + 0.1, 16000)
+    sf.write(folder / "silent.wav", np.zeros(16000 * 3, np.float32), 16000)
+    with pytest.warns(UserWarning) as caught:
+        manifest = prepare_dataset([folder], tmp_path / "ds", progress=False)
+    reasons = {e["source"].rsplit("/", 1)[1]: e["reason"] for e in manifest["skipped"]}
+    assert set(reasons) == {"corrupt.wav", "short.wav", "silent.wav"}
+    assert "cannot decode" in reasons["corrupt.wav"]
+    assert "too short" in reasons["short.wav"] and "silent" in reasons["silent.wav"]
+    assert len(caught) == 3 and len(manifest["files"]) == 2
+
+
+def test_rerun_skips_finished_files_and_shards_compose(violin_clips, tmp_path):
+    out = tmp_path / "ds"
+    prepare_dataset([violin_clips], out, shard=(0, 2), progress=False)
+    prepare_dataset([violin_clips], out, shard=(1, 2), progress=False)
+    assert not (out / "manifest.json").exists()
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "items").iterdir()}
+    manifest = prepare_dataset([violin_clips], out, progress=False)
+    assert len(manifest["files"]) == 2
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "items").iterdir()} == stamps
+    with pytest.raises(ValueError, match="prepared with other settings"):
+        prepare_dataset([violin_clips], out, frame_rate=250, progress=False)
+
+
+def test_unusable_inputs_are_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files found"):
+        prepare_dataset([tmp_path / "empty"], tmp_path / "ds", progress=False)
+    sf.write(tmp_path / "empty" / "quiet.flac", np.zeros(16000 * 3, np.float32), 16000)
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no usable audio"):
+        prepare_dataset([tmp_path / "empty"], tmp_path / "ds", progress=False)
+    assert not (tmp_path / "ds" / "manifest.json").exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a timbral dataset"):
+        prepare_dataset([tmp_path / "empty"], tmp_path / "other", progress=False)
+    with pytest.raises(ValueError, match="not a prepared dataset"):
+        read_manifest(tmp_path / "other")
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"

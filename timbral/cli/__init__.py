@@ -1,0 +1,49 @@
+"""The ``timbral`` command line. Thin: argument parsing and messages only.
+
+Each module here registers a group of subcommands; the work happens in the
+library (pipelines and models), never in this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import List, Optional
+
+from . import features, synthesis, training
+from .common import CommandError
+
+__all__ = ["CommandError", "build_parser", "main"]
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"timbral: warning: {message}\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="timbral", description="Differentiable DSP and timbre transfer in PyTorch.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in (synthesis, features, training):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.formatwarning = _format_warning
+    try:
+        args.func(args)
+    except (CommandError, ValueError, FileExistsError, OSError) as exc:
+        print(f"timbral {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"timbral {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Model configs: what a model is, as plain JSON data, and the named presets.
+
+A config is a dict (saved as ``config.json`` in a model folder)::
+
+    {"format": "timbral.model", "version": 1,
+     "sample_rate": 16000, "frame_rate": 250, "example_seconds": 4.0,
+     "loudness_definition": "v2", "pitch_tracker": "crepe-tiny-refined",
+     "preprocessor": {"type": "F0LoudnessPreprocessor"},
+     "decoder": {"type": "RnnFcDecoder", "config": {...RnnFcDecoder arguments...}},
+     "processor_group": {...ProcessorGroup.get_config()...},
+     "training": {...optimiser recipe, see TRAINING_DEFAULTS...}}
+
+:func:`preset_config` builds one from a preset name; :func:`validate_config`
+checks one read from disk before anything is built from it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, Optional
+
+from ..validation import check_choice, check_positive, check_size
+
+FORMAT = "timbral.model"
+VERSION = 1
+LOUDNESS_DEFINITIONS = ("v1", "v2")
+
+#: The optimiser recipe (SPEC section 5) every preset starts from.
+TRAINING_DEFAULTS = {
+    "learning_rate": 3e-4,
+    "lr_decay_rate": 0.98,  # continuous: lr * rate ** (step / lr_decay_steps)
+    "lr_decay_steps": 10000,
+    "grad_clip_norm": 3.0,
+    "adam_eps": 1e-7,  # Keras' Adam epsilon
+    "batch_size": 16,
+    "steps": 30000,
+    "validation_every": 250,
+    "checkpoint_every": 250,
+    "loss": {"fft_sizes": [2048, 1024, 512, 256, 128, 64], "loss_type": "L1",
+             "mag_weight": 1.0, "logmag_weight": 1.0},
+}
+
+#: Preset name -> (description, architecture, training overrides).
+PRESETS: Dict[str, dict] = {
+    "solo": {
+        "description": "Magenta's solo-instrument recipe: 250 Hz frames, 4 s examples, "
+                       "GRU 512, 3-layer 512-wide MLPs (4.8 M parameters).",
+        "frame_rate": 250, "example_seconds": 4.0,
+        "decoder": {"rnn_channels": 512, "ch": 512, "layers_per_stack": 3},
+        "reverb_length": 48000, "crossfade": False,
+        "training": {},
+    },
+    "tiny": {
+        "description": "Magenta's tiny variant: no MLP layers, GRU 256 (0.23 M parameters); "
+                       "for tests and quick experiments.",
+        "frame_rate": 250, "example_seconds": 4.0,
+        "decoder": {"rnn_channels": 256, "ch": 256, "layers_per_stack": 0},
+        "reverb_length": 16000, "crossfade": True,
+        "training": {"learning_rate": 1e-3, "batch_size": 8},
+    },
+    "cpu-fast": {
+        "description": "Chosen by measurement for laptop CPUs: 100 Hz frames, 2 s examples, "
+                       "GRU 256, one 256-wide layer per MLP (0.8 M parameters).",
+        "frame_rate": 100, "example_seconds": 2.0,
+        "decoder": {"rnn_channels": 256, "ch": 256, "layers_per_stack": 1},
+        "reverb_length": 16000, "crossfade": True,
+        "training": {"learning_rate": 1e-3, "lr_decay_steps": 1000, "batch_size": 8,
+                     "steps": 4000, "validation_every": 200, "checkpoint_every": 200},
+    },
+}
+DEFAULT_PRESET = "cpu-fast"
+
+
+def preset_config(name: str = DEFAULT_PRESET, sample_rate: int = 16000,
+                  n_harmonics: int = 60, n_noise_bands: int = 65,
+                  pitch_tracker: Optional[str] = None,
+                  loudness_definition: str = "v2") -> dict:
+    """A full model config from a preset.
+
+    Args:
+      name: a key of :data:`PRESETS`.
+      sample_rate: audio rate in Hz (the frame rate must divide it).
+      n_harmonics: harmonics of the harmonic synth.
+      n_noise_bands: filter bands of the noise synth (0 Hz to Nyquist).
+      pitch_tracker: the tracker the model's features come from (training
+        records the dataset's; None leaves the choice to the caller).
+      loudness_definition: 'v2' (current) or 'v1'.
+    """
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise ValueError(f"preset: unknown name {name!r}; known: {sorted(PRESETS)}")
+    sample_rate = check_size(sample_rate, "sample_rate")
+    n_samples = int(round(preset["example_seconds"] * sample_rate))
+    decoder = {"rnn_type": "gru", "input_keys": ["ld_scaled", "f0_scaled"],
+               "output_splits": [["amps", 1],
+                                 ["harmonic_distribution", check_size(n_harmonics, "n_harmonics")],
+                                 ["noise_magnitudes", check_size(n_noise_bands, "n_noise_bands", 2)]],
+               **preset["decoder"]}
+    dag = [
+        {"processor": {"type": "Harmonic", "config": {
+            "n_samples": n_samples, "sample_rate": sample_rate, "scale_fn": "exp_sigmoid",
+            "normalize_below_nyquist": True, "amp_resample_method": "window",
+            "use_angular_cumsum": False, "name": "harmonic"}},
+         "inputs": ["amps", "harmonic_distribution", "f0_hz"]},
+        {"processor": {"type": "FilteredNoise", "config": {
+            "n_samples": n_samples, "window_size": 257, "scale_fn": "exp_sigmoid",
+            "initial_bias": -5.0, "crossfade": preset["crossfade"], "seed": None,
+            "name": "filtered_noise"}},
+         "inputs": ["noise_magnitudes"]},
+        {"processor": {"type": "Add", "config": {"name": "add"}},
+         "inputs": ["filtered_noise/signal", "harmonic/signal"]},
+        {"processor": {"type": "Reverb", "config": {
+            "trainable": True, "reverb_length": preset["reverb_length"], "add_dry": True,
+            "name": "reverb"}},
+         "inputs": ["add/signal"]},
+    ]
+    training = copy.deepcopy(TRAINING_DEFAULTS)
+    training.update(copy.deepcopy(preset["training"]))
+    config = {
+        "format": FORMAT, "version": VERSION, "preset": name,
+        "sample_rate": sample_rate, "frame_rate": preset["frame_rate"],
+        "example_seconds": preset["example_seconds"],
+        "loudness_definition": check_choice(loudness_definition, "loudness_definition",
+                                            LOUDNESS_DEFINITIONS),
+        "pitch_tracker": pitch_tracker,
+        "preprocessor": {"type": "F0LoudnessPreprocessor"},
+        "decoder": {"type": "RnnFcDecoder", "config": decoder},
+        "processor_group": {"type": "ProcessorGroup",
+                            "config": {"name": "processor_group", "dag": dag}},
+        "training": training,
+    }
+    return validate_config(config)
+
+
+def validate_config(config) -> dict:
+    """Check a config's structure and numbers; returns it. One-line ValueErrors."""
+    if not isinstance(config, dict):
+        raise ValueError(f"config: expected a JSON object, got {type(config).__name__}")
+    if config.get("format") != FORMAT:
+        raise ValueError(f"config: 'format' is {config.get('format')!r}, expected {FORMAT!r}; "
+                         f"is this a timbral model config?")
+    if config.get("version") != VERSION:
+        raise ValueError(f"config: version {config.get('version')!r} is not supported "
+                         f"(this timbral reads version {VERSION})")
+    for key in ("sample_rate", "frame_rate", "example_seconds", "loudness_definition",
+                "decoder", "processor_group"):
+        if key not in config:
+            raise ValueError(f"config: missing {key!r}")
+    sample_rate = check_size(config["sample_rate"], "config sample_rate")
+    frame_rate = check_positive(config["frame_rate"], "config frame_rate")
+    if sample_rate % frame_rate:
+        raise ValueError(f"config: frame_rate {frame_rate:g} must divide sample_rate {sample_rate}")
+    check_positive(config["example_seconds"], "config example_seconds")
+    check_choice(config["loudness_definition"], "config loudness_definition",
+                 LOUDNESS_DEFINITIONS)
+    if config["decoder"].get("type") != "RnnFcDecoder":
+        raise ValueError(f"config: unknown decoder type {config['decoder'].get('type')!r}; "
+                         f"known: ['RnnFcDecoder']")
+    if config["processor_group"].get("type") != "ProcessorGroup":
+        raise ValueError("config: 'processor_group' must be a ProcessorGroup config")
+    return config
+
+
+def hop_size(config: dict) -> int:
+    """Audio samples per feature frame."""
+    return int(config["sample_rate"] // config["frame_rate"])

@@ -1,0 +1,117 @@
+"""Model folders: how a trained model is stored.
+
+A model folder holds four files, none of them a pickle:
+
+- ``config.json``: the model config (:mod:`timbral.models.config`);
+- ``model.safetensors``: the weights;
+- ``statistics.json``: dataset statistics for auto-adjust (optional);
+- ``model_card.md``: how it was trained and how good it is.
+
+:func:`save_model_folder` writes them all at once (a temporary folder renamed
+into place); :func:`read_model_folder` checks every file before building the
+model, so a missing or mismatched file gives one clear error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..files import atomic_output
+from .autoencoder import Autoencoder
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+STATISTICS_FILE = "statistics.json"
+CARD_FILE = "model_card.md"
+
+
+def is_model_folder(path) -> bool:
+    """Whether ``path`` looks like a timbral model folder (has a config.json)."""
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def save_model_folder(folder, model: Autoencoder, statistics: Optional[dict] = None,
+                      card: str = "", overwrite: bool = False) -> Path:
+    """Write ``model`` (and its statistics and card) as a model folder.
+
+    Refuses a folder that already holds a model unless ``overwrite``; other
+    files in it (e.g. a training run's ``train/``) are left alone. Every file
+    is written atomically, ``config.json`` last: a folder counts as a model
+    only once its config exists, and a crash mid-way leaves either the old
+    files or the new ones in each place.
+    """
+    folder = Path(folder)
+    if is_model_folder(folder) and not overwrite:
+        raise FileExistsError(f"{folder} already holds a model; choose another folder or pass "
+                              f"--overwrite")
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_output(folder / WEIGHTS_FILE, overwrite=True) as tmp:
+        save_file(weights, str(tmp), metadata={"format": "timbral.model"})
+    if statistics is not None:
+        with atomic_output(folder / STATISTICS_FILE, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(statistics) + "\n")
+    with atomic_output(folder / CARD_FILE, overwrite=True) as tmp:
+        tmp.write_text(card or f"# {folder.name}\n")
+    with atomic_output(folder / CONFIG_FILE, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(model.config, indent=1) + "\n")
+    return folder
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path.parent}: missing {path.name}; a model folder needs "
+                         f"{CONFIG_FILE} and {WEIGHTS_FILE}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_model_folder(folder) -> Autoencoder:
+    """Build the model stored in ``folder``, in eval mode.
+
+    Its ``statistics`` attribute holds statistics.json's data unchecked (None
+    when the folder has none) and ``card`` the model card. Raises ValueError
+    naming the file at fault for a missing file, invalid JSON, a config that
+    does not describe a model, or weights that do not fit the config.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder")
+    config = _read_json(folder / CONFIG_FILE)
+    try:
+        model = Autoencoder(config)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{folder / CONFIG_FILE}: {exc}") from None
+    weights_path = folder / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise ValueError(f"{folder}: missing {WEIGHTS_FILE}")
+    try:
+        weights = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{weights_path}: unreadable weights ({exc})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"{weights_path}: does not match {CONFIG_FILE} (missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]})")
+    for name, value in weights.items():
+        if value.shape != expected[name].shape:
+            raise ValueError(f"{weights_path}: {name} has shape {list(value.shape)}, "
+                             f"{CONFIG_FILE} implies {list(expected[name].shape)}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{weights_path}: {name} holds NaN or infinite values")
+    model.load_state_dict(weights)
+    stats_path = folder / STATISTICS_FILE
+    model.statistics = _read_json(stats_path) if stats_path.exists() else None
+    card_path = folder / CARD_FILE
+    model.card = card_path.read_text() if card_path.exists() else ""
+    model.name = config.get("name") or folder.name
+    return model.eval()

@@ -1,0 +1,119 @@
+"""Finding and loading models: shipped instruments, model folders, zips, Magenta folders.
+
+:func:`load_model` is the one entry point: give it a shipped model's name
+(``"violin"``), a timbral model folder, a zip of one, or a Magenta model
+folder (or zip), and get an :class:`~timbral.models.Autoencoder` in eval mode
+with its dataset statistics checked. Nothing is ever unpickled: Magenta's
+statistics pickle goes through a restricted reader that only rebuilds numbers
+and arrays.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+from ..data.statistics import validate_statistics
+from ..files import safe_extract_zip
+from ..models import Autoencoder, is_model_folder, read_model_folder
+from ..models.folder import CARD_FILE
+
+#: Where the shipped model folders live (package data).
+MODELS_DIR = Path(__file__).parent / "models"
+
+
+def shipped_models() -> Dict[str, Path]:
+    """Shipped model name -> folder."""
+    if not MODELS_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(MODELS_DIR.iterdir()) if is_model_folder(p)}
+
+
+def list_models() -> List[dict]:
+    """``[{"name", "path", "card"}]`` for every shipped model."""
+    return [{"name": name, "path": str(path),
+             "card": (path / CARD_FILE).read_text() if (path / CARD_FILE).exists() else ""}
+            for name, path in shipped_models().items()]
+
+
+def _is_magenta_folder(path: Path) -> bool:
+    return any(path.glob("*.gin")) or any(path.glob("ckpt-*.index"))
+
+
+def _model_root(path: Path) -> Path:
+    """The folder inside an extracted zip that holds the model (the top or its only child)."""
+    if is_model_folder(path) or _is_magenta_folder(path):
+        return path
+    children = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith("__MACOSX")]
+    if len(children) == 1:
+        return _model_root(children[0])
+    raise ValueError("the zip holds no model folder (config.json and model.safetensors, or "
+                     "Magenta's operative_config-0.gin and ckpt-*)")
+
+
+def _load_folder(path: Path, loudness_definition: Optional[str]) -> Autoencoder:
+    if is_model_folder(path):
+        model = read_model_folder(path)
+        if loudness_definition is not None:
+            model.config["loudness_definition"] = loudness_definition
+    elif _is_magenta_folder(path):
+        from ..interop.magenta import convert_magenta_folder
+
+        config, state, statistics = convert_magenta_folder(
+            path, loudness_definition=loudness_definition)
+        model = Autoencoder(config)
+        model.load_state_dict(state)
+        model.statistics = statistics
+        model.name = path.name
+        model.eval()
+    else:
+        raise ValueError(f"{path}: not a model folder (expected config.json and "
+                         f"model.safetensors, or a Magenta folder with operative_config-0.gin "
+                         f"and ckpt-* files)")
+    if model.statistics is not None:
+        try:
+            model.statistics = validate_statistics(model.statistics)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    return model
+
+
+def load_model(model: Union[str, Path], loudness_definition: Optional[str] = None
+               ) -> Autoencoder:
+    """Load a model by shipped name, folder or zip.
+
+    Args:
+      model: a name from :func:`shipped_models`, a timbral model folder, a
+        Magenta model folder, or a ``.zip`` of either (checked for path
+        traversal, links and size before extraction).
+      loudness_definition: override the loudness definition ('v1' or 'v2')
+        the model's features are computed with (None: the model's own).
+
+    Returns the model in eval mode; ``model.statistics`` holds validated
+    dataset statistics or None.
+    """
+    if loudness_definition not in (None, "v1", "v2"):
+        raise ValueError(f"loudness_definition: expected 'v1' or 'v2', got "
+                         f"{loudness_definition!r}")
+    shipped = shipped_models()
+    if isinstance(model, str) and model in shipped:
+        return _load_folder(shipped[model], loudness_definition)
+    path = Path(model)
+    if path.is_dir():
+        return _load_folder(path, loudness_definition)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory(prefix="timbral-model-") as tmp:
+            safe_extract_zip(path, tmp)
+            try:
+                loaded = _load_folder(_model_root(Path(tmp)), loudness_definition)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}".replace(tmp, path.name)) from None
+            loaded.name = path.stem
+            return loaded
+    names = ", ".join(shipped) or "none installed"
+    raise ValueError(f"model {str(model)!r}: not a shipped model ({names}), a model folder "
+                     f"or a .zip of one")
+
+
+__all__ = ["MODELS_DIR", "list_models", "load_model", "shipped_models"]
