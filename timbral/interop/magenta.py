@@ -625,7 +625,8 @@ def _processor_bindings(processor: dict, scope: str) -> Tuple[Reference, Dict[st
         raise ValueError(f"processor {kind}: Magenta's layout is written for "
                          f"{sorted(_GIN_MODULES)} only")
     if kind == "FilteredNoise":
-        if args.pop("crossfade", False) or args.pop("seed", None) is not None:
+        crossfade, seed = args.pop("crossfade", False), args.pop("seed", None)
+        if crossfade or seed is not None:
             raise ValueError("FilteredNoise: Magenta has no crossfade or fixed seed")
     if args.get("scale_fn") is not None:
         args["scale_fn"] = Reference(f"core.{args['scale_fn']}")
