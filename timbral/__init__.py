@@ -2,7 +2,8 @@
 
 The most used entry points are importable from here (loaded on first use, so
 ``import timbral`` stays quick): :func:`load_model`, :func:`list_models`,
-:func:`compute_audio_features`, :func:`load_audio`, :func:`save_audio`.
+:func:`compute_audio_features`, :func:`load_audio`, :func:`save_audio`, and
+``transfer`` (the :mod:`timbral.transfer` module, callable as the function).
 """
 
 import importlib
@@ -15,10 +16,13 @@ _LAZY = {
     "compute_audio_features": "timbral.features",
     "load_audio": "timbral.audio",
     "save_audio": "timbral.audio",
+    "transfer": "timbral.transfer",
 }
 
 
 def __getattr__(name: str):
+    if name == "transfer":  # the callable subpackage itself
+        return importlib.import_module("timbral.transfer")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'timbral' has no attribute {name!r}")

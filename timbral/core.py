@@ -477,7 +477,7 @@ class _HarmonicBank(torch.autograd.Function):
 def harmonic_synthesis(frequencies, amplitudes, harmonic_shifts=None,
                        harmonic_distribution=None, n_samples: int = 64000,
                        sample_rate: float = 16000, amp_resample_method: str = "window",
-                       use_angular_cumsum: bool = False) -> torch.Tensor:
+                       use_angular_cumsum: bool = False, initial_phase=None) -> torch.Tensor:
     """Audio from a frame-wise monophonic harmonic oscillator bank.
 
     Args:
@@ -495,6 +495,9 @@ def harmonic_synthesis(frequencies, amplitudes, harmonic_shifts=None,
         upsampled linearly.
       use_angular_cumsum: accepted for Magenta compatibility; phase is always
         exact (see :func:`angular_cumsum`).
+      initial_phase: the fundamental's phase (radians, ``[batch]`` or a
+        number) before the first sample, to continue a signal rendered in
+        pieces; None means 0. Harmonic k starts at k times it.
 
     Returns:
       ``[batch, n_samples]`` audio.
@@ -525,7 +528,11 @@ def harmonic_synthesis(frequencies, amplitudes, harmonic_shifts=None,
     # The envelope and phase are built in float64: float32 rounding of f0 would
     # bias the frequency and the phase error would grow with time.
     f0_env = resample(f0.to(torch.float64), n_samples, "linear")[..., 0]  # [B, T]
-    phase = angular_cumsum(f0_env * (TWO_PI / sample_rate), dim=1).to(harmonic_amps.dtype)
+    omega = f0_env * (TWO_PI / sample_rate)
+    if initial_phase is not None:  # folded into the first increment: exact in float64
+        omega = omega.clone()
+        omega[:, 0] += torch.as_tensor(initial_phase, dtype=torch.float64, device=omega.device)
+    phase = angular_cumsum(omega, dim=1).to(harmonic_amps.dtype)
     f0_env = f0_env.to(harmonic_amps.dtype)
     n_frames = harmonic_amps.shape[1]
     index, weight = interpolation_taps(n_frames, n_samples, amp_resample_method, True,

@@ -81,7 +81,8 @@ def safe_extract_zip(zip_path, destination, max_bytes: int = MAX_ZIP_BYTES) -> P
             if name.is_absolute() or ".." in name.parts or ":" in info.filename:
                 raise ValueError(f"{zip_path}: refusing entry {info.filename!r} (it points "
                                  f"outside the folder it is extracted to)")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            kind = stat.S_IFMT(mode)  # 0 when the zip writer recorded no file type
+            if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                 raise ValueError(f"{zip_path}: refusing entry {info.filename!r} (a link or "
                                  f"special file)")
             total += info.file_size

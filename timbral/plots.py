@@ -97,13 +97,48 @@ def plot_training_curve(history, path, title: str = "", overwrite: bool = False)
     ax.axhline(5.0, color="gray", linestyle="--", linewidth=1, label="5.0 (good)")
     ax.set_xlabel("step")
     ax.set_ylabel("SpectralLoss (mag + logmag)")
-    minutes = [r["seconds"] / 60 for r in history]
-    if len(history) > 1 and np.all(np.diff(minutes) > 0):
-        ax2 = ax.secondary_xaxis("top", functions=(
-            lambda s: np.interp(s, steps, minutes), lambda m: np.interp(m, minutes, steps)))
-        ax2.set_xlabel("minutes")
     ax.grid(alpha=0.3)
     ax.legend()
-    if title:
-        ax.set_title(title)
+    if history and not title:
+        title = f"{history[-1]['step']} steps in {history[-1]['seconds'] / 60:.1f} min"
+    ax.set_title(title)
+    return _save(fig, path, overwrite)
+
+
+def plot_transfer(result, path, title: str = "", overwrite: bool = False) -> Path:
+    """The notebook's adjust plots for a :class:`~timbral.transfer.TransferResult`:
+    note-on ratio with the threshold and mask, original vs adjusted loudness (dB),
+    original vs adjusted f0 (MIDI)."""
+    features = result.features
+    t = np.arange(len(result.mask_on)) / float(features["frame_rate"])
+    fig, axes = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True)
+    axes[0].plot(t, result.note_on_ratio, color="tab:purple", label="note-on ratio")
+    axes[0].axhline(result.threshold, color="gray", linestyle="--", label="threshold")
+    axes[0].fill_between(t, 0, result.mask_on * max(1.0, float(np.max(result.note_on_ratio))),
+                         color="tab:green", alpha=0.15, step="mid", label="note on")
+    axes[0].set_ylabel("notes")
+    axes[1].plot(t, features["loudness_db"], color="tab:gray", label="original")
+    axes[1].plot(t, result.loudness_db, color="tab:orange", label="adjusted")
+    axes[1].set_ylabel("loudness (dB)")
+    original = core.hz_to_midi(torch.from_numpy(np.asarray(features["f0_hz"], np.float32)))
+    adjusted = core.hz_to_midi(torch.from_numpy(np.asarray(result.f0_hz, np.float32)))
+    on = np.asarray(result.mask_on)
+    axes[2].plot(t, np.where(on, original.numpy(), np.nan), color="tab:gray", label="original")
+    axes[2].plot(t, np.where(on, adjusted.numpy(), np.nan), color="tab:blue", label="adjusted")
+    axes[2].set_ylabel("f0 (MIDI, note-on)")
+    axes[2].set_xlabel("seconds")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[0].set_title(title or "timbre transfer")
+    return _save(fig, path, overwrite)
+
+
+def plot_spectrograms(audio_in, rate_in: int, audio_out, rate_out: int, path,
+                      titles=("input", "output"), overwrite: bool = False) -> Path:
+    """Input and output spectrograms, one above the other."""
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    specplot(audio_in, rate_in, axes[0], title=titles[0])
+    specplot(audio_out, rate_out, axes[1], title=titles[1])
+    axes[0].set_xlabel("")
     return _save(fig, path, overwrite)

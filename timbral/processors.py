@@ -263,13 +263,8 @@ class ProcessorGroup(Processor):
         n_samples = check_size(n_samples, "n_samples")
         if all(getattr(p, "n_samples", n_samples) == n_samples for p in self.processors):
             return self
-        nodes = []
-        for proc, keys in self.dag:
-            if hasattr(proc, "n_samples"):
-                proc = copy.copy(proc)  # shares parameters and buffers
-                proc.n_samples = n_samples
-            nodes.append((proc, keys))
-        return ProcessorGroup(nodes, name=self.name)
+        return ProcessorGroup([(at_length(p, n_samples), k) for p, k in self.dag],
+                              name=self.name)
 
     def forward(self, inputs: TensorDict, return_outputs_dict: bool = False):
         outputs = self.get_controls(inputs)
@@ -286,3 +281,14 @@ class ProcessorGroup(Processor):
         dag = [{"processor": processor_from_config(node["processor"]), "inputs": node["inputs"]}
                for node in config["dag"]]
         return cls(dag, name=config.get("name", "processor_group"))
+
+
+def at_length(processor: Processor, n_samples: int) -> Processor:
+    """``processor`` rendering ``n_samples`` samples: a shallow copy sharing its
+    parameters and buffers (the original is untouched), or itself when it has
+    no fixed length or already that one."""
+    if getattr(processor, "n_samples", n_samples) == n_samples:
+        return processor
+    copied = copy.copy(processor)
+    copied.n_samples = n_samples
+    return copied

@@ -29,7 +29,7 @@ def as_tensor(x, name: str = "input") -> torch.Tensor:
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{name}: expected numbers, got an array of {arr.dtype}")
     dtype = torch.float64 if arr.dtype == np.float64 else torch.float32
-    return torch.as_tensor(arr, dtype=dtype)
+    return torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype)  # torch refuses negative strides
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -69,17 +69,26 @@ def check_bool(value, name: str) -> bool:
     return value
 
 
-def check_number(value, name: str, minimum: Optional[float] = None) -> float:
-    """Return ``value`` as a float, raising unless it is finite (and >= ``minimum``)."""
+def check_number(value, name: str, minimum: Optional[float] = None,
+                 maximum: Optional[float] = None) -> float:
+    """Return ``value`` as a float, raising unless it is finite and within
+    [``minimum``, ``maximum``] (either bound optional)."""
     if isinstance(value, bool):
         raise ValueError(f"{name}: expected a number, got {value!r}")
     try:
         value = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a number, got {value!r}") from None
-    if not math.isfinite(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(f"{name}: expected a finite number{bound}, got {value}")
+    too_low = minimum is not None and value < minimum
+    too_high = maximum is not None and value > maximum
+    if not math.isfinite(value) or too_low or too_high:
+        if minimum is not None and maximum is not None:
+            bound = f" from {minimum:g} to {maximum:g}"
+        elif minimum is not None:
+            bound = f" >= {minimum:g}"
+        else:
+            bound = f" <= {maximum:g}" if maximum is not None else ""
+        raise ValueError(f"{name}: expected a finite number{bound}, got {value:g}")
     return value
 
 

@@ -131,7 +131,8 @@ def train(dataset, output, preset: str = "cpu-fast", steps: Optional[int] = None
       preset: a name from :data:`timbral.models.PRESETS`.
       steps: total optimiser steps (default: the preset's).
       batch_size: windows per step over all ranks (default: the preset's).
-      learning_rate: initial Adam learning rate (default: the preset's).
+      learning_rate: initial Adam learning rate (default: the preset's; with
+        ``resume``, replaces the run's own from the current step on).
       resume: continue from ``output/train/checkpoint.safetensors`` (model,
         optimiser, step); ``preset`` is then read from the checkpoint.
       seed: makes the run reproducible.
@@ -174,6 +175,8 @@ def train(dataset, output, preset: str = "cpu-fast", steps: Optional[int] = None
     t = config["training"]
     if steps is not None:  # --resume --steps N extends a finished run
         t["steps"] = int(steps)
+    if resume and learning_rate is not None:  # continue with another learning rate
+        t["learning_rate"] = float(learning_rate)
     if checkpoint_every is not None:
         t["checkpoint_every"] = t["validation_every"] = int(checkpoint_every)
     if t["batch_size"] % world:

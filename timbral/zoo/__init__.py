@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Union
 
 from ..data.statistics import validate_statistics
 from ..files import safe_extract_zip
+from ..interop.magenta import convert_magenta_folder, is_magenta_model
 from ..models import Autoencoder, is_model_folder, read_model_folder
 from ..models.folder import CARD_FILE
 
@@ -37,13 +38,9 @@ def list_models() -> List[dict]:
             for name, path in shipped_models().items()]
 
 
-def _is_magenta_folder(path: Path) -> bool:
-    return any(path.glob("*.gin")) or any(path.glob("ckpt-*.index"))
-
-
 def _model_root(path: Path) -> Path:
     """The folder inside an extracted zip that holds the model (the top or its only child)."""
-    if is_model_folder(path) or _is_magenta_folder(path):
+    if is_model_folder(path):
         return path
     children = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith("__MACOSX")]
     if len(children) == 1:
@@ -52,25 +49,31 @@ def _model_root(path: Path) -> Path:
                      "Magenta's operative_config-0.gin and ckpt-*)")
 
 
+def _load_magenta(path: Path, loudness_definition: Optional[str]) -> Autoencoder:
+    config, state, statistics = convert_magenta_folder(path, loudness_definition)
+    model = Autoencoder(config)
+    model.load_state_dict(state)
+    model.statistics = statistics
+    model.name = path.stem if path.is_file() else path.name
+    return model.eval()
+
+
 def _load_folder(path: Path, loudness_definition: Optional[str]) -> Autoencoder:
     if is_model_folder(path):
         model = read_model_folder(path)
         if loudness_definition is not None:
             model.config["loudness_definition"] = loudness_definition
-    elif _is_magenta_folder(path):
-        from ..interop.magenta import convert_magenta_folder
-
-        config, state, statistics = convert_magenta_folder(
-            path, loudness_definition=loudness_definition)
-        model = Autoencoder(config)
-        model.load_state_dict(state)
-        model.statistics = statistics
-        model.name = path.name
-        model.eval()
+    elif is_magenta_model(path):
+        model = _load_magenta(path, loudness_definition)
     else:
         raise ValueError(f"{path}: not a model folder (expected config.json and "
                          f"model.safetensors, or a Magenta folder with operative_config-0.gin "
                          f"and ckpt-* files)")
+    return _validated(model, path)
+
+
+def _validated(model: Autoencoder, path: Path) -> Autoencoder:
+    """``model`` with its statistics checked (errors name ``path``)."""
     if model.statistics is not None:
         try:
             model.statistics = validate_statistics(model.statistics)
@@ -103,6 +106,8 @@ def load_model(model: Union[str, Path], loudness_definition: Optional[str] = Non
     if path.is_dir():
         return _load_folder(path, loudness_definition)
     if path.is_file() and path.suffix.lower() == ".zip":
+        if is_magenta_model(path):  # the converter extracts it safely and records the zip
+            return _validated(_load_magenta(path, loudness_definition), path)
         with tempfile.TemporaryDirectory(prefix="timbral-model-") as tmp:
             safe_extract_zip(path, tmp)
             try:

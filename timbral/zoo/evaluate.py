@@ -1,0 +1,100 @@
+"""Measuring a model: resynthesis quality and melody preservation on held-out audio.
+
+- :func:`evaluate_resynthesis`: each clip's own features through the model
+  (no adjust); SpectralLoss (mag + logmag) between input and output, the
+  output's f0 against the input's (both measured with one tracker, CREPE full
+  by default) in cents on note-on frames, and the loudness L1 there.
+- :func:`evaluate_transfer`: a clip through :func:`timbral.transfer` with
+  auto-adjust; the output's f0 against the adjusted f0 the model was given.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..audio import resample_audio
+from ..features import compute_audio_features
+from ..features.notes import detect_notes, smoothing_frames
+from ..losses import SpectralLoss
+from ..models import Autoencoder
+from ..models.rendering import render
+from ..transfer import transfer
+
+#: Frame rate of the f0 comparison (10 ms hop, CREPE's usual evaluation step).
+EVAL_FRAME_RATE = 100
+EVAL_TRACKER = "crepe-full"
+
+
+def _cents(f0_out: np.ndarray, f0_ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.abs(1200.0 * np.log2(np.maximum(f0_out[mask], 1e-3) / np.maximum(f0_ref[mask], 1e-3)))
+
+
+def _note_on(features: Dict[str, object]) -> np.ndarray:
+    mask, _ = detect_notes(features["loudness_db"], features["f0_confidence"],
+                           smoothing=smoothing_frames(features["frame_rate"]))
+    return mask & (np.asarray(features["f0_confidence"]) > 0.5)
+
+
+def resynthesize(model: Autoencoder, audio, sample_rate: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``(input at the model's rate, the model's rendering of the input's own
+    features)``, both float32 ``[n_samples]``; no auto-adjust."""
+    audio = resample_audio(np.asarray(audio, np.float32), sample_rate, model.sample_rate)
+    feats = compute_audio_features(audio, model.sample_rate, model.frame_rate,
+                                   model.config.get("pitch_tracker"),
+                                   loudness_definition=model.config["loudness_definition"])
+    n_frames = -(-len(audio) // model.hop)
+    output = render(model, feats["f0_hz"][:n_frames], feats["loudness_db"][:n_frames],
+                    n_samples=len(audio))
+    return audio, output
+
+
+def evaluate_resynthesis(model: Autoencoder, clips: Sequence[Tuple[np.ndarray, int]],
+                         tracker: str = EVAL_TRACKER) -> Dict[str, float]:
+    """Resynthesis quality of ``model`` on ``clips`` (``(audio, sample_rate)`` pairs).
+
+    Returns ``spectral_loss`` (mean over clips), ``f0_cents_median`` (over all
+    note-on frames), ``loudness_l1_db`` (mean |input - output| loudness on
+    note-on frames) and ``note_on_frames``.
+    """
+    loss_fn = SpectralLoss(mag_weight=1.0, logmag_weight=1.0)
+    losses, cents, ld_err = [], [], []
+    for audio, rate in clips:
+        audio, output = resynthesize(model, audio, rate)
+        losses.append(float(loss_fn(torch.from_numpy(audio)[None], torch.from_numpy(output)[None])))
+        ref = compute_audio_features(audio, model.sample_rate, EVAL_FRAME_RATE, tracker)
+        out = compute_audio_features(output, model.sample_rate, EVAL_FRAME_RATE, tracker)
+        mask = _note_on(ref)
+        cents.append(_cents(out["f0_hz"], ref["f0_hz"], mask))
+        ld_err.append(np.abs(out["loudness_db"] - ref["loudness_db"])[mask])
+    all_cents = np.concatenate(cents)
+    return {"spectral_loss": float(np.mean(losses)),
+            "f0_cents_median": float(np.median(all_cents)),
+            "loudness_l1_db": float(np.mean(np.concatenate(ld_err))),
+            "note_on_frames": int(all_cents.size)}
+
+
+def evaluate_transfer(model: Autoencoder, clips: Sequence[Tuple[np.ndarray, int]],
+                      tracker: str = EVAL_TRACKER) -> Dict[str, float]:
+    """Melody preservation of a transfer with auto-adjust: median cents between
+    the output's f0 and the adjusted input f0 on note-on frames."""
+    cents: List[np.ndarray] = []
+    shifts = []
+    for audio, rate in clips:
+        result = transfer(audio, rate, model)
+        step = model.frame_rate / EVAL_FRAME_RATE
+        target = np.asarray(result.f0_hz)[::int(step)] if step == int(step) else None
+        if target is None:
+            raise ValueError(f"model frame rate {model.frame_rate} is not a multiple of "
+                             f"{EVAL_FRAME_RATE}")
+        on = np.asarray(result.mask_on)[::int(step)]
+        out = compute_audio_features(result.audio, result.sample_rate, EVAL_FRAME_RATE, tracker)
+        n = min(len(target), len(out["f0_hz"]))
+        mask = on[:n] & (out["f0_confidence"][:n] > 0.5)
+        cents.append(_cents(out["f0_hz"][:n], target[:n], mask))
+        shifts.append(result.adjust.octave_shift if result.adjust else 0.0)
+    all_cents = np.concatenate(cents)
+    return {"f0_cents_median": float(np.median(all_cents)), "note_on_frames": int(all_cents.size),
+            "octave_shift": float(np.mean(shifts))}
