@@ -9,8 +9,8 @@ from timbral import cli, core, demo
 from timbral.audio import save_audio
 
 
-def test_demo_writes_audio_and_picture(tmp_path, capsys):
-    assert cli.main(["demo", "--output", str(tmp_path)]) == 0
+def test_synth_demo_writes_audio_and_picture(tmp_path, capsys):
+    assert cli.main(["demo", "--synth", "--output", str(tmp_path)]) == 0
     audio, sr = sf.read(tmp_path / "melody.wav")
     assert sr == 16000 and audio.ndim == 1
     assert len(audio) % 64 == 0 and 8.0 < len(audio) / sr < 11.0  # whole 250 Hz frames
@@ -30,9 +30,9 @@ def test_demo_melody_has_the_notes_it_was_given():
     assert core.hz_to_midi(controls["f0_hz"][0, 50, 0]).item() == pytest.approx(64.0, abs=0.3)
 
 
-def test_demo_refuses_to_overwrite(tmp_path, capsys):
+def test_synth_demo_refuses_to_overwrite(tmp_path, capsys):
     (tmp_path / "melody.wav").write_bytes(b"precious")
-    assert cli.main(["demo", "--output", str(tmp_path)]) == 2
+    assert cli.main(["demo", "--synth", "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "already exists" in err and "--overwrite" in err and len(err.splitlines()) == 1
     assert (tmp_path / "melody.wav").read_bytes() == b"precious"
@@ -40,7 +40,7 @@ def test_demo_refuses_to_overwrite(tmp_path, capsys):
 
 
 def test_demo_rejects_a_frame_rate_that_does_not_divide_the_sample_rate(tmp_path, capsys):
-    assert cli.main(["demo", "--output", str(tmp_path), "--frame-rate", "300"]) == 2
+    assert cli.main(["demo", "--synth", "--output", str(tmp_path), "--frame-rate", "300"]) == 2
     assert "--frame-rate 300" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 

@@ -1,31 +1,37 @@
-"""Pictures of audio and controls (matplotlib PNGs), written atomically."""
+"""Pictures of audio and controls: matplotlib figures, and PNG files written atomically.
+
+Each picture has a ``*_figure`` function returning a ``matplotlib.figure.Figure``
+(notebooks display it inline) and a ``plot_*`` function writing it as a PNG.
+Figures are built without pyplot, so importing this module never changes the
+matplotlib backend a notebook or application has chosen.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Dict
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from . import core, spectral_ops  # noqa: E402
-from .files import atomic_output  # noqa: E402
+from . import core, spectral_ops
+from .files import atomic_output
 
 
-def _save(fig, path, overwrite: bool) -> Path:
+def _save(fig: Figure, path, overwrite: bool) -> Path:
     path = Path(path)
-    try:
-        if path.suffix.lower() != ".png":
-            raise ValueError(f"{path}: pictures are written as PNG; use a .png name")
-        with atomic_output(path, overwrite) as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{path}: pictures are written as PNG; use a .png name")
+    with atomic_output(path, overwrite) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     return path
+
+
+def _subplots(rows: int, figsize, **kwargs):
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(rows, 1, **kwargs)
+    return fig, axes
 
 
 def specplot(audio, sample_rate: int, ax=None, fft_size: int = 1024, title: str = ""):
@@ -33,7 +39,8 @@ def specplot(audio, sample_rate: int, ax=None, fft_size: int = 1024, title: str 
     audio = torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(1, -1)
     logmag = spectral_ops.compute_logmag(audio, fft_size, 0.75)[0].numpy()
     db = logmag * (20.0 / np.log(10.0))
-    ax = ax or plt.gca()
+    if ax is None:
+        ax = Figure(figsize=(10, 4)).subplots()
     extent = (0, audio.shape[-1] / sample_rate, 0, sample_rate / 2000.0)
     ax.imshow(db.T, origin="lower", aspect="auto", extent=extent, cmap="magma",
               vmin=db.max() - 80, vmax=db.max())
@@ -47,7 +54,7 @@ def specplot(audio, sample_rate: int, ax=None, fft_size: int = 1024, title: str 
 def plot_synthesis(audio, sample_rate: int, controls: Dict[str, torch.Tensor], path,
                    frame_rate: int, title: str = "", overwrite: bool = False) -> Path:
     """Spectrogram of ``audio`` over the f0 (MIDI) and amplitude (dB) that drove it."""
-    fig, axes = plt.subplots(3, 1, figsize=(10, 7), sharex=True,
+    fig, axes = _subplots(3, (10, 7), sharex=True,
                              gridspec_kw={"height_ratios": [3, 1, 1]})
     specplot(audio, sample_rate, axes[0], title=title)
     t = np.arange(controls["f0_hz"].shape[1]) / frame_rate
@@ -68,7 +75,7 @@ def plot_features(features: Dict[str, object], path, title: str = "",
     f0 = np.asarray(features["f0_hz"])
     confidence = np.asarray(features["f0_confidence"])
     t = np.arange(len(f0)) / float(features["frame_rate"])
-    fig, axes = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True)
+    fig, axes = _subplots(3, (10, 6.5), sharex=True)
     midi = core.hz_to_midi(torch.from_numpy(f0)).numpy()
     axes[0].scatter(t, midi, c=confidence, cmap="Blues", vmin=0, vmax=1, s=2)
     axes[0].set_ylabel("f0 (MIDI)")
@@ -88,7 +95,7 @@ def plot_features(features: Dict[str, object], path, title: str = "",
 
 def plot_training_curve(history, path, title: str = "", overwrite: bool = False) -> Path:
     """Training and validation loss against step (rows of a run's metrics.jsonl)."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _subplots(1, (8, 4.5))
     steps = [r["step"] for r in history]
     ax.plot(steps, [r["train_loss"] for r in history], label="train", color="tab:blue")
     val = [(r["step"], r["validation_loss"]) for r in history if "validation_loss" in r]
@@ -105,13 +112,13 @@ def plot_training_curve(history, path, title: str = "", overwrite: bool = False)
     return _save(fig, path, overwrite)
 
 
-def plot_transfer(result, path, title: str = "", overwrite: bool = False) -> Path:
+def transfer_figure(result, title: str = "") -> Figure:
     """The notebook's adjust plots for a :class:`~timbral.transfer.TransferResult`:
     note-on ratio with the threshold and mask, original vs adjusted loudness (dB),
     original vs adjusted f0 (MIDI)."""
     features = result.features
     t = np.arange(len(result.mask_on)) / float(features["frame_rate"])
-    fig, axes = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True)
+    fig, axes = _subplots(3, (10, 7.5), sharex=True)
     axes[0].plot(t, result.note_on_ratio, color="tab:purple", label="note-on ratio")
     axes[0].axhline(result.threshold, color="gray", linestyle="--", label="threshold")
     axes[0].fill_between(t, 0, result.mask_on * max(1.0, float(np.max(result.note_on_ratio))),
@@ -131,14 +138,26 @@ def plot_transfer(result, path, title: str = "", overwrite: bool = False) -> Pat
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
     axes[0].set_title(title or "timbre transfer")
-    return _save(fig, path, overwrite)
+    return fig
+
+
+def plot_transfer(result, path, title: str = "", overwrite: bool = False) -> Path:
+    """:func:`transfer_figure` written as a PNG."""
+    return _save(transfer_figure(result, title), path, overwrite)
+
+
+def spectrograms_figure(audio_in, rate_in: int, audio_out, rate_out: int,
+                        titles=("input", "output")) -> Figure:
+    """Input and output spectrograms, one above the other."""
+    fig, axes = _subplots(2, (10, 6.5), sharex=True)
+    specplot(audio_in, rate_in, axes[0], title=titles[0])
+    specplot(audio_out, rate_out, axes[1], title=titles[1])
+    axes[0].set_xlabel("")
+    return fig
 
 
 def plot_spectrograms(audio_in, rate_in: int, audio_out, rate_out: int, path,
                       titles=("input", "output"), overwrite: bool = False) -> Path:
-    """Input and output spectrograms, one above the other."""
-    fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
-    specplot(audio_in, rate_in, axes[0], title=titles[0])
-    specplot(audio_out, rate_out, axes[1], title=titles[1])
-    axes[0].set_xlabel("")
-    return _save(fig, path, overwrite)
+    """:func:`spectrograms_figure` written as a PNG."""
+    return _save(spectrograms_figure(audio_in, rate_in, audio_out, rate_out, titles), path,
+                 overwrite)

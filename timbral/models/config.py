@@ -69,6 +69,17 @@ PRESETS: Dict[str, dict] = {
                      "batch_size": 8, "steps": 5000, "validation_every": 250,
                      "checkpoint_every": 250},
     },
+    "realtime": {
+        "description": "For streaming and live use: 50 Hz frames (20 ms at any rate), 2 s "
+                       "examples, GRU 256, one 256-wide layer per MLP; delay-free noise "
+                       "filter. Like Magenta's plugin models, smaller.",
+        "frame_rate": 50, "example_seconds": 2.0,
+        "decoder": {"rnn_channels": 256, "ch": 256, "layers_per_stack": 1},
+        "reverb_length": 16000, "crossfade": True,
+        "training": {"learning_rate": 1e-3, "lr_decay_rate": 0.1, "lr_decay_steps": 5000,
+                     "batch_size": 8, "steps": 5000, "validation_every": 250,
+                     "checkpoint_every": 250},
+    },
 }
 DEFAULT_PRESET = "cpu-fast"
 

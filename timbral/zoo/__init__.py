@@ -22,6 +22,8 @@ from ..models.folder import CARD_FILE
 
 #: Where the shipped model folders live (package data).
 MODELS_DIR = Path(__file__).parent / "models"
+#: A short recording made by the project (a rendered clarinet phrase) for demos.
+EXAMPLE_CLIP = Path(__file__).parent.parent / "examples" / "clarinet.flac"
 
 
 def shipped_models() -> Dict[str, Path]:
@@ -121,4 +123,4 @@ def load_model(model: Union[str, Path], loudness_definition: Optional[str] = Non
                      f"or a .zip of one")
 
 
-__all__ = ["MODELS_DIR", "list_models", "load_model", "shipped_models"]
+__all__ = ["EXAMPLE_CLIP", "MODELS_DIR", "list_models", "load_model", "shipped_models"]
