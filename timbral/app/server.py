@@ -1,0 +1,693 @@
+"""The web app's server: sessions, uploads, limits and the routes the page calls.
+
+Every browser tab gets a session: an unguessable id and a private folder in
+the server's temporary folder. Uploads, results and pictures live there and
+are served only under that id, so concurrent users never see each other's
+files. A session's files are replaced as new ones arrive, deleted when the
+tab closes or after ``session_minutes`` idle, and the whole temporary folder
+goes when the server stops.
+
+Transfers run on a pool of ``jobs`` threads (the heavy work is PyTorch); up to
+``max_queue`` more wait their turn, and beyond that the server answers "busy".
+Uploads are streamed to disk and refused past ``max_upload_mb`` (audio) or
+``max_model_mb`` (model zips); audio longer than ``max_seconds`` is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import math
+import re
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from . import page
+from .limits import Limits
+
+MB = 1_000_000
+
+#: Headers on every response: nothing may be loaded from, or sent to, another site.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+}
+
+#: Host names accepted when the server listens on a loopback address (guards
+#: against DNS rebinding: another site's page cannot reach the app by name).
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+#: File name suffixes kept for uploaded audio (libsndfile sniffs the content anyway).
+AUDIO_SUFFIXES = {".wav", ".wave", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff",
+                  ".aifc", ".au", ".w64", ".caf"}
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_FILE_NAME = re.compile(r"^[a-z]+-[0-9]+\.(wav|png)$")
+_UPLOADED = "uploaded"  # model id of a session's own uploaded zip
+
+
+class HTTPError(Exception):
+    """An answer to the page: ``{"error": message}`` with ``status``."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _card_summary(card: str) -> str:
+    """The first line of a model card that is prose (not a heading or table)."""
+    for line in card.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "|", "-", "*", "```")):
+            return line[:300]
+    return ""
+
+
+class ModelStore:
+    """The models the page offers: shipped ones and those named with ``--model``.
+
+    Models load on first use and stay loaded (loading is serialised; using a
+    loaded model from several threads at once is safe: rendering never
+    changes it). Models named with ``--model`` are loaded at once, so a bad
+    path fails when the server starts, not when a user picks it.
+    """
+
+    def __init__(self, extra: Sequence = ()):
+        from ..zoo import list_models, load_model
+
+        self._load_model = load_model
+        self._lock = threading.Lock()
+        self._loaded: Dict[str, object] = {}
+        self.entries: Dict[str, dict] = {}
+        for entry in list_models():
+            self.entries[entry["name"]] = {"source": entry["name"], "kind": "shipped",
+                                           "description": _card_summary(entry["card"])}
+        for item in extra:
+            path = Path(item)
+            try:
+                model = load_model(path)
+            except ValueError as exc:
+                raise ValueError(f"--model {item}: {exc}") from None
+            name = base = path.stem if path.suffix.lower() == ".zip" else path.name
+            n = 2
+            while name in self.entries or name == _UPLOADED:
+                name, n = f"{base}-{n}", n + 1
+            self.entries[name] = {"source": str(path), "kind": "local",
+                                  "description": _card_summary(getattr(model, "card", ""))}
+            self._loaded[name] = model
+
+    def describe(self) -> List[dict]:
+        return [{"id": name, "name": name, "kind": e["kind"], "description": e["description"]}
+                for name, e in self.entries.items()]
+
+    def describe_one(self, name: str) -> dict:
+        if name not in self.entries:
+            raise HTTPError(400, f"model {name!r}: not offered here; choose one of "
+                                 f"{', '.join(self.entries) or 'none (upload a model zip)'}")
+        return self.entries[name]
+
+    def get(self, name: str):
+        entry = self.describe_one(name)
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = self._load_model(entry["source"])
+            return self._loaded[name]
+
+
+@dataclass
+class Session:
+    id: str
+    folder: Path
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+    busy: int = 0
+    counter: int = 0
+    source: Optional[Path] = None       # the uploaded audio, as received
+    source_name: str = ""
+    model: Optional[object] = None      # the uploaded model, loaded
+    files: Dict[str, Path] = field(default_factory=dict)
+
+    def next_number(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def add_file(self, path: Path) -> str:
+        self.files[path.name] = path
+        return path.name
+
+    def drop_files(self, prefix: str) -> None:
+        for name in [n for n in self.files if n.startswith(prefix)]:
+            self.files.pop(name).unlink(missing_ok=True)
+
+
+def _clean_name(name: Optional[str], default: str) -> str:
+    """A file name from the page, fit to show in messages (no folders, no control chars)."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()[:120]
+    return name or default
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / MB:.1f} MB" if n_bytes < 10 * MB else f"{n_bytes / MB:.0f} MB"
+
+
+async def _receive(request: Request, destination: Path, limit_bytes: int, name: str,
+                   option: str) -> int:
+    """Stream the request body into ``destination``; refuse it past ``limit_bytes``.
+
+    An oversized body is read to its end (and thrown away, up to 4 GB) before
+    the refusal is sent, so every client gets the message rather than a reset
+    connection.
+    """
+    declared = request.headers.get("content-length", "")
+    too_big = declared.isdigit() and int(declared) > limit_bytes
+    size = 0
+    with open(destination, "wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if too_big or size > limit_bytes:
+                too_big = True
+                if size > 4000 * MB:
+                    break
+                continue
+            out.write(chunk)
+    if too_big:
+        destination.unlink(missing_ok=True)
+        size = max(size, int(declared) if declared.isdigit() else 0)
+        raise HTTPError(413, f"{name}: {_mb(size)} is larger than this server's limit of "
+                             f"{_mb(limit_bytes)} (timbral serve {option})")
+    if size == 0:
+        destination.unlink(missing_ok=True)
+        raise HTTPError(400, f"{name}: the file is empty")
+    return size
+
+
+def _check_audio(path: Path, name: str, max_seconds: float, player: Path) -> dict:
+    """Decode an uploaded file (worker thread); write the player's copy; describe it."""
+    import soundfile as sf
+
+    from ..audio import load_audio, save_audio
+
+    try:  # refuse long files before decoding them, where the header tells the length
+        info = sf.info(str(path))
+        seconds = info.frames / info.samplerate if info.samplerate else 0.0
+    except Exception:  # undecodable: load_audio says why, in its words
+        seconds = 0.0
+    if seconds <= max_seconds:
+        try:
+            audio, rate = load_audio(path)
+        except ValueError as exc:
+            raise HTTPError(400, str(exc).replace(str(path), name)) from None
+        seconds = len(audio) / rate
+    if seconds > max_seconds:
+        raise HTTPError(413, f"{name}: {seconds:.1f} s of audio is longer than this server's "
+                             f"limit of {max_seconds:g} s (timbral serve --max-seconds)")
+    save_audio(player, audio, rate)
+    return {"seconds": seconds, "sample_rate": rate}
+
+
+def _describe_model(model, name: str, kind: str) -> dict:
+    return {"id": _UPLOADED if kind == "uploaded" else name, "name": name, "kind": kind,
+            "description": _card_summary(getattr(model, "card", "") or ""),
+            "sample_rate": model.sample_rate, "frame_rate": model.frame_rate,
+            "statistics": model.statistics is not None}
+
+
+#: Transfer options the page sends: name -> (type, default).
+OPTIONS = {"adjust": (bool, True), "threshold": (float, 1.0), "quiet": (float, 20.0),
+           "autotune": (float, 0.0), "pitch_shift": (float, 0.0), "semitones": (float, 0.0),
+           "loudness_shift": (float, 0.0)}
+
+
+def _options(body: dict) -> dict:
+    """Transfer options from the request's JSON (ranges are checked by transfer())."""
+    unknown = sorted(set(body) - set(OPTIONS) - {"model", "plots"})
+    if unknown:
+        raise HTTPError(400, f"unknown option(s): {', '.join(unknown)}")
+    options = {}
+    for name, (kind, default) in OPTIONS.items():
+        value = body.get(name, default)
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise HTTPError(400, f"{name}: expected true or false, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise HTTPError(400, f"{name}: expected a number, got {value!r}")
+        options[name] = kind(value)
+    return options
+
+
+def _run_transfer(source: Path, source_name: str, model, options: dict, folder: Path,
+                  number: int, plots: bool, plot_lock: threading.Lock) -> dict:
+    """Decode, transfer, write the result and pictures (worker thread)."""
+    from ..audio import load_audio, save_audio
+    from ..plots import plot_spectrograms, plot_transfer
+    from ..transfer import transfer
+
+    start = time.perf_counter()
+    audio, rate = load_audio(source)
+    decode = time.perf_counter() - start
+    result = transfer(audio, rate, model, **options)
+    t0 = time.perf_counter()
+    output = save_audio(folder / f"output-{number}.wav", result.audio, result.sample_rate)
+    encode = time.perf_counter() - t0
+    pictures = {}
+    t0 = time.perf_counter()
+    if plots:
+        model_name = getattr(model, "name", "model")
+        with plot_lock:  # matplotlib is not promised to be thread-safe
+            pictures["notes"] = plot_transfer(
+                result, folder / f"notes-{number}.png", title=f"{source_name} -> {model_name}")
+            pictures["spectrograms"] = plot_spectrograms(
+                audio, rate, result.audio, result.sample_rate,
+                folder / f"spectrograms-{number}.png", titles=(source_name, model_name))
+    t = result.timings
+    timings = {"decode": decode, "model load": t.get("model_load", 0.0),
+               "features": t.get("features", 0.0), "adjust": t.get("adjust", 0.0),
+               "synthesis": t.get("synthesis", 0.0), "encode": encode}
+    if plots:
+        timings["plots"] = time.perf_counter() - t0
+    return {"output": output, "pictures": pictures, "messages": list(result.messages),
+            "timings": timings, "seconds": len(result.audio) / result.sample_rate,
+            "sample_rate": result.sample_rate, "samples": int(len(result.audio)),
+            "note_on_fraction": result.note_on_fraction}
+
+
+class App:
+    """State shared by the routes: models, sessions, the worker pool, the limits."""
+
+    def __init__(self, models: ModelStore, limits: Limits, root: Optional[Path] = None):
+        self.models = models
+        self.limits = limits
+        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="timbral-web-"))
+        self.root.chmod(0o700)
+        self.sessions: Dict[str, Session] = {}
+        self.executor = ThreadPoolExecutor(limits.jobs, thread_name_prefix="timbral-transfer")
+        self.pending = 0  # transfers running or waiting
+        self.plot_lock = threading.Lock()
+        from ..zoo import EXAMPLE_CLIP
+
+        self.example = EXAMPLE_CLIP if EXAMPLE_CLIP.is_file() else None
+        self.warm_lock = threading.Lock()
+
+    # -- sessions ----------------------------------------------------------------
+    def new_session(self) -> Session:
+        while len(self.sessions) >= self.limits.max_sessions:
+            idle = [s for s in self.sessions.values() if not s.busy and not s.lock.locked()]
+            if not idle:
+                raise HTTPError(503, f"the server is busy ({len(self.sessions)} pages in use, "
+                                     f"timbral serve --max-sessions); try again shortly")
+            self.close_session(min(idle, key=lambda s: s.last_used).id)
+        sid = secrets.token_urlsafe(18)
+        folder = self.root / sid
+        folder.mkdir(mode=0o700)
+        session = Session(sid, folder)
+        self.sessions[sid] = session
+        return session
+
+    def session(self, request: Request) -> Session:
+        sid = request.path_params["sid"]
+        session = self.sessions.get(sid) if _SESSION_ID.match(sid) else None
+        if session is None:
+            raise HTTPError(404, "this page's session has ended (the server restarted, or the "
+                                 "page was idle too long); reload the page")
+        session.last_used = time.monotonic()
+        return session
+
+    def close_session(self, sid: str) -> None:
+        session = self.sessions.pop(sid, None)
+        if session is not None and not session.busy:  # a busy one is removed when done
+            shutil.rmtree(session.folder, ignore_errors=True)
+
+    def reap(self) -> None:
+        """Delete sessions idle for longer than the limit."""
+        horizon = time.monotonic() - 60.0 * self.limits.session_minutes
+        for sid, session in list(self.sessions.items()):
+            if session.last_used < horizon and not session.busy and not session.lock.locked():
+                self.close_session(sid)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.sessions.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def file_url(self, session: Session, name: str) -> str:
+        return f"/api/session/{session.id}/files/{name}"
+
+    # -- routes ------------------------------------------------------------------
+    async def index(self, request: Request) -> Response:
+        return Response(page.INDEX_HTML, media_type="text/html; charset=utf-8",
+                        headers={"cache-control": "no-cache"})
+
+    async def script(self, request: Request) -> Response:
+        return Response(page.APP_JS, media_type="text/javascript; charset=utf-8",
+                        headers={"cache-control": "no-cache"})
+
+    async def style(self, request: Request) -> Response:
+        return Response(page.APP_CSS, media_type="text/css; charset=utf-8",
+                        headers={"cache-control": "no-cache"})
+
+    async def config(self, request: Request) -> Response:
+        return JSONResponse({"models": self.models.describe(), "limits": asdict(self.limits),
+                             "controls": page.CONTROLS_JSON,
+                             "example": self.example.name if self.example else None})
+
+    async def create_session(self, request: Request) -> Response:
+        session = self.new_session()
+        return JSONResponse({"session": session.id})
+
+    async def close(self, request: Request) -> Response:
+        self.close_session(request.path_params["sid"])
+        return JSONResponse({"closed": True})
+
+    async def upload_audio(self, request: Request) -> Response:
+        session = self.session(request)
+        name = _clean_name(request.query_params.get("name"), "audio")
+        suffix = Path(name).suffix.lower()
+        suffix = suffix if suffix in AUDIO_SUFFIXES else ".audio"
+        async with session.lock:
+            number = session.next_number()
+            path = session.folder / f"source-{number}{suffix}"
+            await _receive(request, path, int(self.limits.max_upload_mb * MB), name,
+                           "--max-upload-mb")
+            return await self._accept_audio(session, path, name, number)
+
+    async def use_example(self, request: Request) -> Response:
+        session = self.session(request)
+        if self.example is None:
+            raise HTTPError(404, "this installation has no example clip")
+        async with session.lock:
+            number = session.next_number()
+            path = session.folder / f"source-{number}{self.example.suffix}"
+            shutil.copyfile(self.example, path)
+            return await self._accept_audio(session, path, self.example.name, number)
+
+    async def _accept_audio(self, session: Session, path: Path, name: str,
+                            number: int) -> Response:
+        """Check a received file and make it the session's input (lock held)."""
+        player = session.folder / f"input-{number}.wav"
+        try:
+            info = await asyncio.get_running_loop().run_in_executor(
+                None, _check_audio, path, name, self.limits.max_seconds, player)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            player.unlink(missing_ok=True)
+            raise
+        if session.source is not None:
+            session.source.unlink(missing_ok=True)
+        session.drop_files("input-")
+        session.source, session.source_name = path, name
+        session.add_file(player)
+        return JSONResponse({"name": name, "url": self.file_url(session, player.name), **info})
+
+    async def upload_model(self, request: Request) -> Response:
+        session = self.session(request)
+        name = _clean_name(request.query_params.get("name"), "model.zip")
+        if not name.lower().endswith(".zip"):
+            raise HTTPError(400, f"{name}: upload a model as a .zip of its folder (a timbral "
+                                 f"model folder, or a Magenta model folder)")
+        async with session.lock:
+            path = session.folder / f"model-{session.next_number()}.zip"
+            try:
+                await _receive(request, path, int(self.limits.max_model_mb * MB), name,
+                               "--max-model-mb")
+                model = await asyncio.get_running_loop().run_in_executor(
+                    None, _load_uploaded_model, path, name)
+            finally:
+                path.unlink(missing_ok=True)
+            session.model = model
+        return JSONResponse(_describe_model(model, model.name, "uploaded"))
+
+    async def run_transfer(self, request: Request) -> Response:
+        session = self.session(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPError(400, "expected the transfer options as JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPError(400, "expected the transfer options as a JSON object")
+        options = _options(body)
+        plots = body.get("plots", True)
+        if not isinstance(plots, bool):
+            raise HTTPError(400, f"plots: expected true or false, got {plots!r}")
+        model_id = body.get("model")
+        if not isinstance(model_id, str) or not model_id:
+            raise HTTPError(400, "model: choose a model")
+        if model_id != _UPLOADED:
+            self.models.describe_one(model_id)  # refuse an unknown name before queueing
+        if self.pending >= self.limits.jobs + self.limits.max_queue:
+            raise HTTPError(503, f"the server is busy ({self.pending} transfers running or "
+                                 f"waiting); try again shortly")
+        async with session.lock:
+            if session.source is None:
+                raise HTTPError(400, "no audio yet: record or upload a clip first")
+            if model_id == _UPLOADED:
+                if session.model is None:
+                    raise HTTPError(400, "no model zip uploaded on this page; upload one or "
+                                         "pick a shipped model")
+                model = session.model
+            else:
+                model = None  # loaded in the worker: loading can take a while
+            number = session.next_number()
+            session.busy += 1
+            self.pending += 1
+            queued_at = time.perf_counter()
+            try:
+                out = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self._work, queued_at, session.source, session.source_name,
+                    model, model_id, options, session.folder, number, plots)
+            finally:
+                session.busy -= 1
+                self.pending -= 1
+            if session.id not in self.sessions:  # closed meanwhile
+                shutil.rmtree(session.folder, ignore_errors=True)
+                raise HTTPError(404, "this page's session ended during the transfer")
+            for prefix in ("output-", "notes-", "spectrograms-"):
+                session.drop_files(prefix)
+            session.last_used = time.monotonic()
+            answer = {
+                "audio_url": self.file_url(session, session.add_file(out["output"])),
+                "download_name": f"{Path(session.source_name).stem or 'audio'}-"
+                                 f"{out['model']}.wav",
+                "pictures": {key: self.file_url(session, session.add_file(path))
+                             for key, path in out["pictures"].items()},
+                **{k: out[k] for k in ("messages", "timings", "seconds", "sample_rate",
+                                       "samples", "note_on_fraction", "model")},
+            }
+        return JSONResponse(answer)
+
+    def _work(self, queued_at, source, source_name, model, model_id, options, folder, number,
+              plots) -> dict:
+        wait = time.perf_counter() - queued_at
+        start = time.perf_counter()
+        if model is None:
+            model = self.models.get(model_id)
+        with self.warm_lock:  # build the pitch tracker once, not in two threads at once
+            from ..features.pitch import get_pitch_tracker
+
+            get_pitch_tracker(model.config.get("pitch_tracker"))
+        load = time.perf_counter() - start
+        try:
+            out = _run_transfer(source, source_name, model, options, folder, number, plots,
+                                self.plot_lock)
+        except ValueError as exc:
+            raise HTTPError(400, str(exc).replace(str(source), source_name)) from None
+        timings = {"waiting": wait, **out["timings"]}
+        timings["model load"] += load  # with building the pitch tracker, the first time
+        timings["total"] = time.perf_counter() - queued_at
+        out["timings"] = timings
+        out["model"] = getattr(model, "name", model_id)
+        return out
+
+    async def file(self, request: Request) -> Response:
+        session = self.session(request)
+        name = request.path_params["name"]
+        path = session.files.get(name) if _FILE_NAME.match(name) else None
+        if path is None or not path.is_file():
+            raise HTTPError(404, f"{name}: no such file on this page (it was replaced by a newer "
+                                 f"one, or the session ended)")
+        media = "audio/wav" if name.endswith(".wav") else "image/png"
+        return FileResponse(path, media_type=media, headers={"cache-control": "private"})
+
+
+def _load_uploaded_model(path: Path, name: str):
+    """Load an uploaded zip with :func:`timbral.zoo.load_model` (worker thread)."""
+    from ..zoo import load_model
+
+    try:
+        model = load_model(path)
+    except ValueError as exc:
+        raise HTTPError(400, str(exc).replace(str(path), name).replace(path.name, name)) from None
+    except Exception as exc:  # a zip that passed the checks but holds something unusable
+        raise HTTPError(400, f"{name}: not a usable model ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    model.name = Path(name).stem
+    return model
+
+
+class _Guard:
+    """ASGI middleware: security headers on every answer, Host checked on loopback."""
+
+    def __init__(self, app, check_host: bool):
+        self.app = app
+        self.check_host = check_host
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.check_host and _host_name(scope) not in LOOPBACK_HOSTS:
+            response = JSONResponse({"error": "unexpected Host header; open the address that "
+                                              "timbral serve printed"}, status_code=400)
+            return await response(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in SECURITY_HEADERS.items():
+                    headers[key] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _host_name(scope) -> str:
+    for key, value in scope.get("headers", []):
+        if key == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):
+                return host[1:].split("]", 1)[0]
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return ""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool = True,
+               root: Optional[Path] = None):
+    """The ASGI application (Starlette, wrapped in the header/Host guard).
+
+    Returns ``(asgi_app, state)``; ``state`` is the :class:`App` (its
+    ``root`` is the temporary folder, removed at shutdown).
+    """
+    state = App(models, limits, root)
+
+    def route(handler):
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPError as exc:
+                return JSONResponse({"error": exc.message}, status_code=exc.status)
+            except Exception as exc:  # a bug: say so in one line, log the traceback
+                traceback.print_exc(file=sys.stderr)
+                return JSONResponse({"error": f"internal error ({type(exc).__name__}: {exc}); "
+                                              f"see the server's terminal"}, status_code=500)
+        return wrapped
+
+    @asynccontextmanager
+    async def lifespan(app):
+        async def reaper():
+            while True:
+                await asyncio.sleep(30)
+                state.reap()
+
+        task = asyncio.create_task(reaper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            state.shutdown()
+
+    routes = [
+        Route("/", route(state.index)),
+        Route("/app.js", route(state.script)),
+        Route("/app.css", route(state.style)),
+        Route("/api/config", route(state.config)),
+        Route("/api/session", route(state.create_session), methods=["POST"]),
+        Route("/api/session/{sid}/close", route(state.close), methods=["POST"]),
+        Route("/api/session/{sid}/audio", route(state.upload_audio), methods=["POST"]),
+        Route("/api/session/{sid}/example", route(state.use_example), methods=["POST"]),
+        Route("/api/session/{sid}/model", route(state.upload_model), methods=["POST"]),
+        Route("/api/session/{sid}/transfer", route(state.run_transfer), methods=["POST"]),
+        Route("/api/session/{sid}/files/{name}", route(state.file)),
+    ]
+    starlette = Starlette(routes=routes, lifespan=lifespan)
+    return _Guard(starlette, check_host), state
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, models: Sequence = (),
+          limits: Limits = Limits(), announce=print) -> None:
+    """Run the app until interrupted (Ctrl+C); prints the address to open.
+
+    ``port=0`` picks a free port. The listening socket is bound before the
+    address is printed, so the address works as soon as it appears.
+    """
+    import uvicorn
+
+    store = ModelStore(models)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another "
+                         f"--port, or --port 0 for any free one") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    bound_port = sock.getsockname()[1]
+    loopback = _is_loopback(host)
+    app, state = create_app(store, limits, check_host=loopback)
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"
+    names = ", ".join(store.entries) or "none installed (upload a model zip in the page)"
+    announce(f"timbral serve: models: {names}")
+    announce(f"timbral serve: limits: uploads {limits.max_upload_mb:g} MB, model zips "
+             f"{limits.max_model_mb:g} MB, {limits.max_seconds:g} s of audio, {limits.jobs} "
+             f"transfer(s) at once")
+    if not loopback:
+        announce(f"timbral serve: warning: listening on {host}, not only this computer: anyone "
+                 f"who can reach it on the network can use the app (other machines: "
+                 f"http://{socket.gethostname() if host in ('0.0.0.0', '::') else shown}:"
+                 f"{bound_port}/; browsers there allow no microphone over plain http)")
+    announce(f"timbral serve: open http://{shown}:{bound_port}/ in a browser (Ctrl+C to stop)")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False,
+                            lifespan="on", timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        state.shutdown()  # also when the lifespan never ran
