@@ -57,3 +57,21 @@ def test_save_audio_round_trip_and_bad_input(tmp_path):
     with pytest.raises(ValueError, match="format"):
         save_audio(tmp_path / "tone.xyz", tone, 16000)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tone.flac"]  # no temp files left
+
+
+def test_import_magenta_writes_a_model_folder(tmp_path, capsys):
+    from pathlib import Path
+
+    from timbral.zoo import load_model
+
+    source = Path(__file__).parent / "data" / "magenta_solo_tiny" / "solo_tiny"
+    out = tmp_path / "solo_tiny"
+    assert cli.main(["import-magenta", str(source), "--output", str(out)]) == 0
+    model = load_model(out)
+    assert model.config["source"]["kind"] == "magenta" and model.statistics is not None
+    assert model.config["loudness_definition"] == "v2" and "Imported" in model.card
+    assert cli.main(["import-magenta", str(source), "--output", str(out)]) == 2
+    assert cli.main(["import-magenta", str(out), "--output", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "not a Magenta model folder" in err
+    assert not (tmp_path / "again").exists()

@@ -25,14 +25,16 @@ def _models(args: argparse.Namespace) -> None:
 
 def _import_magenta(args: argparse.Namespace) -> None:
     from ..files import refuse_existing
+    from ..interop.magenta import is_magenta_model
     from ..models import save_model_folder
     from ..zoo import load_model
 
     output = Path(args.output)
     refuse_existing(output, overwrite=args.overwrite)
+    if not is_magenta_model(args.source):
+        raise ValueError(f"{args.source}: not a Magenta model folder or zip (expected "
+                         f"operative_config-0.gin and ckpt-* files)")
     model = load_model(args.source, loudness_definition=args.loudness)
-    if model.config.get("source", {}).get("kind") != "magenta":
-        raise ValueError(f"{args.source}: is already a timbral model, not a Magenta folder")
     model.config["name"] = output.name
     card = (f"# {output.name}\n\nImported from the Magenta DDSP model folder "
             f"`{Path(args.source).name}` by `timbral import-magenta`.\n\n"

@@ -112,6 +112,7 @@ def _writable(folder: Path) -> bool:
 
 
 def register(sub) -> None:
+    from ..features import DEFAULT_TRACKER
     from ..features.pitch import TRACKERS
 
     tr = sub.add_parser(
@@ -137,7 +138,7 @@ def register(sub) -> None:
     tr.add_argument("--autotune", type=float, default=0.0,
                     help="pull f0 toward the inferred major scale (0..1, default 0)")
     tr.add_argument("--pitch-tracker", choices=list(TRACKERS), default=None,
-                    help="f0 tracker (default: the one the model was trained with)")
+                    help=f"f0 tracker (default {DEFAULT_TRACKER})")
     tr.add_argument("--loudness", choices=("v1", "v2"), default=None,
                     help="override the model's loudness definition")
     tr.add_argument("--plot", help="one input: draw notes, loudness and f0 into this .png")
