@@ -507,10 +507,10 @@ class App:
         start = time.perf_counter()
         if model is None:
             model = self.models.get(model_id)
-        with self.warm_lock:  # build the pitch tracker once, not in two threads at once
-            from ..features.pitch import get_pitch_tracker
+        with self.warm_lock:  # build transfer()'s (default) pitch tracker once, not in
+            from ..features.pitch import get_pitch_tracker  # two threads at once
 
-            get_pitch_tracker(model.config.get("pitch_tracker"))
+            get_pitch_tracker(None)
         load = time.perf_counter() - start
         try:
             out = _run_transfer(source, source_name, model, options, folder, number, plots,
