@@ -1,0 +1,312 @@
+"""Streaming timbre transfer: exactness against offline rendering, latency, clicks, memory."""
+
+import argparse
+import math
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from timbral.cli.common import CommandError
+from timbral.data.statistics import compute_dataset_statistics
+from timbral.features import compute_audio_features
+from timbral.models import Autoencoder, preset_config, save_model_folder
+from timbral.models.rendering import render
+from timbral.stream import (StreamingAdjust, StreamProcessor, StreamSynth, engine_delay,
+                            stream_audio)
+
+SR = 16000
+
+
+def _model(preset="realtime", crossfade=True, noise=True, seed=0, sample_rate=SR):
+    """A random-weight model with an audible reverb tail (and optionally no noise)."""
+    torch.manual_seed(seed)
+    config = preset_config(preset, sample_rate=sample_rate)
+    config["processor_group"]["config"]["dag"][1]["processor"]["config"]["crossfade"] = crossfade
+    model = Autoencoder(config).eval()
+    with torch.no_grad():
+        ir = model.processor_group.processors[-1].ir
+        ir.normal_(0, 1e-2).mul_(torch.exp(-torch.arange(ir.shape[0]) / 2000.0))
+        bias = model.decoder.dense_out.bias
+        bias[61:] += 3.0 if noise else -100.0  # louder noise, or none at all
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _model()
+
+
+def _glide(seconds=3.0, rate=SR):
+    """A gliding, swelling tone: pitch 180-270 Hz, a fade in and out."""
+    t = np.arange(int(seconds * rate)) / rate
+    f = 220 * 2 ** (0.3 * np.sin(2 * np.pi * 0.7 * t))
+    envelope = np.clip(3 * np.sin(np.pi * t / seconds), 0, 1)
+    return (0.3 * np.sin(2 * np.pi * np.cumsum(f) / rate) * envelope).astype(np.float32)
+
+
+@pytest.mark.parametrize("preset,crossfade", [("realtime", True), ("realtime", False),
+                                              ("tiny", True)])
+def test_stateful_synthesis_equals_offline_rendering(preset, crossfade):
+    """Frames fed one, three or seven at a time give the offline render, delayed."""
+    model = _model(preset, crossfade)
+    n = int(1.2 * model.frame_rate)
+    t = np.arange(n) / model.frame_rate
+    f0 = (220 * 2 ** (0.5 * np.sin(3 * t))).astype(np.float32)
+    ld = (-30 + 20 * np.sin(1.3 * t)).astype(np.float32)
+    offline = render(model, f0, ld, seed=3)
+    for chunk in (1, 3, 7):
+        backend = {1: "jit", 3: "torch", 7: "auto"}[chunk]  # every path
+        synth = StreamSynth(model, seed=3, backend=backend)
+        out = np.concatenate([synth.process(f0[i:i + chunk], ld[i:i + chunk])
+                              for i in range(0, n - n % chunk, chunk)])
+        assert np.abs(out[:-synth.first_offset]).max() < 1e-6  # before model time 0: silence
+        streamed = out[-synth.first_offset:]
+        m = len(streamed) - 2 * model.hop  # the offline render holds its last frame
+        np.testing.assert_allclose(streamed[:m], offline[:m], atol=2e-6)
+    assert np.abs(offline).max() > 0.1
+
+
+def test_block_size_invariance_and_offline_equality(model):
+    """The whole engine (causal features, adjust, synthesis) gives the same output for
+    blocks of 64, 160 and 1024 samples, and that output is the offline rendering of
+    the features it streamed (tolerance 1e-5 of a ~0.4 peak: float32 rounding)."""
+    x = _glide()
+    outputs = {}
+    for block in (64, 160, 1024):
+        processor = StreamProcessor(model, block, record=True, seed=1)
+        outputs[block] = (stream_audio(processor, x), processor)
+    reference, processor = outputs[64]
+    for block, (out, _) in outputs.items():
+        assert out.shape == x.shape
+        np.testing.assert_allclose(out, reference, atol=1e-5, err_msg=f"block {block}")
+    f0 = np.array(processor.record["f0_adjusted"], np.float32)
+    ld = np.array(processor.record["loudness_adjusted"], np.float32)
+    offline = render(model, f0, ld, seed=1)
+    m = min(len(offline), len(reference)) - 2 * model.hop
+    np.testing.assert_allclose(reference[:m], offline[:m], atol=1e-5)
+    assert np.abs(reference).max() > 0.1
+    # the causal tracker follows the glide (180-270 Hz) once the tone has started
+    f0_raw = np.array(processor.record["f0_hz"])[10:-10]
+    assert 170 < f0_raw.min() and f0_raw.max() < 285
+
+
+def test_latency_of_the_realtime_preset(model):
+    """Algorithmic latency (block + delay) <= 32 ms at 16 kHz for blocks up to 10 ms
+    and for one-frame blocks; the delay is the least that never underruns."""
+    hop, first = model.hop, -384
+    assert (hop, StreamSynth(model, backend="torch").first_offset) == (320, first)
+    for block in (64, 128, 160, 320):
+        processor = StreamProcessor(model, block, backend="torch")
+        assert processor.delay == -first - math.gcd(block, hop)
+        assert processor.latency_ms <= 32.0, (block, processor.latency_ms)
+    assert engine_delay(None, hop, 0, first) == 383  # blocks of any size: the worst case
+    # a lookahead that is not a whole number of blocks costs up to a block more
+    assert engine_delay(320, hop, 256, first) == 384 and engine_delay(320, hop, 320, first) == 384
+    # a delay one sample shorter would underrun for some block
+    processor = StreamProcessor(model, 128, adjust=False, backend="torch")
+    processor.delay -= 1
+    processor.reset()
+    with pytest.raises(RuntimeError, match="underrun"):
+        for _ in range(20):
+            processor.process(np.zeros(128, np.float32))
+
+
+def test_causal_features_match_offline_ones_with_lookahead(model):
+    """With half a loudness window of lookahead the loudness is the offline one
+    exactly; the causal f0 of a steady tone is within a cent."""
+    t = np.arange(int(2.0 * SR)) / SR
+    x = (0.4 * np.sin(2 * np.pi * 261.63 * t)).astype(np.float32)
+    offline = compute_audio_features(x, SR, model.frame_rate, "crepe-tiny-refined")
+    processor = StreamProcessor(model, 128, lookahead=256, adjust=False, record=True)
+    stream_audio(processor, x)
+    ld = np.array(processor.record["loudness_db"])
+    n = len(offline["loudness_db"])
+    np.testing.assert_allclose(ld[:n], offline["loudness_db"], atol=1e-4)
+    f0 = np.array(processor.record["f0_hz"])[5:n - 5]
+    assert np.abs(1200 * np.log2(f0 / 261.63)).max() < 1.0
+    assert processor.delay == 256 + 384 - 64
+
+
+def test_no_clicks_at_block_or_frame_edges_on_a_steady_tone():
+    """A steady tone in, a steady harmonic tone out: no sample-to-sample jump at a
+    block or frame edge exceeds the signal's own largest slope elsewhere."""
+    model = _model(noise=False)
+    t = np.arange(int(2.0 * SR)) / SR
+    x = (0.4 * np.sin(2 * np.pi * 261.63 * t)).astype(np.float32)
+    block = 128
+    processor = StreamProcessor(model, block, adjust=False)
+    y = stream_audio(processor, x, compensate=False)
+    y = y[processor.delay + 8 * model.hop:]  # from a few frames into the tone
+    start = processor.delay + 8 * model.hop
+    jumps = np.abs(np.diff(y))
+    block_edges = np.arange(-start % block, len(jumps), block) - 1
+    frame_edges = np.arange((-start - processor.first_offset) % model.hop, len(jumps),
+                            model.hop) - 1
+    edges = np.unique(np.concatenate([block_edges, frame_edges]))
+    edges = edges[edges >= 0]
+    inside = np.ones(len(jumps), bool)
+    inside[edges] = False
+    assert jumps[edges].max() <= jumps[inside].max()
+    assert jumps[inside].max() > 0.01  # there is a tone
+    # and the tone is steady: every frame-long stretch has the same energy (+-5 %)
+    rms = np.sqrt(np.mean(y[:len(y) // model.hop * model.hop].reshape(-1, model.hop) ** 2, 1))
+    assert rms.max() / rms.min() < 1.1
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_memory_stays_flat_over_a_long_stream(model):
+    """40 s of streaming (2000 frames): resident memory does not grow after the
+    first 20 s (the noise source's block cache and the allocator's pools fill
+    during the first seconds); the per-block statistics are a fixed ring."""
+    block = 256
+    processor = StreamProcessor(model, block)
+    rng = np.random.default_rng(0)
+    readings = []
+    with torch.inference_mode():
+        for second in range(40):
+            t = (np.arange(SR) + second * SR) / SR
+            x = 0.3 * np.sin(2 * np.pi * (220 + 50 * np.sin(t)) * t) \
+                + 0.01 * rng.standard_normal(SR)
+            x = x.astype(np.float32)
+            for i in range(0, SR - block + 1, block):
+                processor.process(x[i:i + block])
+            if second in (19, 39):
+                readings.append(_rss_mb())
+    assert readings[1] - readings[0] < 1.0, readings
+    assert processor.stats.blocks == 40 * (SR // block)
+    assert processor.stats.recent.shape == (1 << 16,)
+
+
+def test_streaming_adjust_uses_running_statistics():
+    """Octave shift toward the data from the first note on (never inside a note),
+    note-on loudness mapped onto the dataset's, note-off frames lowered."""
+    rate = 50
+    # "dataset": notes around A5 (MIDI 81) at -20 dB (+-6)
+    n = 400
+    t = np.arange(n) / rate
+    examples = [{"f0_hz": np.full(n, 880.0), "f0_confidence": np.full(n, 0.95),
+                 "loudness_db": -20 + 6 * np.sin(2 * np.pi * 0.5 * t)}]
+    stats = compute_dataset_statistics(examples, rate)
+    adjust = StreamingAdjust(stats, rate, quiet=20.0)
+    frames = []
+    # input: silence, then notes around A3 (MIDI 57, two octaves down) at -40 dB, a gap
+    for i in range(300):
+        note = 20 <= i < 150 or 170 <= i < 300
+        f0 = 220.0 if note else 100.0
+        conf = 0.95 if note else 0.05
+        ld = -40.0 + 3 * np.sin(i / 5) if note else -75.0
+        frames.append(adjust(f0, conf, ld))
+    on = np.array([f.note_on for f in frames])
+    assert on[30:145].all() and not on[:15].any() and not on[160:165].any()
+    shifts = np.array([f.octave_shift for f in frames])
+    assert shifts[40] == 2.0  # from the first note on: two octaves up, toward A5
+    # the shift only changes between notes
+    changes = np.nonzero(np.diff(shifts))[0] + 1
+    assert all(not on[i] or not on[i - 1] for i in changes)
+    f0 = np.array([f.f0_hz for f in frames])
+    np.testing.assert_allclose(f0[40:140], 880.0)
+    ld = np.array([f.loudness_db for f in frames])
+    # note-on loudness moves from the input's (-40) toward the dataset's (-26..-14)
+    assert -27 < ld[250:290].mean() < -13
+    assert ld[160] < -75.0 - 10  # a note-off frame, lowered by "quiet"
+    # without statistics only note detection runs
+    plain = StreamingAdjust(None, rate)
+    frame = plain(220.0, 0.95, -40.0)
+    assert frame.f0_hz == 220.0 and frame.loudness_db == -40.0 and plain.messages
+
+
+# ----------------------------------------------------------------------- CLI
+def _parser():
+    from timbral.cli import stream as stream_cli
+
+    parser = argparse.ArgumentParser(prog="timbral")
+    sub = parser.add_subparsers(dest="command")
+    stream_cli.register(sub)
+    return parser
+
+
+@pytest.fixture(scope="module")
+def model_folder(model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models") / "rt"
+    model.config["name"] = "rt"
+    save_model_folder(folder, model, None, "# rt\n\nrandom weights for tests\n")
+    return folder
+
+
+def test_stream_command_writes_an_aligned_file(model_folder, tmp_path, capsys):
+    source = tmp_path / "in.wav"
+    sf.write(source, _glide(1.5, 22050), 22050)  # resampled to the model's 16 kHz
+    out = tmp_path / "out.wav"
+    args = _parser().parse_args(["stream", str(source), "--model", str(model_folder),
+                                 "--output", str(out), "--block", "160"])
+    args.func(args)
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == SR and len(audio) == int(1.5 * SR) and np.abs(audio).max() > 0.01
+    text = capsys.readouterr().out
+    assert "latency 24.0 ms" in text and "p99" in text and "wrote" in text
+
+
+def test_live_command_explains_what_is_missing(model_folder, capsys):
+    args = _parser().parse_args(["live", "--model", str(model_folder), "--block", "256"])
+    try:
+        import sounddevice as sd
+
+        has_devices = len(sd.query_devices()) > 0
+    except (ImportError, OSError):
+        has_devices = False
+    if has_devices:
+        pytest.skip("this machine has audio devices")
+    with pytest.raises(CommandError, match="sounddevice|PortAudio|no audio"):
+        args.func(args)
+
+
+def test_live_command_runs_the_engine_in_the_audio_callback(model_folder, monkeypatch, capsys):
+    """With a stand-in for sounddevice (one input, one output device), `live` opens a
+    stream at the model's rate and block size and answers each callback with a block."""
+    import sys
+    import types
+
+    calls = {"blocks": 0}
+
+    class FakeStream:
+        latency = (0.005, 0.008)
+
+        def __init__(self, samplerate, blocksize, device, channels, dtype, latency, callback):
+            assert (samplerate, blocksize, channels, dtype) == (SR, 160, 1, "float32")
+            self.callback, self.blocksize = callback, blocksize
+
+        def __enter__(self):
+            x = _glide(0.5)
+            for i in range(0, len(x) - self.blocksize + 1, self.blocksize):
+                out = np.zeros((self.blocksize, 1), np.float32)
+                self.callback(x[i:i + self.blocksize, None], out, self.blocksize, None, None)
+                calls["blocks"] += 1
+            calls["peak"] = float(np.abs(out).max())
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    devices = [{"name": "mic", "max_input_channels": 1, "max_output_channels": 0,
+                "default_samplerate": 48000.0},
+               {"name": "speakers", "max_input_channels": 0, "max_output_channels": 2,
+                "default_samplerate": 48000.0}]
+    fake = types.SimpleNamespace(query_devices=lambda: devices, Stream=FakeStream)
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    args = _parser().parse_args(["live", "--model", str(model_folder), "--block", "160",
+                                 "--input-device", "0", "--duration", "0.01"])
+    args.func(args)
+    assert calls["blocks"] == 50 and calls["peak"] > 0.01
+    text = capsys.readouterr().out
+    assert "latency 24.0 ms" in text and "compute per block" in text
+    bad = _parser().parse_args(["live", "--model", str(model_folder), "--input-device", "1"])
+    with pytest.raises(CommandError, match="not an input device"):
+        bad.func(bad)

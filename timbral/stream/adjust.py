@@ -1,0 +1,229 @@
+"""Auto-adjust for streams: the notebook's adjustments with running statistics.
+
+Offline auto-adjust (:func:`timbral.transfer.auto_adjust`) looks at a whole
+clip: its mean loudness, the mean pitch of its notes, the distribution of its
+note-on loudness. A stream has only its past, so :class:`StreamingAdjust`
+keeps running versions of those and adjusts each frame as it arrives:
+
+- note detection: Magenta's ratio ``smoothed(conf ** 2) * (ld - min_db) /
+  ((mean_ld - min_db) * 0.7 ** 2)`` with a *causal* box filter over the last
+  ``smoothing_seconds`` (default 80 ms: half the offline 160 ms centred
+  window, so a note's start is recognised with a similar delay) and the mean
+  loudness of the stream so far (a cumulative mean that becomes an
+  exponential one with a ``memory_seconds`` time constant);
+- octave shift: Magenta's rule on the running mean pitch of note-on frames,
+  applied at the first note and afterwards changed only between notes (never
+  in the middle of one);
+- loudness: quantile matching with the input's note-on loudness CDF taken
+  from a decaying histogram (0.25 dB bins, ``memory_seconds``) that starts
+  from the *dataset's* distribution with the weight of ``prior_seconds`` of
+  note-on frames, so the mapping starts as the identity and moves toward the
+  input's own as it plays;
+- quiet: note-off frames lowered by ``quiet * max(0, 1 - ratio)`` dB;
+- autotune (``amount > 0``): the tuning factor and major key re-estimated
+  every ``retune_seconds`` from the last ``memory_seconds`` (at most 10 s) of
+  note-on frames, each frame pulled toward the nearest note of that scale.
+
+Manual shifts are the engine's (they apply with or without auto-adjust).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Mapping, Optional
+
+import numpy as np
+
+from ..core import hz_to_midi, midi_to_hz
+from ..data.statistics import REQUIRED_KEYS, QuantileTransform, validate_statistics
+from ..features.notes import DEFAULT_MIN_DB
+from ..transfer.adjust import MAX_F0_HZ, get_tuning_factor, infer_major_key
+
+#: Magenta's constants of note detection.
+CONFIDENCE_EXPONENT = 2.0
+CONFIDENCE_THRESHOLD = 0.7
+#: Loudness histogram: bins (dB) for the running input CDF.
+HIST_LOW_DB, HIST_HIGH_DB, HIST_STEP_DB = -80.0, 40.0, 0.25
+#: Autotune looks at most this far back (frames are kept in a fixed ring).
+TUNING_SECONDS = 10.0
+_MAJOR = np.array([0, 2, 4, 5, 7, 9, 11], np.float64)
+
+
+def _midi(hz: float) -> float:
+    import torch
+
+    return float(hz_to_midi(torch.tensor(hz, dtype=torch.float64)))
+
+
+def _hz(midi: float) -> float:
+    import torch
+
+    return float(midi_to_hz(torch.tensor(midi, dtype=torch.float64)))
+
+
+@dataclass
+class AdjustedFrame:
+    """One frame after :class:`StreamingAdjust`."""
+
+    f0_hz: float
+    loudness_db: float
+    note_on: bool
+    ratio: float
+    octave_shift: float
+
+
+class StreamingAdjust:
+    """Frame-by-frame auto-adjust toward a model's training data (see module doc).
+
+    Args:
+      statistics: the model's dataset statistics (None or without
+        ``mean_pitch``/``quantile_transform``: only note detection runs and
+        :attr:`messages` says why).
+      frame_rate: frames per second.
+      threshold: note threshold (0..2).
+      quiet: dB by which note-off frames are lowered (0..60).
+      autotune: amount of pull toward the running major scale (0..1).
+      smoothing_seconds, memory_seconds, prior_seconds, retune_seconds: see
+        the module doc.
+    """
+
+    def __init__(self, statistics: Optional[Mapping], frame_rate: float, *,
+                 threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
+                 smoothing_seconds: float = 0.08, memory_seconds: float = 30.0,
+                 prior_seconds: float = 4.0, retune_seconds: float = 0.5):
+        for name, value, low, high in (("threshold", threshold, 0, 2), ("quiet", quiet, 0, 60),
+                                       ("autotune", autotune, 0, 1)):
+            if not low <= float(value) <= high:
+                raise ValueError(f"{name}: expected {low}..{high}, got {value}")
+        self.frame_rate = float(frame_rate)
+        self.threshold, self.quiet, self.autotune = float(threshold), float(quiet), float(autotune)
+        self.smooth_n = max(1, int(round(smoothing_seconds * self.frame_rate)))
+        self.memory_frames = max(1.0, memory_seconds * self.frame_rate)
+        self.retune_every = max(1, int(round(retune_seconds * self.frame_rate)))
+        self.messages: List[str] = []
+        stats = None if statistics is None else validate_statistics(statistics)
+        self.enabled = stats is not None and all(k in stats for k in REQUIRED_KEYS)
+        if stats is None:
+            self.messages.append("Auto-adjust off: the model has no dataset statistics "
+                                 "(only note detection runs).")
+        elif not self.enabled:
+            self.messages.append("Auto-adjust off: the model's statistics lack mean_pitch or "
+                                 "quantile_transform.")
+        self.edges = np.arange(HIST_LOW_DB, HIST_HIGH_DB + HIST_STEP_DB / 2, HIST_STEP_DB)
+        self._prior = np.zeros(len(self.edges) - 1)
+        if self.enabled:
+            self.mean_pitch = float(stats["mean_pitch"])
+            self.target = QuantileTransform.from_dict(stats["quantile_transform"])
+            cdf = self.target.transform(np.clip(self.edges, self.target.quantiles[0] - 1e-9,
+                                                self.target.quantiles[-1] + 1e-9))
+            pmf = np.diff(cdf)
+            total = pmf.sum()
+            if total > 0:
+                self._prior = pmf / total * max(1.0, prior_seconds * self.frame_rate)
+        n_tune = int(round(min(memory_seconds, TUNING_SECONDS) * self.frame_rate))
+        self._tune_midi = np.zeros(max(1, n_tune))
+        self._tune_conf = np.zeros(max(1, n_tune))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (running statistics back to their start)."""
+        self._conf = np.zeros(self.smooth_n)  # ring of conf ** exponent (zeros: silence before)
+        self._conf_i = 0
+        self.frames = 0
+        self.mean_db = DEFAULT_MIN_DB
+        self.notes = 0  # note-on frames seen
+        self.mean_note_pitch = 0.0
+        self.octave_shift = 0.0
+        self._octave_set = False
+        self._hist = self._prior.copy()
+        self._tune_n = 0
+        self._tune_i = 0
+        self.tuning: Optional[float] = None
+        self.key: Optional[int] = None
+
+    # ----------------------------------------------------------------- pieces
+    def _rate(self, n: int) -> float:
+        """Cumulative mean for the first frames, exponential afterwards."""
+        return max(1.0 / n, 1.0 / self.memory_frames)
+
+    def _input_cdf(self, db: float) -> float:
+        total = self._hist.sum()
+        if total <= 0:
+            return 0.5
+        cdf = np.concatenate([[0.0], np.cumsum(self._hist) / total])
+        return float(np.interp(db, self.edges, cdf))
+
+    def _update_hist(self, db: float) -> None:
+        self._hist *= 1.0 - 1.0 / self.memory_frames
+        i = int(np.clip((db - HIST_LOW_DB) // HIST_STEP_DB, 0, len(self._hist) - 1))
+        self._hist[i] += 1.0
+
+    def _octaves(self) -> float:
+        diff = (self.mean_pitch - self.mean_note_pitch) / 12.0
+        return float(np.floor(diff) if diff > 1.5 else np.ceil(diff)) + 0.0
+
+    def _retune(self) -> None:
+        n = min(self._tune_n, len(self._tune_midi))
+        if n == 0:
+            return
+        midi, conf = self._tune_midi[:n], self._tune_conf[:n]
+        if self._tune_n > len(self._tune_midi):  # ring: oldest first for the note changes
+            order = np.roll(np.arange(n), -self._tune_i)
+            midi, conf = midi[order], conf[order]
+        mask = np.ones(n, bool)
+        self.tuning = get_tuning_factor(midi, conf, mask)
+        self.key = infer_major_key(midi, mask, self.tuning)
+
+    def _pull(self, midi: float) -> float:
+        rel = midi - self.tuning
+        octave = np.floor((rel - self.key) / 12.0)
+        notes = self.key + _MAJOR[None, :] + 12.0 * (octave + np.arange(-1, 2))[:, None]
+        nearest = notes.reshape(-1)[np.argmin(np.abs(rel - notes.reshape(-1)))]
+        return midi - self.autotune * (rel - nearest)
+
+    # ------------------------------------------------------------------ frame
+    def __call__(self, f0_hz: float, confidence: float, loudness_db: float) -> AdjustedFrame:
+        """Adjust one frame (Hz, [0, 1], dB)."""
+        self.frames += 1
+        ld = float(loudness_db)
+        self.mean_db += (ld - self.mean_db) * self._rate(self.frames)
+        self._conf[self._conf_i] = float(confidence) ** CONFIDENCE_EXPONENT
+        self._conf_i = (self._conf_i + 1) % self.smooth_n
+        denominator = (self.mean_db - DEFAULT_MIN_DB) * CONFIDENCE_THRESHOLD ** CONFIDENCE_EXPONENT
+        ratio = 0.0 if denominator <= 0 else \
+            float(self._conf.mean() * (ld - DEFAULT_MIN_DB) / denominator)
+        note_on = ratio >= self.threshold
+        f0 = float(f0_hz)
+        if not self.enabled:
+            return AdjustedFrame(f0, ld, note_on, ratio, 0.0)
+
+        midi = _midi(f0) if f0 > 0 else 0.0
+        if note_on and f0 > 0:
+            self.notes += 1
+            self.mean_note_pitch += (midi - self.mean_note_pitch) * self._rate(self.notes)
+            self._update_hist(ld)
+            if self.autotune > 0:
+                i = self._tune_i
+                self._tune_midi[i], self._tune_conf[i] = midi, float(confidence)
+                self._tune_i = (i + 1) % len(self._tune_midi)
+                self._tune_n += 1
+        # the octave shift is set at the first note, then changes only between notes
+        if self.notes and (not self._octave_set or not note_on):
+            self.octave_shift = self._octaves()
+            self._octave_set = True
+        f0 = float(np.clip(f0 * 2.0 ** self.octave_shift, 0.0, MAX_F0_HZ))
+
+        if note_on:
+            ld = float(self.target.inverse_transform(np.array([self._input_cdf(ld)]))[0])
+        else:
+            ld -= self.quiet * max(0.0, 1.0 - ratio)
+
+        if self.autotune > 0 and f0 > 0:
+            if self._tune_n and (self.tuning is None or self.frames % self.retune_every == 0):
+                self._retune()
+            if self.tuning is not None:
+                f0 = float(np.clip(_hz(self._pull(_midi(f0))), 0.0, MAX_F0_HZ))
+        return AdjustedFrame(f0, ld, note_on, ratio, self.octave_shift)
+
+
+__all__ = ["AdjustedFrame", "StreamingAdjust"]

@@ -1,0 +1,296 @@
+"""The streaming engine: audio blocks in, audio blocks of the same size out.
+
+:class:`StreamProcessor` chains, for each feature frame as soon as its
+analysis window is complete: causal features (:mod:`.features`), streaming
+auto-adjust (:mod:`.adjust`) and manual shifts, then the model's stateful
+synthesis (:mod:`.synth`); it returns output blocks from a FIFO.
+
+Timing, for frame rate ``hop`` samples per frame:
+
+- model time = input time: frame ``k`` describes the input up to sample
+  ``k * hop + lookahead`` and the model places it at sample ``k * hop``;
+- synthesis is final up to ``first_offset`` samples before the newest
+  frame's position (one hop for the harmonic interpolation, plus the noise
+  filter's reach: -384 samples for the realtime preset at 16 kHz);
+- the engine delays its output by :attr:`StreamProcessor.delay` samples, the
+  least that lets every block be answered at once: ``lookahead -
+  first_offset - gcd(block, hop)`` for a fixed block size (e.g. 320 at
+  16 kHz with 64-sample blocks and no lookahead);
+- algorithmic latency = block + delay (:attr:`StreamProcessor.latency`):
+  the time from an input sample entering a block to the output sample that
+  renders it leaving one.
+
+The output is the offline rendering of the same (causal) features, delayed
+by :attr:`delay` samples, whatever the block size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+import torch
+
+from ..models.autoencoder import Autoencoder
+from ..models.preprocessing import LD_RANGE_DB
+from ..transfer.adjust import MAX_F0_HZ
+from .adjust import StreamingAdjust
+from .features import CausalFeatures, InputHistory
+from .synth import StreamSynth
+
+#: Block sizes the engine accepts (samples).
+MIN_BLOCK, MAX_BLOCK = 1, 1 << 16
+
+
+def engine_delay(block: Optional[int], hop: int, lookahead: int, first_offset: int) -> int:
+    """The least output delay (samples) that answers every block at once.
+
+    After ``n`` input samples, frames ``0 .. floor((n - lookahead) / hop)`` are
+    analysed and output is final up to model time ``(frames) * hop +
+    first_offset``; a block ending at ``n`` needs model times up to ``n -
+    delay``. With ``block`` None (blocks of any size) the worst case over every
+    ``n`` is taken.
+    """
+    def final(n: int) -> int:
+        frames = (n - lookahead) // hop + 1 if n >= lookahead else 0
+        return frames * hop + first_offset
+
+    if block is None:
+        return lookahead - 1 - first_offset
+    period = hop // math.gcd(block, hop)
+    first = max(1, lookahead // block)
+    return max(0, max(m * block - final(m * block)
+                      for m in range(first, first + period + lookahead // block + 2)))
+
+
+class StreamStats:
+    """Compute time per block: totals over the whole stream and the latest
+    ``keep`` blocks (a fixed ring, so a stream of any length uses the same memory)."""
+
+    def __init__(self, keep: int = 1 << 16):
+        self.recent = np.zeros(int(keep))
+        self.blocks = 0
+        self.frames = 0
+        self.total = 0.0
+        self.worst = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.recent[self.blocks % len(self.recent)] = seconds
+        self.blocks += 1
+        self.total += seconds
+        self.worst = max(self.worst, seconds)
+
+    def times(self) -> np.ndarray:
+        """The kept per-block times (seconds), oldest first."""
+        n = min(self.blocks, len(self.recent))
+        return np.roll(self.recent, -(self.blocks % len(self.recent)))[-n:] \
+            if self.blocks > len(self.recent) else self.recent[:n].copy()
+
+    def summary(self, block: int, sample_rate: int, skip: int = 0) -> Dict[str, float]:
+        """Mean, 99th percentile and max compute per block (ms) over the kept
+        blocks after the first ``skip`` (warm-up), the block's duration (ms) and the
+        real-time factor (mean compute / block duration)."""
+        t = self.times()[skip:] * 1000.0
+        if t.size == 0:
+            return {}
+        duration_ms = block / sample_rate * 1000.0
+        return {"block_ms": duration_ms, "mean_ms": float(t.mean()),
+                "p99_ms": float(np.percentile(t, 99)), "max_ms": float(t.max()),
+                "rtf": float(t.mean() / duration_ms), "blocks": int(t.size)}
+
+
+class StreamProcessor:
+    """Stateful, causal timbre transfer over blocks of audio.
+
+    Args:
+      model: the model (eval mode is set); its processor group must be the
+        DDSP graph (Harmonic and/or FilteredNoise, Add, final Reverb).
+      block_size: samples per :meth:`process` call (fixed, like an audio
+        callback's), which sets the smallest delay; None accepts any size
+        (worst-case delay).
+      pitch_tracker: causal tracker name (None: the model's own, or
+        ``crepe-tiny-refined``; see :data:`~timbral.stream.features.STREAM_TRACKERS`).
+      lookahead: samples of input after a frame's position its analysis may
+        use (0: strictly causal; adds to the delay).
+      adjust: streaming auto-adjust toward the model's statistics.
+      threshold, quiet, autotune: auto-adjust controls (as offline).
+      pitch_shift, semitones, loudness_shift: manual shifts (octaves,
+        semitones, dB), applied after auto-adjust.
+      seed: the noise synth's seed.
+      record: keep every frame's features (raw and adjusted) in
+        :attr:`record` (memory grows with the stream: for tests and plots).
+      backend: how the networks run: 'auto' (onnxruntime when installed,
+        else TorchScript/PyTorch), 'onnxruntime', 'jit' or 'torch' (see
+        :mod:`.synth`); the results agree to ~1e-7.
+    """
+
+    def __init__(self, model: Autoencoder, block_size: Optional[int] = None, *,
+                 pitch_tracker: Optional[str] = None, lookahead: int = 0, adjust: bool = True,
+                 threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
+                 pitch_shift: float = 0.0, semitones: float = 0.0, loudness_shift: float = 0.0,
+                 seed: int = 0, record: bool = False, backend: str = "auto"):
+        model.eval()
+        self.model = model
+        self.sample_rate = int(model.sample_rate)
+        self.hop = int(model.hop)
+        if block_size is not None:
+            block_size = int(block_size)
+            if not MIN_BLOCK <= block_size <= MAX_BLOCK:
+                raise ValueError(f"block_size: expected {MIN_BLOCK}..{MAX_BLOCK} samples, "
+                                 f"got {block_size}")
+        self.block_size = block_size
+        self.lookahead = int(lookahead)
+        if self.lookahead < 0:
+            raise ValueError(f"lookahead: expected >= 0 samples, got {lookahead}")
+        for name, value, low, high in (("pitch_shift", pitch_shift, -2, 2),
+                                       ("semitones", semitones, -24, 24),
+                                       ("loudness_shift", loudness_shift, -20, 20)):
+            if not low <= float(value) <= high:
+                raise ValueError(f"{name}: expected {low}..{high}, got {value}")
+        self.octaves = float(pitch_shift) + float(semitones) / 12.0
+        self.loudness_shift = float(loudness_shift)
+        self.synth = StreamSynth(model, seed=seed, backend=backend)
+        self.features = CausalFeatures(self.sample_rate, model.frame_rate,
+                                       model.config["loudness_definition"],
+                                       pitch_tracker or model.config.get("pitch_tracker"),
+                                       backend="torch" if backend == "jit" else backend)
+        self.adjuster = StreamingAdjust(model.statistics, model.frame_rate, threshold=threshold,
+                                        quiet=quiet, autotune=autotune) if adjust else None
+        self.messages: List[str] = list(self.adjuster.messages) if self.adjuster else []
+        self.first_offset = self.synth.first_offset
+        self.delay = engine_delay(block_size, self.hop, self.lookahead, self.first_offset)
+        self.recording = bool(record)
+        self.reset()
+
+    # ------------------------------------------------------------- properties
+    @property
+    def latency(self) -> int:
+        """Algorithmic latency in samples: block + delay (block 0 if not fixed)."""
+        return (self.block_size or 0) + self.delay
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency / self.sample_rate * 1000.0
+
+    @property
+    def analysis_offset(self) -> float:
+        """How far (samples) before a frame's position its analysis windows are
+        centred on average (half the f0 and loudness windows, less the lookahead)."""
+        pitch = min(self.features.pitch.crepe_size, self.features.window_size)
+        loud = self.features.loudness.window_size
+        return (pitch + loud) / 4.0 - self.lookahead
+
+    def reset(self) -> None:
+        """Start a new stream (silence before it, all state cleared)."""
+        self.history = InputHistory(self.features.window_size + self.lookahead)
+        self.features.reset()
+        self.synth.reset()
+        if self.adjuster is not None:
+            self.adjuster.reset()
+        self.next_frame = 0
+        start = self.delay + self.first_offset  # stream time of the first synthesised sample
+        self._pending = np.zeros(max(0, start), np.float32)
+        self._skip = max(0, -start)
+        self.stats = StreamStats()
+        self.record: Dict[str, list] = {k: [] for k in (
+            "f0_hz", "f0_confidence", "loudness_db", "f0_adjusted", "loudness_adjusted",
+            "note_on")}
+
+    # ---------------------------------------------------------------- process
+    def _frames_due(self) -> List[int]:
+        due = []
+        while self.next_frame * self.hop + self.lookahead <= self.history.count:
+            due.append(self.next_frame)
+            self.next_frame += 1
+        return due
+
+    def _adjusted(self, feats: Dict[str, np.ndarray]):
+        n = len(feats["f0_hz"])
+        f0 = feats["f0_hz"].astype(np.float64)
+        ld = feats["loudness_db"].astype(np.float64)
+        note_on = np.zeros(n, bool)
+        if self.adjuster is not None:
+            for i in range(n):
+                frame = self.adjuster(f0[i], feats["f0_confidence"][i], ld[i])
+                f0[i], ld[i], note_on[i] = frame.f0_hz, frame.loudness_db, frame.note_on
+        f0 = np.clip(f0 * 2.0 ** self.octaves, 0.0, MAX_F0_HZ)
+        # Models never saw loudness below the -80 dB floor: quieter is silence to them.
+        ld = np.maximum(ld + self.loudness_shift, -LD_RANGE_DB)
+        return f0.astype(np.float32), ld.astype(np.float32), note_on
+
+    def process(self, block) -> np.ndarray:
+        """One block of input (mono float ``[n]``) -> the same number of output samples."""
+        start = time.perf_counter()
+        x = np.asarray(block, np.float32).reshape(-1)
+        if self.block_size is not None and x.shape[0] != self.block_size:
+            raise ValueError(f"block: expected {self.block_size} samples (block_size), got "
+                             f"{x.shape[0]}")
+        if not np.all(np.isfinite(x)):
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        self.history.append(x)
+        due = self._frames_due()
+        if due:
+            size = self.features.window_size
+            windows = np.stack([self.history.window(k * self.hop + self.lookahead, size)
+                                for k in due])
+            feats = self.features.analyse(windows)
+            f0, ld, note_on = self._adjusted(feats)
+            audio = self.synth.process(f0, ld)
+            if self._skip:
+                cut = min(self._skip, len(audio))
+                audio, self._skip = audio[cut:], self._skip - cut
+            self._pending = np.concatenate([self._pending, audio])
+            self.stats.frames += len(due)
+            if self.recording:
+                for key, value in (("f0_hz", feats["f0_hz"]),
+                                   ("f0_confidence", feats["f0_confidence"]),
+                                   ("loudness_db", feats["loudness_db"]), ("f0_adjusted", f0),
+                                   ("loudness_adjusted", ld), ("note_on", note_on)):
+                    self.record[key].extend(value.tolist())
+        n = x.shape[0]
+        if self._pending.shape[0] < n:  # cannot happen with the computed delay
+            raise RuntimeError(f"stream underrun: {self._pending.shape[0]} samples ready, "
+                               f"{n} needed")
+        out, self._pending = self._pending[:n], self._pending[n:]
+        self.stats.add(time.perf_counter() - start)
+        return out
+
+
+def stream_audio(processor: StreamProcessor, audio, block_size: Optional[int] = None,
+                 compensate: bool = True) -> np.ndarray:
+    """Run ``audio`` (mono, at the model's rate) through ``processor`` block by block.
+
+    The input is padded with silence to whole blocks (and, with
+    ``compensate``, by the delay so the output's tail comes out); with
+    ``compensate`` the first :attr:`~StreamProcessor.delay` output samples are
+    dropped so the output lines up with the input. Returns float32
+    ``[len(audio)]`` (``compensate``) or the raw stream (whole blocks).
+    """
+    block = block_size or processor.block_size
+    if block is None:
+        raise ValueError("block_size: give one (the processor accepts any)")
+    x = np.asarray(audio, np.float32).reshape(-1)
+    total = x.shape[0] + (processor.delay if compensate else 0)
+    total = -(-total // block) * block
+    x = np.concatenate([x, np.zeros(total - x.shape[0], np.float32)])
+    out = np.empty(total, np.float32)
+    with torch.inference_mode():
+        for i in range(0, total, block):
+            out[i:i + block] = processor.process(x[i:i + block])
+    if compensate:
+        return out[processor.delay:processor.delay + len(audio)]
+    return out
+
+
+def as_model(model: Union[str, Autoencoder]) -> Autoencoder:
+    """A loaded model from a name/path, or the model itself."""
+    if isinstance(model, Autoencoder):
+        return model
+    from ..zoo import load_model
+
+    return load_model(model)
+
+
+__all__ = ["StreamProcessor", "StreamStats", "engine_delay", "stream_audio", "as_model"]
