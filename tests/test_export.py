@@ -8,7 +8,7 @@ import torch
 
 from timbral.models import Autoencoder, preset_config, save_model_folder
 from timbral.models.export import ExportedStep, SynthStep, compare_export, export_step
-from timbral.models.rendering import _Noise, render
+from timbral.models.rendering import PositionalNoise, render
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def _run_exported(exported: ExportedStep, f0, ld, seed):
     """Drive an exported step over features like timbral.stream does."""
     meta = exported.metadata
     frames, hop = meta["frames_per_call"], meta["hop"]
-    noise = _Noise(seed)
+    noise = PositionalNoise(seed)
     state = exported.initial_state()
     out = []
     for c in range(len(f0) // frames):
@@ -75,7 +75,7 @@ def test_onnx_export_matches_pytorch_in_onnxruntime(model, tmp_path, frames):
     out, _ = _run_exported(exported, f0, ld, seed=2)
     step = SynthStep(model).eval()
     state = step.initial_state()
-    noise = _Noise(2)
+    noise = PositionalNoise(2)
     ref = []
     with torch.inference_mode():
         for c in range(n):

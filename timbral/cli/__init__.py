@@ -11,7 +11,7 @@ import sys
 import warnings
 from typing import List, Optional
 
-from . import features, models, synthesis, training, transfer
+from . import features, models, serve, stream, synthesis, training, transfer
 from .common import CommandError
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="timbral", description="Differentiable DSP and timbre transfer in PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (synthesis, features, training, transfer, models):
+    for module in (synthesis, features, training, transfer, models, stream, serve):
         module.register(sub)
     return parser
 

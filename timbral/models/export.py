@@ -50,7 +50,7 @@ from torch import nn
 
 from .. import core
 from .autoencoder import Autoencoder
-from .rendering import _graph
+from .rendering import synth_nodes
 
 #: Largest reverb partition (samples); the partition is the largest divisor of the hop up to it.
 MAX_PARTITION = 256
@@ -98,7 +98,7 @@ class SynthStep(nn.Module):
 
     def __init__(self, model: Autoencoder):
         super().__init__()
-        harmonic, noise, reverb = _graph(model)
+        harmonic, noise, reverb = synth_nodes(model)
         #: frames per call while tracing for export (None: running in PyTorch)
         self.export_frames: int | None = None
         self.preprocessor = model.preprocessor

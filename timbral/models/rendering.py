@@ -32,7 +32,7 @@ from .autoencoder import Autoencoder
 NOISE_BLOCK = 1 << 16  # samples drawn per seeded noise block
 
 
-class _Noise:
+class PositionalNoise:
     """Uniform noise in [-1, 1) addressed by absolute sample index (deterministic)."""
 
     def __init__(self, seed: int):
@@ -58,7 +58,7 @@ class _Noise:
         return out
 
 
-def _graph(model: Autoencoder) -> Tuple[Optional[Tuple[Harmonic, list]],
+def synth_nodes(model: Autoencoder) -> Tuple[Optional[Tuple[Harmonic, list]],
                                          Optional[Tuple[FilteredNoise, list]],
                                          Optional[Reverb]]:
     """The model's Harmonic, FilteredNoise (with their input keys) and final Reverb."""
@@ -125,7 +125,7 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
         raise ValueError(f"n_samples: expected 1 to {n_frames * hop} for {n_frames} frames, "
                          f"got {n_samples}")
     chunk_frames = max(1, int(chunk_seconds * model.frame_rate))
-    harmonic, noise, reverb = _graph(model)
+    harmonic, noise, reverb = synth_nodes(model)
     with torch.no_grad():
         outputs = _decode(model, f0, ld, chunk_frames)
         # Noise context: enough frames to cover the filter's reach on both sides.
@@ -133,7 +133,7 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
             taps = 2 * (outputs[noise[1][0]].shape[-1] - 1)
             window = noise[0].window_size if 0 < noise[0].window_size < taps else taps
             context = math.ceil(window / hop) + 2
-        noises = _Noise(seed)
+        noises = PositionalNoise(seed)
         phase = torch.zeros(1, dtype=torch.float64)
         tail = None
         pieces = []

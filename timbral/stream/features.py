@@ -152,7 +152,7 @@ class CausalCrepe:
         self.window_size = max(self.crepe_size, self.refine_size if self.refine else 0)
         self.fill_threshold = (0.5 if self.refine else 0.1) if fill_threshold is None \
             else float(fill_threshold)
-        band, offsets = crepe._log_transitions(float(jump_prob))
+        band, offsets = crepe.log_transitions(float(jump_prob))
         self._band, self._offsets = band, offsets
         self._log_jump = math.log(jump_prob / crepe.N_BINS) if jump_prob > 0 else -math.inf
         self.reset()
@@ -226,14 +226,14 @@ class CausalCrepe:
         return out, np.clip(conf, 0.0, 1.0).astype(np.float32)
 
     def _refine(self, windows: np.ndarray, f0: np.ndarray, conf: np.ndarray):
-        from ..features.pitch.refine import _window_sizes, harmonic_refine, hnr_confidence
+        from ..features.pitch.refine import window_sizes, harmonic_refine, hnr_confidence
 
         f0 = f0.copy()
         conf = conf.copy()
         ok = np.isfinite(f0) & (f0 > 0)
         if not ok.any():
             return f0, conf
-        sizes = np.minimum(_window_sizes(np.where(ok, f0, 100.0), self.sample_rate, self.periods),
+        sizes = np.minimum(window_sizes(np.where(ok, f0, 100.0), self.sample_rate, self.periods),
                            windows.shape[1] - windows.shape[1] % 2)
         for size in np.unique(sizes[ok]):
             sel = np.nonzero(ok & (sizes == size))[0]

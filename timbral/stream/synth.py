@@ -26,7 +26,7 @@ import torch
 
 from ..models.autoencoder import Autoencoder
 from ..models.export import SynthStep, step_session
-from ..models.rendering import _Noise
+from ..models.rendering import PositionalNoise
 
 BACKENDS = ("auto", "onnxruntime", "jit", "torch")
 
@@ -85,7 +85,7 @@ class StreamSynth:
         if self._session is not None:
             self.state = [s.numpy() for s in self.state]
         self.frames = 0
-        self._noise = _Noise(self.seed)
+        self._noise = PositionalNoise(self.seed)
 
     def process(self, f0_hz, loudness_db) -> np.ndarray:
         f0 = np.asarray(f0_hz, np.float32).reshape(1, -1)

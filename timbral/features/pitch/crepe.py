@@ -91,7 +91,7 @@ def crepe_activations(net: CrepeNet, audio: np.ndarray, hop_length: int,
 
 
 @functools.lru_cache(maxsize=8)
-def _log_transitions(jump_prob: float) -> Tuple[np.ndarray, np.ndarray]:
+def log_transitions(jump_prob: float) -> Tuple[np.ndarray, np.ndarray]:
     """CREPE's transition prior as a band: ``band[r, j]`` = log P(bin
     ``j - offsets[r]`` -> bin ``j``) for offsets -11..11 (triangular weights
     12 - |d|, each row normalised), mixed with a uniform jump to any bin of
@@ -117,7 +117,7 @@ def viterbi_path(activations: np.ndarray, self_emission: float = 0.1,
     each frame's argmax bin, seen with probability ``self_emission + (1 -
     self_emission) / 360`` from the same bin and ``(1 - self_emission) / 360``
     from any other."""
-    band, offsets = _log_transitions(float(jump_prob))
+    band, offsets = log_transitions(float(jump_prob))
     log_jump = np.log(jump_prob / N_BINS) if jump_prob > 0 else -np.inf
     obs = activations.argmax(axis=1)
     log_other = np.log((1 - self_emission) / N_BINS)

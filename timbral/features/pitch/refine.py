@@ -26,7 +26,7 @@ JUMP_CENTS = 60.0
 COARSE_FILL = 0.1
 
 
-def _window_sizes(f0_hz: np.ndarray, sample_rate: int, periods: float) -> np.ndarray:
+def window_sizes(f0_hz: np.ndarray, sample_rate: int, periods: float) -> np.ndarray:
     """Power-of-two analysis sizes of at least ``periods`` periods (256 .. 2048)."""
     want = periods * sample_rate / np.maximum(f0_hz, 1.0)
     return np.clip(2 ** np.ceil(np.log2(want)), 256, 2048).astype(np.int64)
@@ -75,7 +75,7 @@ def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sam
     out = np.asarray(f0_hz, np.float64).copy()
     hnr, odd_even = np.zeros_like(out), np.zeros_like(out)
     frames = np.arange(out.shape[0]) if frames is None else np.asarray(frames)
-    sizes = _window_sizes(out, sample_rate, periods)
+    sizes = window_sizes(out, sample_rate, periods)
     harmonics = torch.arange(1, max_harmonics + 1, dtype=torch.float64)
     for size in np.unique(sizes):
         sel = np.nonzero(sizes == size)[0]
