@@ -22,7 +22,8 @@ def test_player_embeds_the_audio_it_was_given():
     data = page.split("base64,")[1].split('"')[0]
     decoded, rate = sf.read(io.BytesIO(base64.b64decode(data)), dtype="float32")
     assert rate == 16000 and np.abs(decoded - tone).max() < 1e-4
-    assert len(specplot(tone, 16000).axes) == 1
+    picture = specplot(tone, 16000)
+    assert len(picture.figure.axes) == 1 and picture._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow

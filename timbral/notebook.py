@@ -1,7 +1,8 @@
 """Notebook helpers: audio players and inline pictures, as in Magenta's colab.
 
 Everything here returns an object Jupyter displays by itself (an HTML5 player,
-a matplotlib ``Figure``); nothing needs IPython to be imported.
+a picture with the matplotlib ``Figure`` inside); nothing needs IPython or a
+particular matplotlib backend.
 
     import timbral
     from timbral.notebook import play, specplot, show_transfer
@@ -25,7 +26,19 @@ from .plots import specplot as _specplot
 from .plots import spectrograms_figure, transfer_figure
 from .validation import as_mono_audio
 
-__all__ = ["Player", "play", "specplot", "show_transfer", "compare"]
+__all__ = ["Picture", "Player", "play", "specplot", "show_transfer", "compare"]
+
+
+class Picture:
+    """A matplotlib figure that notebooks show as a PNG (``.figure`` holds it)."""
+
+    def __init__(self, figure: Figure):
+        self.figure = figure
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 class Player:
@@ -57,19 +70,19 @@ def play(audio, sample_rate: int, title: str = "", autoplay: bool = False) -> Pl
     return Player(audio, sample_rate, title, autoplay)
 
 
-def specplot(audio, sample_rate: int = 16000, title: str = "", fft_size: int = 1024) -> Figure:
-    """A log-magnitude spectrogram figure of mono ``audio``."""
+def specplot(audio, sample_rate: int = 16000, title: str = "", fft_size: int = 1024) -> Picture:
+    """A log-magnitude spectrogram of mono ``audio``."""
     fig = Figure(figsize=(10, 3.5))
     _specplot(audio, sample_rate, fig.subplots(), fft_size=fft_size, title=title)
-    return fig
+    return Picture(fig)
 
 
-def show_transfer(result, title: str = "") -> Figure:
+def show_transfer(result, title: str = "") -> Picture:
     """The notebook's plots for a transfer: note-on mask and threshold, original vs
     adjusted loudness and f0."""
-    return transfer_figure(result, title)
+    return Picture(transfer_figure(result, title))
 
 
-def compare(audio_in, rate_in: int, result) -> Figure:
+def compare(audio_in, rate_in: int, result) -> Picture:
     """Spectrograms of a transfer's input and output."""
-    return spectrograms_figure(audio_in, rate_in, result.audio, result.sample_rate)
+    return Picture(spectrograms_figure(audio_in, rate_in, result.audio, result.sample_rate))
