@@ -39,7 +39,7 @@ class Recipe:
     soundfont: str  # a name find_soundfonts() knows
     description: str
     minutes: float = 5.0
-    steps: int = 6000
+    steps: int = 5000
 
 
 RECIPES: Dict[str, Recipe] = {
