@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import CommandError
+from .common import CommandError, add_transfer_controls, transfer_controls
 
 #: Default block: one 20 ms frame of the realtime preset at 16 kHz (lowest delay).
 DEFAULT_BLOCK = 320
@@ -21,10 +21,7 @@ def _processor(args: argparse.Namespace, model):
     from ..stream import StreamProcessor
 
     return StreamProcessor(model, args.block, pitch_tracker=args.pitch_tracker,
-                           lookahead=args.lookahead, adjust=not args.no_adjust,
-                           threshold=args.threshold, quiet=args.quiet, autotune=args.autotune,
-                           pitch_shift=args.pitch_shift, semitones=args.semitones,
-                           loudness_shift=args.loudness_shift, seed=args.seed)
+                           lookahead=args.lookahead, seed=args.seed, **transfer_controls(args))
 
 
 def _describe(processor) -> str:
@@ -177,15 +174,7 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
                    help="samples of input after a frame its analysis may use (default 0)")
     p.add_argument("--pitch-tracker", choices=list(STREAM_TRACKERS), default=None,
                    help="causal f0 tracker (default: the model's, else crepe-tiny-refined)")
-    p.add_argument("--no-adjust", action="store_true", help="turn streaming auto-adjust off")
-    p.add_argument("--threshold", type=float, default=1.0, help="note threshold (0..2)")
-    p.add_argument("--quiet", type=float, default=20.0, help="dB to lower non-notes (0..60)")
-    p.add_argument("--autotune", type=float, default=0.0, help="pull toward the scale (0..1)")
-    p.add_argument("--pitch-shift", type=float, default=0.0, metavar="OCTAVES",
-                   help="shift f0 by octaves (-2..2)")
-    p.add_argument("--semitones", type=float, default=0.0, help="and by semitones (-24..24)")
-    p.add_argument("--loudness-shift", type=float, default=0.0, metavar="DB",
-                   help="add dB to the loudness (-20..20)")
+    add_transfer_controls(p)
     p.add_argument("--seed", type=int, default=0, help="noise seed")
 
 

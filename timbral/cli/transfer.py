@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Tuple
 
-from .common import CommandError
+from .common import CommandError, add_transfer_controls, transfer_controls
 
 OUTPUT_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -61,10 +61,7 @@ def _transfer(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     model = load_model(args.model, loudness_definition=args.loudness)
     print(f"model {model.name}: loaded in {time.perf_counter() - start:.2f} s")
-    options = dict(adjust=not args.no_adjust, threshold=args.threshold, quiet=args.quiet,
-                   autotune=args.autotune, pitch_shift=args.pitch_shift,
-                   semitones=args.semitones, loudness_shift=args.loudness_shift,
-                   pitch_tracker=args.pitch_tracker)
+    options = dict(transfer_controls(args), pitch_tracker=args.pitch_tracker)
 
     def one(pair):
         source, out = pair
@@ -125,18 +122,7 @@ def register(sub) -> None:
     tr.add_argument("--model", required=True,
                     help="shipped model name, model folder, model zip or Magenta folder")
     tr.add_argument("--output", required=True, help="output file (.wav/.flac/.ogg/.mp3) or folder")
-    tr.add_argument("--pitch-shift", type=float, default=0.0, metavar="OCTAVES",
-                    help="shift f0 by octaves after auto-adjust (-2..2)")
-    tr.add_argument("--semitones", type=float, default=0.0, help="and by semitones (-24..24)")
-    tr.add_argument("--loudness-shift", type=float, default=0.0, metavar="DB",
-                    help="add dB to the loudness after auto-adjust (-20..20)")
-    tr.add_argument("--no-adjust", action="store_true", help="turn auto-adjust off")
-    tr.add_argument("--threshold", type=float, default=1.0,
-                    help="note detection threshold (0..2, default 1)")
-    tr.add_argument("--quiet", type=float, default=20.0,
-                    help="dB to lower the loudness of non-notes (0..60, default 20)")
-    tr.add_argument("--autotune", type=float, default=0.0,
-                    help="pull f0 toward the inferred major scale (0..1, default 0)")
+    add_transfer_controls(tr)
     tr.add_argument("--pitch-tracker", choices=list(TRACKERS), default=None,
                     help=f"f0 tracker (default {DEFAULT_TRACKER})")
     tr.add_argument("--loudness", choices=("v1", "v2"), default=None,
