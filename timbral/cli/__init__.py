@@ -7,6 +7,7 @@ library (pipelines and models), never in this package.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from typing import List, Optional
@@ -36,6 +37,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     warnings.formatwarning = _format_warning
     try:
         args.func(args)
+    except BrokenPipeError:  # e.g. `timbral models | head`: the reader has gone
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except (CommandError, ValueError, FileExistsError, OSError) as exc:
         print(f"timbral {args.command}: error: {exc}", file=sys.stderr)
         return 2

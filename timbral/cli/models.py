@@ -17,10 +17,17 @@ def _models(args: argparse.Namespace) -> None:
     if not models:
         print("no shipped models are installed")
     for entry in models:
-        lines = [line for line in entry["card"].splitlines() if line.strip()]
-        summary = next((line for line in lines[1:] if not line.startswith(("|", "#"))), "")
-        print(f"{entry['name']:<12} {summary}")
+        print(f"{entry['name']:<12} {_card_summary(entry['card'])}")
     print("`timbral models NAME` shows a model's card")
+
+
+def _card_summary(card: str) -> str:
+    """A model card's one-line summary: its data's first sentence and its held-out loss."""
+    data = card.split("## Data", 1)[-1].strip().split("\n\n")[0] if "## Data" in card else ""
+    first = data.split(". ")[0].rstrip(".")
+    loss = next((line.split("|")[2].strip() for line in card.splitlines()
+                 if line.startswith("| SpectralLoss")), "")
+    return f"{first}. Held-out SpectralLoss {loss}." if first and loss else first
 
 
 def _import_magenta(args: argparse.Namespace) -> None:
