@@ -7,9 +7,10 @@ For each model: held-out renders of its own instrument (phrase seeds from 100000
 never trained on; the same ones `timbral zoo build` evaluates), resynthesised from
 their own features; SpectralLoss (mag + logmag), the output's f0 against the
 input's (both measured with CREPE full) and the loudness L1 on note-on frames.
-Then the transfer check: a held-out trumpet phrase transferred (with auto-adjust)
-to violin, flute and tenor sax, output f0 (CREPE full) against the adjusted f0
-on note-on frames.
+Then the transfer checks, output f0 (CREPE full) against the adjusted f0 on
+note-on frames: a held-out trumpet phrase transferred (with auto-adjust) to
+violin, flute and tenor sax, and the example clip (a clarinet phrase) to every
+shipped model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 import torch
 
 from timbral.audio import load_audio
-from timbral.zoo import load_model, shipped_models
+from timbral.zoo import EXAMPLE_CLIP, load_model, shipped_models
 from timbral.zoo.build import heldout_clips
 from timbral.zoo.evaluate import evaluate_resynthesis, evaluate_transfer
 
@@ -48,6 +49,12 @@ def main() -> None:
     print("| --- | ---: | ---: |")
     for name in ("violin", "flute", "tenor_sax"):
         m = evaluate_transfer(load_model(name), trumpet)
+        print(f"| {name} | {m['f0_cents_median']:.1f} | {m['octave_shift']:+.0f} |", flush=True)
+    clip = [load_audio(EXAMPLE_CLIP)]
+    print(f"\n| {EXAMPLE_CLIP.name} -> | output f0 vs adjusted f0 (cents, median) | octave shift |")
+    print("| --- | ---: | ---: |")
+    for name in names:
+        m = evaluate_transfer(load_model(name), clip)
         print(f"| {name} | {m['f0_cents_median']:.1f} | {m['octave_shift']:+.0f} |", flush=True)
 
 
