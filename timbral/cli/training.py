@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from .common import CommandError
@@ -53,6 +54,8 @@ def _train(args: argparse.Namespace) -> None:
                    batch_size=args.batch_size, learning_rate=args.learning_rate,
                    resume=args.resume, seed=args.seed, max_minutes=args.max_minutes,
                    name=args.name, checkpoint_every=args.checkpoint_every)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return
     print(f"{result.steps} steps in {result.seconds / 60:.1f} min: train loss "
           f"{result.train_loss:.3f}, validation loss {result.validation_loss:.3f}")
     print(f"wrote {Path(args.output)} (model card: {Path(args.output) / 'model_card.md'}, "
