@@ -82,6 +82,10 @@ def test_refuses_to_clobber_or_resume_nothing(reference_run, violin_dataset, tmp
     out, _ = reference_run
     with pytest.raises(ValueError, match="already exists; pass --resume"):
         train(violin_dataset, out, steps=2, **SMALL)
+    for bad in (dict(batch_size=0), dict(checkpoint_every=0), dict(learning_rate=-1.0)):
+        with pytest.raises(ValueError, match="expected"):
+            train(violin_dataset, tmp_path / "bad", **{**SMALL, **bad})
+    assert not (tmp_path / "bad").exists()
     with pytest.raises(ValueError, match="nothing to resume"):
         train(violin_dataset, tmp_path / "new", resume=True, **SMALL)
     result = subprocess.run(_cli("train", tmp_path / "nowhere", "--output", tmp_path / "m"),

@@ -6,7 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from .common import CommandError
 
 
 def _render(args: argparse.Namespace) -> None:
@@ -48,8 +47,6 @@ def _prepare(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from ..train import train
 
-    if args.steps is not None and args.steps < 1:
-        raise CommandError(f"--steps {args.steps}: expected at least 1")
     result = train(args.dataset, args.output, preset=args.preset, steps=args.steps,
                    batch_size=args.batch_size, learning_rate=args.learning_rate,
                    resume=args.resume, seed=args.seed, max_minutes=args.max_minutes,

@@ -37,6 +37,7 @@ from ..data.statistics import compute_dataset_statistics
 from ..files import atomic_output
 from ..losses import SpectralLoss
 from ..models import Autoencoder, preset_config, save_model_folder
+from ..validation import check_positive, check_size
 from .checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -143,6 +144,15 @@ def train(dataset, output, preset: str = "cpu-fast", steps: Optional[int] = None
       progress: show a progress bar with the loss.
       log_tensorboard: write TensorBoard event files when tensorboard is installed.
     """
+    # Checked before anything is read or written: a bad number fails in one line.
+    for value, label in ((steps, "steps"), (batch_size, "batch_size"),
+                         (checkpoint_every, "checkpoint_every")):
+        if value is not None:
+            check_size(value, label)
+    if learning_rate is not None:
+        check_positive(learning_rate, "learning_rate")
+    if max_minutes is not None:
+        check_positive(max_minutes, "max_minutes")
     torch.set_flush_denormal(True)  # denormals in the synth and loss cost 6x
     rank, world, device = _distributed()
     output = Path(output)
