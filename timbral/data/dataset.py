@@ -79,8 +79,7 @@ def _file_id(path: Path) -> str:
 
 def _prepare_item(path: Path, items: Path, settings: Settings) -> dict:
     """Compute and store one file's item; returns its record, or ``{"source",
-    "skipped": reason}``. Never raises for bad audio."""
-    record_path = None
+    "skipped": reason}``. Never raises for bad or unreadable audio."""
     try:
         item_id = _file_id(path)
         record_path = items / f"{item_id}.json"
@@ -99,7 +98,7 @@ def _prepare_item(path: Path, items: Path, settings: Settings) -> dict:
         if float(features["loudness_db"].max()) < SILENCE_DB:
             return {"source": str(path), "skipped": f"silent (loudness never above "
                                                     f"{SILENCE_DB:g} dB)"}
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         return {"source": str(path), "skipped": str(exc)}
     with atomic_output(items / f"{item_id}.flac", overwrite=True) as tmp:
         sf.write(tmp, np.clip(audio, -1.0, 1.0), settings.sample_rate, format="FLAC",

@@ -84,13 +84,9 @@ def evaluate_transfer(model: Autoencoder, clips: Sequence[Tuple[np.ndarray, int]
     shifts = []
     for audio, rate in clips:
         result = transfer(audio, rate, model)
-        step = model.frame_rate / EVAL_FRAME_RATE
-        target = np.asarray(result.f0_hz)[::int(step)] if step == int(step) else None
-        if target is None:
-            raise ValueError(f"model frame rate {model.frame_rate} is not a multiple of "
-                             f"{EVAL_FRAME_RATE}")
-        on = np.asarray(result.mask_on)[::int(step)]
-        out = compute_audio_features(result.audio, result.sample_rate, EVAL_FRAME_RATE, tracker)
+        target, on = np.asarray(result.f0_hz), np.asarray(result.mask_on)
+        # Measured at the model's frame rate, so frame i of both is the same instant.
+        out = compute_audio_features(result.audio, result.sample_rate, model.frame_rate, tracker)
         n = min(len(target), len(out["f0_hz"]))
         mask = on[:n] & (out["f0_confidence"][:n] > 0.5)
         cents.append(_cents(out["f0_hz"][:n], target[:n], mask))
