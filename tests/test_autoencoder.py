@@ -16,14 +16,14 @@ def _features(model, n_frames, batch=2, f0=220.0, ld=-30.0):
     return {"f0_hz": torch.full((batch, n_frames), f0), "loudness_db": torch.full((batch, n_frames), ld)}
 
 
-@pytest.mark.parametrize("preset,params", [("solo", 4_849_150), ("tiny", 248_314),
-                                           ("cpu-fast", 839_166)])
-def test_presets_have_their_documented_sizes(preset, params):
+@pytest.mark.parametrize("preset,params,reverb_taps", [
+    ("solo", 4_849_150, 48000), ("tiny", 248_314, 16000), ("cpu-fast", 823_166, 0),
+    ("realtime", 823_166, 0)])
+def test_presets_have_their_documented_sizes(preset, params, reverb_taps):
     model = Autoencoder(preset_config(preset))
     assert model.n_parameters == params
-    # The reverb IR is the only parameter outside the decoder.
-    assert model.n_parameters - sum(p.numel() for p in model.decoder.parameters()) == \
-        model.config["processor_group"]["config"]["dag"][3]["processor"]["config"]["reverb_length"]
+    # The reverb IR (when the preset has one) is the only parameter outside the decoder.
+    assert model.n_parameters - sum(p.numel() for p in model.decoder.parameters()) == reverb_taps
 
 
 def test_forward_renders_any_length_and_gradients_reach_every_parameter():
@@ -57,7 +57,17 @@ def test_config_errors_are_one_line():
         validate_config({"format": "other"})
     with pytest.raises(ValueError, match="unknown name 'huge'"):
         preset_config("huge")
+    with pytest.raises(ValueError, match="reverb"):
+        preset_config("tiny", reverb="hall")
     assert set(PRESETS) >= {"solo", "tiny", "cpu-fast"}
+
+
+@pytest.mark.parametrize("reverb, last", [("ir", "Reverb"), ("exp_decay", "ExpDecayReverb"),
+                                          ("none", "Add")])
+def test_the_reverb_option_picks_the_last_processor(reverb, last):
+    model = Autoencoder(preset_config("cpu-fast", reverb=reverb))
+    assert type(model.processor_group.processors[-1]).__name__ == last
+    assert PRESETS["solo"]["reverb"] == "ir"  # Magenta's recipe keeps its room
 
 
 def test_model_folder_round_trip_is_exact(tmp_path):

@@ -237,6 +237,24 @@ def test_filtered_noise_reverb_is_deterministic_and_seeded():
     assert trainable.magnitudes.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("make", [
+    lambda: Reverb(trainable=True, reverb_length=1000),
+    lambda: ExpDecayReverb(trainable=True, reverb_length=1000),
+    lambda: FilteredNoiseReverb(trainable=True, reverb_length=1000, n_frames=50)])
+def test_impulse_response_is_the_ir_the_reverb_applies(make):
+    reverb = make()
+    audio = torch.randn(2, 1000)
+    ir = reverb.impulse_response()
+    assert ir.shape == (1000,) and ir.requires_grad
+    torch.testing.assert_close(reverb(audio, return_outputs_dict=True)["ir"][1], ir,
+                               rtol=0, atol=0)
+
+
+def test_impulse_response_needs_a_trainable_reverb():
+    with pytest.raises(ValueError, match="trainable"):
+        ExpDecayReverb(reverb_length=100).impulse_response()
+
+
 # ModDelay ------------------------------------------------------------------------------
 def test_mod_delay_constant_phase_delays_by_expected_samples():
     """center 15 ms + depth 10 ms at 16 kHz -> a 400-sample line; scaled phase 0.5 ->

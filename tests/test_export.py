@@ -14,7 +14,7 @@ from timbral.models.rendering import PositionalNoise, render
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    model = Autoencoder(preset_config("realtime")).eval()
+    model = Autoencoder(preset_config("realtime", reverb="ir")).eval()
     with torch.no_grad():
         ir = model.processor_group.processors[-1].ir
         ir.normal_(0, 1e-2).mul_(torch.exp(-torch.arange(ir.shape[0]) / 2000.0))
@@ -84,6 +84,16 @@ def test_onnx_export_matches_pytorch_in_onnxruntime(model, tmp_path, frames):
                                  noise.slice(c * 320, (c + 1) * 320)[None], *state)
             ref.append(audio[0].numpy())
     np.testing.assert_allclose(out, np.concatenate(ref), atol=1e-5)
+
+
+@pytest.mark.parametrize("reverb", ["exp_decay", "none"])
+def test_export_follows_the_models_reverb(tmp_path, reverb):
+    torch.manual_seed(1)
+    model = Autoencoder(preset_config("realtime", reverb=reverb)).eval()
+    meta = export_step(model, tmp_path / "rt.pt", "torchscript")
+    assert ("reverb_spectra" in meta["state"]) == (reverb != "none")
+    diff = compare_export(model, tmp_path / "rt.pt")
+    assert diff["max_abs"] <= 1e-5 * max(1.0, diff["peak"]) and diff["peak"] > 1e-3
 
 
 def test_export_command(model, tmp_path, capsys):

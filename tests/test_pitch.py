@@ -239,13 +239,14 @@ def test_harmonic_refine_converges_from_a_rough_start():
 
 @pytest.mark.parametrize("factor", [2.0, 3.0, 0.5])
 def test_fix_octaves_undoes_harmonic_locks(factor):
-    """Estimates locked on the 2nd or 3rd harmonic, or an octave low, come back."""
+    """Estimates locked on the 2nd or 3rd harmonic, or an octave low, come back
+    (with the refined tracker's octave-check windows of 3 periods)."""
     f0 = np.full(SR // 2, 110.0)
     audio = torch.from_numpy(_signal(f0))
     n = SR // 2 // 400 + 1
-    fixed = fix_octaves(audio, 400, np.full(n, 110.0 * factor), SR, periods=5.0)
+    fixed = fix_octaves(audio, 400, np.full(n, 110.0 * factor), SR, periods=3.0)
     assert np.median(cents_error(fixed, 110.0)) < 50
-    assert np.allclose(fix_octaves(audio, 400, np.full(n, 110.0), SR, periods=5.0), 110.0)
+    assert np.allclose(fix_octaves(audio, 400, np.full(n, 110.0), SR, periods=3.0), 110.0)
 
 
 def test_synthetic_scores():
@@ -268,3 +269,22 @@ def test_refined_tracker_has_no_octave_error_at_a_first_attack():
     track = get_pitch_tracker("crepe-tiny-refined").track(first, 64)
     midi = 12 * np.log2(track.f0_hz / 440.0) + 69
     assert np.abs(midi - 64.0).max() < 1.0  # the melody has +-0.25 semitone vibrato
+
+
+def test_refined_tracker_does_not_lock_onto_a_subharmonic_of_a_violin():
+    """Regression: the octave check compared the estimate's harmonic-to-noise ratio,
+    measured with a short window, against f0 / 3's, measured with a window 3x longer
+    (which resolves any sound's partials better), and moved a held G4 of FluidR3's
+    violin to C3 for 80 ms."""
+    from timbral.data import render_melody
+
+    rendering = render_melody("violin", seconds=10.0, seed=0, soundfont="FluidR3_GM")
+    track = get_pitch_tracker("crepe-tiny-refined").track(rendering.audio, 64)
+    t = np.arange(len(track.f0_hz)) * 64 / rendering.sample_rate
+    truth = rendering.f0_hz_at(t)
+    held = rendering.voiced_at(t) & ~rendering.release_at(t)
+    for note in rendering.notes:  # attacks are not scored
+        held &= ~((t >= note.onset) & (t < note.onset + 0.04))
+    err = np.abs(1200 * np.log2(track.f0_hz[held] / truth[held]))
+    assert held.sum() > 1500
+    assert err.max() < 1000 and np.mean(err > 50) < 0.02

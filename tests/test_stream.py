@@ -23,7 +23,7 @@ SR = 16000
 def _model(preset="realtime", crossfade=True, noise=True, seed=0, sample_rate=SR):
     """A random-weight model with an audible reverb tail (and optionally no noise)."""
     torch.manual_seed(seed)
-    config = preset_config(preset, sample_rate=sample_rate)
+    config = preset_config(preset, sample_rate=sample_rate, reverb="ir")
     config["processor_group"]["config"]["dag"][1]["processor"]["config"]["crossfade"] = crossfade
     model = Autoencoder(config).eval()
     with torch.no_grad():

@@ -36,12 +36,14 @@ def _glide(model, seconds=7.3):
     return 330 * 2 ** (0.5 * np.sin(t)), -25 + 10 * np.sin(3 * t)
 
 
-@pytest.mark.parametrize("preset", ["cpu-fast", "tiny"])
-def test_chunked_rendering_equals_one_pass(preset):
+@pytest.mark.parametrize("preset, reverb", [("cpu-fast", "ir"), ("tiny", "ir"),
+                                            ("cpu-fast", "exp_decay"), ("cpu-fast", "none")])
+def test_chunked_rendering_equals_one_pass(preset, reverb):
     torch.manual_seed(0)
-    model = Autoencoder(preset_config(preset)).eval()
-    with torch.no_grad():
-        model.processor_group.processors[-1].ir.normal_(0, 1e-2)  # an audible reverb tail
+    model = Autoencoder(preset_config(preset, reverb=reverb)).eval()
+    if reverb == "ir":
+        with torch.no_grad():
+            model.processor_group.processors[-1].ir.normal_(0, 1e-2)  # an audible reverb tail
     f0, ld = _glide(model)
     whole = render(model, f0, ld, chunk_seconds=100)
     chunked = render(model, f0, ld, chunk_seconds=0.37)

@@ -135,6 +135,17 @@ class Reverb(Processor):
         if self.trainable and type(self) is Reverb:
             self.ir = nn.Parameter(torch.randn(self.reverb_length, dtype=torch.float32) * 1e-6)
 
+    def impulse_response(self) -> torch.Tensor:
+        """The learned IR ``[reverb_length]`` of a trainable reverb (the first
+        tap as stored; :meth:`get_signal` masks it)."""
+        if not self.trainable:
+            raise ValueError(f"{self.name}: impulse_response() needs a trainable reverb; this "
+                             f"one takes its IR as an input")
+        return self._learned_ir()
+
+    def _learned_ir(self) -> torch.Tensor:
+        return self.ir
+
     def _match_batch(self, audio: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
         """A batch-1 IR (or a 1-D variable) expanded to the audio's batch."""
         if ir.ndim == 1:
@@ -207,6 +218,9 @@ class ExpDecayReverb(Reverb):
         time = torch.linspace(0.0, 1.0, self.reverb_length, dtype=gain.dtype,
                               device=gain.device)[None, :]
         return gain * torch.exp(-decay_exponent * time) * _like(self.noise, gain)
+
+    def _learned_ir(self) -> torch.Tensor:
+        return self._get_ir(self.gain[None, :], self.decay[None, :])[0]
 
     def get_controls(self, audio, gain=None, decay=None) -> TensorDict:
         """Inputs: ``audio [batch, n_samples]``; ``gain`` and ``decay`` ``[batch,
@@ -281,6 +295,9 @@ class FilteredNoiseReverb(Reverb):
             magnitudes = self.scale_fn(magnitudes)
         noise = _like(self.noise, magnitudes).expand(magnitudes.shape[0], -1)
         return core.frequency_filter(noise, magnitudes, window_size=self.window_size)
+
+    def _learned_ir(self) -> torch.Tensor:
+        return self._get_ir(self.magnitudes[None])[0]
 
     def get_controls(self, audio, magnitudes=None) -> TensorDict:
         """Inputs: ``audio [batch, n_samples]``; raw ``magnitudes [batch,

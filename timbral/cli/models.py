@@ -91,8 +91,9 @@ def register(sub) -> None:
     zb = zoo_sub.add_parser(
         "build", help="render, prepare, train and evaluate one shipped model",
         description="Reproduce a shipped model: render its SoundFont instrument, prepare, "
-                    "train the cpu-fast preset, evaluate on held-out renders and write the "
-                    "model folder. Re-running continues an interrupted build.")
+                    "train the recipe's preset (cpu-fast or realtime), evaluate on held-out "
+                    "renders and write the model folder. Re-running continues an interrupted "
+                    "build.")
     zb.add_argument("name", choices=sorted(RECIPES))
     zb.add_argument("--workdir", default="zoo-work", help="scratch folder (default zoo-work)")
     zb.add_argument("--output", help="model folder (default: the package's shipped folder)")

@@ -167,7 +167,8 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     from ..stream import STREAM_TRACKERS
 
     p.add_argument("--model", required=True,
-                   help="shipped model name, model folder or zip (e.g. a realtime-preset model)")
+                   help="shipped model name, model folder or zip (e.g. violin_realtime, "
+                        "the shipped realtime-preset model)")
     p.add_argument("--block", type=int, default=DEFAULT_BLOCK,
                    help=f"samples per block (default {DEFAULT_BLOCK}; sets the latency)")
     p.add_argument("--lookahead", type=int, default=0,

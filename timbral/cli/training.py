@@ -47,7 +47,8 @@ def _prepare(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from ..train import train
 
-    result = train(args.dataset, args.output, preset=args.preset, steps=args.steps,
+    result = train(args.dataset, args.output, preset=args.preset, reverb=args.reverb,
+                   steps=args.steps,
                    batch_size=args.batch_size, learning_rate=args.learning_rate,
                    resume=args.resume, seed=args.seed, max_minutes=args.max_minutes,
                    name=args.name, checkpoint_every=args.checkpoint_every)
@@ -65,6 +66,7 @@ def register(sub) -> None:
     from ..features import DEFAULT_TRACKER
     from ..features.pitch import TRACKERS
     from ..models import DEFAULT_PRESET, PRESETS
+    from ..models.config import REVERBS
 
     render = sub.add_parser(
         "render", help="render SoundFont performances of an instrument (training material)",
@@ -112,6 +114,9 @@ def register(sub) -> None:
     tr.add_argument("--output", required=True, help="model folder")
     tr.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
                     help=f"model preset (default {DEFAULT_PRESET})")
+    tr.add_argument("--reverb", choices=REVERBS, default=None,
+                    help="the room the model learns: ir (free impulse response, Magenta's), "
+                         "exp_decay (gain and decay) or none (default: the preset's)")
     tr.add_argument("--steps", type=int, help="optimiser steps (default: the preset's)")
     tr.add_argument("--batch-size", type=int, help="examples per step (default: the preset's)")
     tr.add_argument("--learning-rate", type=float, help="initial learning rate")

@@ -9,8 +9,8 @@ other runtimes).
 
 What one call with ``N`` new frames ``k .. k + N - 1`` does, for a model
 whose processor group is the DDSP graph (Harmonic and/or FilteredNoise, an
-optional Add, an optional final trainable Reverb), sample-exact with the
-offline renderer :func:`timbral.models.rendering.render`:
+optional Add, an optional final trainable reverb of any kind), sample-exact
+with the offline renderer :func:`timbral.models.rendering.render`:
 
 - decoder: ``N`` GRU (or LSTM) steps from the carried recurrent state;
 - harmonic: the segments between frames ``k - 1 .. k + N - 1`` (frame ``j``
@@ -188,7 +188,7 @@ class SynthStep(nn.Module):
         # Reverb: uniformly partitioned convolution (overlap-save), partitions of P samples.
         self.reverb = reverb
         if reverb is not None:
-            ir = reverb.ir.detach().to(torch.float64).reshape(-1).clone()
+            ir = reverb.impulse_response().detach().to(torch.float64).reshape(-1).clone()
             ir[0] = 0.0  # the dry tap is masked, as Reverb does
             self.add_dry = bool(reverb.add_dry)
             p = self.partition = _partition_size(hop)

@@ -12,7 +12,8 @@ memory bounded by the chunk size, and gives the same result as one pass:
 - the reverb is an overlap-add convolution carrying its tail.
 
 It serves models whose processor group is the DDSP graph: Harmonic and/or
-FilteredNoise, an optional Add of the two, and an optional final Reverb.
+FilteredNoise, an optional Add of the two, and an optional final trainable
+reverb (any :class:`~timbral.effects.Reverb`: its learned impulse response).
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ def synth_nodes(model: Autoencoder) -> Tuple[Optional[Tuple[Harmonic, list]],
             noise = (proc, keys)
         elif type(proc) is Add:
             continue
-        elif type(proc) is Reverb and proc.trainable and i == len(nodes) - 1:
+        elif isinstance(proc, Reverb) and proc.trainable and i == len(nodes) - 1:
             reverb = proc
         else:
             raise ValueError(f"model: chunked rendering supports Harmonic + FilteredNoise "
-                             f"(+ Add, + a final trainable Reverb); found "
+                             f"(+ Add, + a final trainable reverb); found "
                              f"{type(proc).__name__} {proc.name!r}")
     if harmonic is None and noise is None:
         raise ValueError("model: its processor group has no Harmonic or FilteredNoise synth")
@@ -173,7 +174,7 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
 def _reverb_chunk(dry: torch.Tensor, reverb: Reverb, tail: Optional[torch.Tensor]):
     """Overlap-add convolution of one chunk with the reverb's IR (first tap masked,
     as :class:`~timbral.effects.Reverb` does); returns ``(output, new tail)``."""
-    ir = reverb.ir.detach().reshape(1, -1).clone()
+    ir = reverb.impulse_response().detach().reshape(1, -1).clone()
     ir[:, 0] = 0.0
     n = dry.shape[1]
     size = core.next_power_of_2(n + ir.shape[1] - 1)

@@ -102,9 +102,12 @@ def validation_loss(model: Autoencoder, loss_fn: SpectralLoss, examples: List[di
 def _model_card(config: dict, data: TrainingData, result: TrainResult, n_parameters: int) -> str:
     size = dataset_size(data.path)
     t = config["training"]
+    synths = " + ".join(node["processor"]["type"] for node in
+                        config["processor_group"]["config"]["dag"]
+                        if node["processor"]["type"] != "Add")
     return f"""# {config.get('name') or result.output.name}
 
-A timbral DDSP autoencoder (f0 and loudness -> harmonic + filtered noise + reverb).
+A timbral DDSP autoencoder (f0 and loudness -> {synths}).
 
 | | |
 |---|---|
@@ -118,7 +121,8 @@ A timbral DDSP autoencoder (f0 and loudness -> harmonic + filtered noise + rever
 """
 
 
-def train(dataset, output, preset: str = "cpu-fast", steps: Optional[int] = None,
+def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = None,
+          steps: Optional[int] = None,
           batch_size: Optional[int] = None, learning_rate: Optional[float] = None,
           resume: bool = False, seed: int = 0, max_minutes: Optional[float] = None,
           name: Optional[str] = None, checkpoint_every: Optional[int] = None,
@@ -130,6 +134,8 @@ def train(dataset, output, preset: str = "cpu-fast", steps: Optional[int] = None
       output: the model folder to create (``output/train`` keeps the
         checkpoint, metrics and logs).
       preset: a name from :data:`timbral.models.PRESETS`.
+      reverb: the model's room, one of :data:`timbral.models.config.REVERBS`
+        (None: the preset's); ignored with ``resume``.
       steps: total optimiser steps (default: the preset's).
       batch_size: windows per step over all ranks (default: the preset's).
       learning_rate: initial Adam learning rate (default: the preset's; with
@@ -173,7 +179,8 @@ def train(dataset, output, preset: str = "cpu-fast", steps: Optional[int] = None
                              f"or choose another --output")
         config = preset_config(preset, sample_rate=settings["sample_rate"],
                                pitch_tracker=settings["pitch_tracker"],
-                               loudness_definition=settings["loudness_definition"])
+                               loudness_definition=settings["loudness_definition"],
+                               reverb=reverb)
         config["name"] = name or output.name
         t = config["training"]
         t.update({k: v for k, v in (("steps", steps), ("batch_size", batch_size),

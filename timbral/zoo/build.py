@@ -5,7 +5,7 @@
 1. render ``minutes`` of generated phrases for the instrument from its
    SoundFont with FluidSynth (phrase seeds 0, 1, ...);
 2. prepare them (features with the default tracker, 500 Hz);
-3. train the ``cpu-fast`` preset;
+3. train the recipe's preset (``cpu-fast``, or ``realtime`` for streaming);
 4. evaluate on held-out renders (phrase seeds from 100000, never trained on);
 5. write the model folder with the evaluation in its card, and a picture of
    a held-out clip against its resynthesis.
@@ -40,6 +40,7 @@ class Recipe:
     description: str
     minutes: float = 5.0
     steps: int = 5000
+    preset: str = "cpu-fast"
 
 
 RECIPES: Dict[str, Recipe] = {
@@ -51,6 +52,10 @@ RECIPES: Dict[str, Recipe] = {
     "trumpet": Recipe("trumpet", "FluidR3_GM", "Trumpet (General MIDI 56) from FluidR3_GM."),
     "tenor_sax": Recipe("tenor_sax", "FluidR3_GM",
                         "Tenor saxophone (General MIDI 66) from FluidR3_GM."),
+    "violin_realtime": Recipe("violin", "FluidR3_GM",
+                              "Violin (General MIDI 40) from FluidR3_GM, realtime preset "
+                              "(50 Hz frames) for `timbral live` and `timbral stream`.",
+                              preset="realtime"),
 }
 
 
@@ -93,7 +98,7 @@ def build(name: str, workdir, output=None, steps: Optional[int] = None,
     prepare_dataset([work / "audio"], work / "dataset", progress=progress)
     run = work / "model"
     resume = (run / "train" / "checkpoint.safetensors").exists()
-    train(work / "dataset", run, preset="cpu-fast", steps=steps or recipe.steps,
+    train(work / "dataset", run, preset=recipe.preset, steps=steps or recipe.steps,
           resume=resume, max_minutes=max_minutes, name=name, progress=progress)
     model = load_model(run)
     clips = [load_audio(p) for p in heldout_clips(name, workdir)]

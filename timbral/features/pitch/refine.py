@@ -132,16 +132,20 @@ def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_
 
     Down to ``f0 / 2`` or ``f0 / 3`` when the estimate's HNR is lowish
     (< 15 dB: strong partials between its harmonics) and the divided one fits
-    at least 6 dB better; up to ``2 * f0`` when its odd harmonics hold 15 dB
-    less power than its even ones (they are not there). The decisions are
+    at least 6 dB better than the estimate analysed with the same (longer)
+    window: a longer window resolves any sound's partials better, so against
+    the estimate's own short-window HNR a noisy held note would move to a
+    sub-harmonic. Up to ``2 * f0`` when its odd harmonics hold 15 dB less
+    power than its even ones (they are not there). The decisions are
     median-filtered over 5 frames, so a note moves as a whole.
     """
     fit = harmonic_refine(audio, hop_length, f0_hz, sample_rate, periods)
     shift = np.zeros(f0_hz.shape[0])
-    best = fit.hnr_db.copy()
+    best = np.full(f0_hz.shape[0], -np.inf)
     for divisor in (2, 3):
         sub = harmonic_refine(audio, hop_length, f0_hz / divisor, sample_rate, periods)
-        better = ((fit.hnr_db < 15) & (sub.hnr_db > np.maximum(best, fit.hnr_db + 6))
+        same = harmonic_refine(audio, hop_length, f0_hz, sample_rate, periods * divisor)
+        better = ((fit.hnr_db < 15) & (sub.hnr_db > np.maximum(best, same.hnr_db + 6))
                   & (f0_hz / divisor >= fmin))
         shift[better], best[better] = -np.log2(divisor), sub.hnr_db[better]
     shift[(fit.odd_even_db < -15) & (f0_hz * 2 <= fmax)] = 1.0
@@ -175,7 +179,11 @@ class RefinedTracker(PitchTracker):
     samples (25 ms at 16 kHz), refined on every frame of any finer hop.
 
     Steps: the network's f0 and confidence every 25 ms; :func:`fix_octaves`
-    on those; every fine frame refined from the log-interpolated coarse f0;
+    on those, with windows of ``octave_periods`` periods (shorter than the
+    refinement's ``periods``, so an attack is judged on its own sound rather
+    than with the previous note's or the silence before it; 3 periods cut the
+    SoundFont benchmark's gross errors from 2.2 % to 1.9 %); every fine
+    frame refined from the log-interpolated coarse f0;
     where two coarse neighbours disagree by more than ``JUMP_CENTS``, both
     are refined and the one with the higher HNR kept.
 
@@ -191,7 +199,7 @@ class RefinedTracker(PitchTracker):
 
     def __init__(self, coarse: str = "crepe-tiny", coarse_hop: int = 400, device: str = "cpu",
                  periods: float = 5.0, jump_prob: float = 0.01, viterbi: bool = True,
-                 octave_check: bool = True):
+                 octave_check: bool = True, octave_periods: float = 3.0):
         if coarse == "crepe-tiny":
             from .crepe import CrepeTracker
 
@@ -203,6 +211,7 @@ class RefinedTracker(PitchTracker):
         else:
             raise ValueError(f"coarse: expected 'crepe-tiny' or 'pesto', got {coarse!r}")
         self.coarse_hop, self.periods, self.octave_check = int(coarse_hop), periods, octave_check
+        self.octave_periods = octave_periods
         self.name = f"{coarse}-refined"
         self.sample_rate = self.coarse.sample_rate
         self.voicing_threshold = self.coarse.voicing_threshold
@@ -215,7 +224,7 @@ class RefinedTracker(PitchTracker):
         f0_c = fill_unvoiced(f0_c, conf_c >= COARSE_FILL).astype(np.float64)
         x = torch.from_numpy(audio)
         if self.octave_check:
-            f0_c = fix_octaves(x, coarse_hop, f0_c, self.sample_rate, self.periods)
+            f0_c = fix_octaves(x, coarse_hop, f0_c, self.sample_rate, self.octave_periods)
         conf = coarse_to_fine(conf_c, coarse_hop, hop_length, n_frames)
         f0, hnr, _ = harmonic_refine(x, hop_length, coarse_to_fine(f0_c, coarse_hop, hop_length,
                                                                  n_frames, log=True),
