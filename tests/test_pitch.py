@@ -288,3 +288,30 @@ def test_refined_tracker_does_not_lock_onto_a_subharmonic_of_a_violin():
     err = np.abs(1200 * np.log2(track.f0_hz[held] / truth[held]))
     assert held.sum() > 1500
     assert err.max() < 1000 and np.mean(err > 50) < 0.02
+
+
+def test_silent_frames_follow_the_window_around_each_frame():
+    from timbral.features.pitch.base import SILENCE_WINDOW_S, silent_frames
+
+    audio = np.zeros(SR, np.float32)
+    audio[8000] = 0.5  # a click: -36 dB RMS over any 64 ms window that holds it
+    audio[12000:] = 1e-3 * np.sin(np.arange(4000) * 0.1)  # -63 dBFS
+    silent = silent_frames(audio, 64, SR)
+    half = int(SILENCE_WINDOW_S * SR / 2)
+    centres = np.arange(len(silent)) * 64
+    assert silent[centres < 8000 - half].all()
+    assert not silent[(centres > 8000 - half + 64) & (centres < 8000 + half - 64)].any()
+    assert not silent[centres >= 12000].any()
+
+
+@pytest.mark.parametrize("name", TRACKER_NAMES)
+def test_digital_silence_is_never_voiced(name):
+    """CREPE normalises each frame, so on all-zero frames it used to report
+    confidences above 0.5 (30 % false alarms in the SoundFont benchmark's rests)."""
+    tone = _signal(np.full(SR // 2, 330.0))
+    audio = np.concatenate([tone, np.zeros(SR, np.float32), tone])
+    track = get_pitch_tracker(name).track(audio, 64)
+    t = np.arange(len(track.confidence)) * 64 / SR
+    rest = (t > 0.6) & (t < 1.4)
+    assert track.confidence[rest].max() == 0.0
+    assert np.median(track.confidence[(t > 0.1) & (t < 0.4)]) > 0.5

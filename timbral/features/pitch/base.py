@@ -6,7 +6,8 @@ on sample ``i * hop_length`` (``n_samples // hop_length + 1`` frames, the
 'center' convention of :func:`timbral.spectral_ops.compute_loudness`).
 
 The f0 curve is continuous, because a DDSP decoder needs an f0 on every frame;
-voicing lives in the confidence. Frames a tracker calls unvoiced (confidence
+voicing lives in the confidence, which is 0 on silence (:func:`silent_frames`)
+for every tracker. Frames a tracker calls unvoiced (confidence
 below its ``fill_threshold``, by default its voicing threshold, or no estimate
 at all) get an f0 interpolated linearly in log frequency between the nearest
 voiced frames, held at the ends.
@@ -26,6 +27,11 @@ from ...validation import as_mono_audio, check_size
 
 #: f0 used when a signal has no voiced frame at all and no estimate anywhere (Hz).
 FALLBACK_F0_HZ = 440.0
+#: Frames whose surroundings (``SILENCE_WINDOW_S``, centred) have an RMS below this
+#: (dB re full scale) are silence: confidence 0 whatever the tracker says. Networks
+#: that normalise each frame (CREPE) are confident on digital silence.
+SILENCE_DB = -90.0
+SILENCE_WINDOW_S = 0.064
 
 
 @dataclass
@@ -80,6 +86,8 @@ class PitchTracker:
         f0, confidence = self._track(audio, hop_length)
         if f0.shape != (n_frames,) or confidence.shape != (n_frames,):  # a bug, not bad input
             raise RuntimeError(f"{self.name}: returned {f0.shape} frames, expected {n_frames}")
+        confidence = np.where(silent_frames(audio, hop_length, self.sample_rate), 0.0,
+                              confidence)
         fill = self.voicing_threshold if self.fill_threshold is None else self.fill_threshold
         return finish_track(f0, confidence, fill)
 
@@ -90,6 +98,18 @@ class PitchTracker:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, sample_rate={self.sample_rate})"
+
+
+def silent_frames(audio: np.ndarray, hop_length: int, sample_rate: int) -> np.ndarray:
+    """``[n_frames]`` bool: frame ``i`` (centred on sample ``i * hop_length``) has an
+    RMS below :data:`SILENCE_DB` over the :data:`SILENCE_WINDOW_S` around it."""
+    half = max(1, int(round(SILENCE_WINDOW_S * sample_rate / 2)))
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    centres = np.arange(audio.shape[0] // hop_length + 1) * hop_length
+    lo = np.clip(centres - half, 0, audio.shape[0])
+    hi = np.clip(centres + half, 0, audio.shape[0])
+    mean_square = (energy[hi] - energy[lo]) / (2 * half)
+    return mean_square < 10.0 ** (SILENCE_DB / 10)
 
 
 def fill_unvoiced(f0_hz: np.ndarray, voiced: np.ndarray) -> np.ndarray:
