@@ -9,7 +9,7 @@ from timbral.audio import load_audio
 from timbral.features import compute_audio_features
 from timbral.zoo import EXAMPLE_CLIP, MODELS_DIR, list_models, load_model
 
-SHIPPED = ["violin", "flute", "flute2", "trumpet", "tenor_sax"]
+SHIPPED = ["violin", "flute", "flute2", "trumpet", "tenor_sax", "violin_realtime"]
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,20 @@ def test_output_f0_follows_the_adjusted_f0_for_every_model(clip):
         on = result.mask_on[:n] & (out["f0_confidence"][:n] > 0.7)
         cents = np.abs(1200 * np.log2(out["f0_hz"][:n][on] / result.f0_hz[:n][on]))
         assert np.median(cents) <= 20, name
+
+
+def test_the_realtime_model_plays_the_melody_through_the_streaming_engine(clip):
+    from timbral.audio import resample_audio
+    from timbral.stream import StreamProcessor, stream_audio
+
+    model = load_model("violin_realtime")
+    assert model.config["preset"] == "realtime" and model.frame_rate == 50
+    processor = StreamProcessor(model, 320, adjust=False)
+    assert (320 + processor.delay) / 16000 <= 0.032  # issue 8's latency target
+    audio = resample_audio(clip[0], clip[1], 16000)
+    out = stream_audio(processor, audio)
+    ref = compute_audio_features(audio, 16000, 100)
+    got = compute_audio_features(out, 16000, 100)
+    on = (ref["f0_confidence"] > 0.9) & (got["f0_confidence"] > 0.7) & (ref["loudness_db"] > -40)
+    cents = np.abs(1200 * np.log2(got["f0_hz"][on] / ref["f0_hz"][on]))
+    assert on.sum() > 300 and np.median(cents) <= 20

@@ -16,8 +16,9 @@ def _models(args: argparse.Namespace) -> None:
     models = list_models()
     if not models:
         print("no shipped models are installed")
+    width = max((len(entry["name"]) for entry in models), default=0)
     for entry in models:
-        print(f"{entry['name']:<12} {_card_summary(entry['card'])}")
+        print(f"{entry['name']:<{width}}  {_card_summary(entry['card'])}")
     print("`timbral models NAME` shows a model's card")
 
 
