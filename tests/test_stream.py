@@ -130,6 +130,16 @@ def test_causal_features_match_offline_ones_with_lookahead(model):
     assert processor.delay == 256 + 384 - 64
 
 
+def test_causal_tracker_calls_digital_silence_unvoiced():
+    from timbral.stream import CausalFeatures
+
+    features = CausalFeatures(SR, 50)
+    tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(features.window_size) / SR)
+    windows = np.stack([np.zeros(features.window_size), tone]).astype(np.float32)
+    conf = features.analyse(windows)["f0_confidence"]
+    assert conf[0] == 0.0 and conf[1] > 0.5
+
+
 def test_no_clicks_at_block_or_frame_edges_on_a_steady_tone():
     """A steady tone in, a steady harmonic tone out: no sample-to-sample jump at a
     block or frame edge exceeds the signal's own largest slope elsewhere."""

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..audio import resample_audio
-from ..features.pitch.base import FALLBACK_F0_HZ
+from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_DB, SILENCE_WINDOW_S
 from ..spectral_ops import LOUDNESS_DEFINITIONS, compute_loudness
 
 #: Causal trackers by name: (CREPE capacity, refine).
@@ -214,6 +214,10 @@ class CausalCrepe:
             f0[i] = crepe.cents_to_hz(crepe.local_average_cents(act[i:i + 1], np.array([centre])))[0]
         if self.refine:
             f0, conf = self._refine(windows, f0, conf)
+        # Silence, as the offline trackers see it (over the window that ends at the frame).
+        tail = windows[:, -min(windows.shape[1], round(SILENCE_WINDOW_S * self.sample_rate)):]
+        conf = np.where(np.mean(np.square(tail, dtype=np.float64), axis=1)
+                        < 10.0 ** (SILENCE_DB / 10), 0.0, conf)
         out = np.empty(n, np.float32)
         for i in range(n):
             usable = np.isfinite(f0[i]) and f0[i] > 0
