@@ -87,10 +87,13 @@ PRESETS: Dict[str, dict] = {
 }
 DEFAULT_PRESET = "cpu-fast"
 
-#: The room a model learns after its synths: "ir" a free impulse response of
-#: ``reverb_length`` taps (Magenta), "exp_decay" exponentially decaying noise
-#: with a learned gain and decay (2 parameters), "none" no reverb.
-REVERBS = ("ir", "exp_decay", "none")
+#: The room a model learns after its synths -> (processor type, extra config):
+#: "ir" a free impulse response of ``reverb_length`` taps (Magenta),
+#: "exp_decay" exponentially decaying noise with a learned gain and decay
+#: (2 parameters), "none" no reverb.
+REVERB_PROCESSORS = {"ir": ("Reverb", {}), "exp_decay": ("ExpDecayReverb", {"seed": 0}),
+                     "none": None}
+REVERBS = tuple(REVERB_PROCESSORS)
 
 
 def preset_config(name: str = DEFAULT_PRESET, sample_rate: int = 16000,
@@ -134,8 +137,8 @@ def preset_config(name: str = DEFAULT_PRESET, sample_rate: int = 16000,
          "inputs": ["filtered_noise/signal", "harmonic/signal"]},
     ]
     reverb = check_choice(preset["reverb"] if reverb is None else reverb, "reverb", REVERBS)
-    if reverb != "none":
-        kind, extra = (("Reverb", {}) if reverb == "ir" else ("ExpDecayReverb", {"seed": 0}))
+    if REVERB_PROCESSORS[reverb] is not None:
+        kind, extra = REVERB_PROCESSORS[reverb]
         dag.append({"processor": {"type": kind, "config": {
             "trainable": True, "reverb_length": preset["reverb_length"], "add_dry": True,
             "name": "reverb", **extra}}, "inputs": ["add/signal"]})

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..audio import resample_audio
-from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_DB, SILENCE_WINDOW_S
+from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
 from ..spectral_ops import LOUDNESS_DEFINITIONS, compute_loudness
 
 #: Causal trackers by name: (CREPE capacity, refine).
@@ -216,8 +216,7 @@ class CausalCrepe:
             f0, conf = self._refine(windows, f0, conf)
         # Silence, as the offline trackers see it (over the window that ends at the frame).
         tail = windows[:, -min(windows.shape[1], round(SILENCE_WINDOW_S * self.sample_rate)):]
-        conf = np.where(np.mean(np.square(tail, dtype=np.float64), axis=1)
-                        < 10.0 ** (SILENCE_DB / 10), 0.0, conf)
+        conf = np.where(is_silent(np.mean(np.square(tail, dtype=np.float64), axis=1)), 0.0, conf)
         out = np.empty(n, np.float32)
         for i in range(n):
             usable = np.isfinite(f0[i]) and f0[i] > 0

@@ -100,6 +100,11 @@ class PitchTracker:
         return f"{type(self).__name__}(name={self.name!r}, sample_rate={self.sample_rate})"
 
 
+def is_silent(mean_square) -> np.ndarray:
+    """Whether signals of this mean square (full scale 1) are below :data:`SILENCE_DB`."""
+    return np.asarray(mean_square) < 10.0 ** (SILENCE_DB / 10)
+
+
 def silent_frames(audio: np.ndarray, hop_length: int, sample_rate: int) -> np.ndarray:
     """``[n_frames]`` bool: frame ``i`` (centred on sample ``i * hop_length``) has an
     RMS below :data:`SILENCE_DB` over the :data:`SILENCE_WINDOW_S` around it."""
@@ -108,8 +113,7 @@ def silent_frames(audio: np.ndarray, hop_length: int, sample_rate: int) -> np.nd
     centres = np.arange(audio.shape[0] // hop_length + 1) * hop_length
     lo = np.clip(centres - half, 0, audio.shape[0])
     hi = np.clip(centres + half, 0, audio.shape[0])
-    mean_square = (energy[hi] - energy[lo]) / (2 * half)
-    return mean_square < 10.0 ** (SILENCE_DB / 10)
+    return is_silent((energy[hi] - energy[lo]) / (2 * half))
 
 
 def fill_unvoiced(f0_hz: np.ndarray, voiced: np.ndarray) -> np.ndarray:
