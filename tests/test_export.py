@@ -30,7 +30,7 @@ def _run_exported(exported: ExportedStep, f0, ld, seed):
     state = exported.initial_state()
     out = []
     for c in range(len(f0) // frames):
-        start = c * frames * hop + meta["noise_offset"]
+        start = c * frames * hop
         audio, state = exported.step(f0[None, c * frames:(c + 1) * frames],
                                      ld[None, c * frames:(c + 1) * frames],
                                      noise.slice(start, start + frames * hop)[None].numpy(),

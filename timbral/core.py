@@ -349,7 +349,7 @@ def normalize_harmonics(harmonic_distribution, f0_hz=None,
     """
     dist = as_tensor(harmonic_distribution, "harmonic_distribution")
     if f0_hz is not None and sample_rate is not None:
-        freqs = get_harmonic_frequencies(f0_hz, dist.shape[-1])
+        freqs = get_harmonic_frequencies(f0_hz, int(dist.shape[-1]))  # int(): traceable
         dist = remove_above_nyquist(freqs, dist, sample_rate)
     return safe_divide(dist, dist.sum(-1, keepdim=True))
 

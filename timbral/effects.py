@@ -58,6 +58,11 @@ def _draw_noise(n_samples: int, seed: int) -> torch.Tensor:
     return torch.rand(1, n_samples, generator=generator, dtype=torch.float32) * 2.0 - 1.0
 
 
+def _mask_dry_tap(ir: torch.Tensor) -> torch.Tensor:
+    """``[batch, ir_size]`` IRs with tap 0 zeroed: the dry path is added separately."""
+    return torch.cat([torch.zeros_like(ir[:, :1]), ir[:, 1:]], dim=1)
+
+
 def _as_ir(ir, name: str = "ir") -> torch.Tensor:
     """An impulse response as ``[batch, ir_size]`` (from ``[ir_size]``,
     ``[batch, ir_size]`` or ``[batch, ir_size, 1]``), finite."""
@@ -135,13 +140,14 @@ class Reverb(Processor):
         if self.trainable and type(self) is Reverb:
             self.ir = nn.Parameter(torch.randn(self.reverb_length, dtype=torch.float32) * 1e-6)
 
-    def impulse_response(self) -> torch.Tensor:
-        """The learned IR ``[reverb_length]`` of a trainable reverb (the first
-        tap as stored; :meth:`get_signal` masks it)."""
+    def impulse_response(self, masked: bool = False) -> torch.Tensor:
+        """The learned IR ``[reverb_length]`` of a trainable reverb: as stored,
+        or with ``masked`` as applied (first tap zeroed, see :meth:`get_signal`)."""
         if not self.trainable:
             raise ValueError(f"{self.name}: impulse_response() needs a trainable reverb; this "
                              f"one takes its IR as an input")
-        return self._learned_ir()
+        ir = self._learned_ir()
+        return _mask_dry_tap(ir[None])[0] if masked else ir
 
     def _learned_ir(self) -> torch.Tensor:
         return self.ir
@@ -175,8 +181,7 @@ class Reverb(Processor):
             ir = ir[None]
         dtype = torch.promote_types(audio.dtype, ir.dtype)
         audio, ir = audio.to(dtype), ir.to(dtype)
-        ir = torch.cat([torch.zeros_like(ir[:, :1]), ir[:, 1:]], dim=1)  # mask the dry tap
-        wet = core.fft_convolve(audio, ir, padding="same", delay_compensation=0)
+        wet = core.fft_convolve(audio, _mask_dry_tap(ir), padding="same", delay_compensation=0)
         return wet + audio if self.add_dry else wet
 
 

@@ -82,7 +82,7 @@ class RnnFcDecoder(nn.Module):
             raise ValueError(f"inputs: missing {missing}; the decoder reads {list(self.input_keys)}")
         xs = [stack(as_controls(inputs[k], k, 1))
               for k, stack in zip(self.input_keys, self.input_stacks)]
-        if len({x.shape[1] for x in xs}) > 1:
+        if len({int(x.shape[1]) for x in xs}) > 1:  # int(): traced sizes are tensors
             raise ValueError(f"inputs: {list(self.input_keys)} have different frame counts")
         x = torch.cat(xs, dim=-1)
         rnn_out, state = self.rnn(x, state)

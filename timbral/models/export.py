@@ -56,8 +56,8 @@ from .rendering import synth_nodes
 MAX_PARTITION = 256
 
 
-def _partition_size(hop: int, limit: int = MAX_PARTITION) -> int:
-    return max(d for d in range(1, min(hop, limit) + 1) if hop % d == 0)
+def _partition_size(hop: int) -> int:
+    return max(d for d in range(1, min(hop, MAX_PARTITION) + 1) if hop % d == 0)
 
 
 def _real_dft(size: int) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -88,9 +88,9 @@ class SynthStep(nn.Module):
       f0_hz, loudness_db: ``[batch, n_frames]`` float32 features of the new
         frames (Hz and dB).
       noise: ``[batch, n_frames * hop]`` float32 uniform noise in [-1, 1)
-        (the noise synth's source for the samples :attr:`noise_offset`
-        after the first new frame; unused if the model has no noise synth,
-        but always taken so the signature is fixed).
+        (the noise synth's source for the new frames' samples, from the
+        first new frame's position on; unused if the model has no noise
+        synth, but always taken so the signature is fixed).
       state: tensors in the order of :attr:`state_names`
         (:meth:`initial_state` gives the zeros to start from).
     Returns ``(audio [batch, n_frames * hop], *new_state)``.
@@ -166,14 +166,10 @@ class SynthStep(nn.Module):
             conv_len = seg_len + ir_size - 1
             self.ir_size, self.seg_len = ir_size, seg_len
             self.pieces = -(-conv_len // hop)
-            self.noise_offset = seg_start + seg_len - hop  # new noise starts here (vs frame)
             if seg_len > hop:
                 self._shapes["noise_prev"] = ((seg_len - hop,), torch.float32)
             self._shapes["noise_tail"] = (((self.pieces - 1) * hop,), torch.float32)
             ends.append(seg_start - delay)
-            self.noise_delay_taps = delay
-        else:
-            self.noise_offset = 0
 
         # Align: output of frame k covers [k*hop + first_offset, (k+1)*hop + first_offset).
         self.first_offset = min(ends)
@@ -188,8 +184,7 @@ class SynthStep(nn.Module):
         # Reverb: uniformly partitioned convolution (overlap-save), partitions of P samples.
         self.reverb = reverb
         if reverb is not None:
-            ir = reverb.impulse_response().detach().to(torch.float64).reshape(-1).clone()
-            ir[0] = 0.0  # the dry tap is masked, as Reverb does
+            ir = reverb.impulse_response(masked=True).detach().to(torch.float64)
             self.add_dry = bool(reverb.add_dry)
             p = self.partition = _partition_size(hop)
             n_parts = max(1, -(-ir.shape[0] // p))
@@ -242,7 +237,7 @@ class SynthStep(nn.Module):
         hop = self.hop
         scaled = self.preprocessor({"f0_hz": f0_hz[..., None], "loudness_db": loudness_db[..., None]})
         rnn_state = (s["rnn_h"], s["rnn_c"]) if self.rnn_kind == "lstm" else s["rnn_h"]
-        raw, rnn_state = self._decode(scaled, rnn_state)
+        raw, rnn_state = self.decoder(scaled, rnn_state)
         new: Dict[str, torch.Tensor] = {}
         if self.rnn_kind == "lstm":
             new["rnn_h"], new["rnn_c"] = rnn_state
@@ -268,18 +263,6 @@ class SynthStep(nn.Module):
         audio = dry if self.reverb is None else self._reverb(dry, s, new)
         return (audio, *[new[name] for name in self.state_names])
 
-    def _decode(self, scaled: Dict[str, torch.Tensor], rnn_state):
-        """:class:`~timbral.models.decoders.RnnFcDecoder`'s forward without its input
-        checks (its frame-count check compares traced sizes, which fails under
-        ``torch.jit.trace``/ONNX export); the same layers in the same order."""
-        dec = self.decoder
-        x = torch.cat([stack(scaled[k]) for k, stack in zip(dec.input_keys, dec.input_stacks)],
-                      dim=-1)
-        rnn_out, rnn_state = dec.rnn(x, rnn_state)
-        y = dec.dense_out(dec.out_stack(torch.cat([x, rnn_out], dim=-1)))
-        names = [k for k, _ in dec.output_splits]
-        return dict(zip(names, torch.split(y, [n for _, n in dec.output_splits], -1))), rnn_state
-
     @staticmethod
     def _delay(x: torch.Tensor, line: torch.Tensor, new: dict, name: str) -> torch.Tensor:
         lag = line.shape[1]
@@ -291,12 +274,11 @@ class SynthStep(nn.Module):
         proc = self.harmonic
         args = [outputs[k] for k in self.harmonic_keys]
         n_frames = args[0].shape[1]
-        amps, dist, f0 = args  # Harmonic.get_controls, without its (untraceable) checks
+        amps, dist, f0 = args  # Harmonic.get_controls' maths, without its value checks
         if proc.scale_fn is not None:
             amps, dist = proc.scale_fn(amps), proc.scale_fn(dist)
-        if proc.normalize_below_nyquist:
-            dist = core.remove_above_nyquist(f0 * self.harmonic_numbers, dist, proc.sample_rate)
-        dist = core.safe_divide(dist, dist.sum(-1, keepdim=True))
+        dist = core.normalize_harmonics(
+            dist, f0, proc.sample_rate if proc.normalize_below_nyquist else None)
         amps = amps * dist  # [B, N, K]
         f0 = f0[..., 0]  # [B, N]
         f0_all = torch.cat([s["prev_f0"], f0], dim=1)  # frames k-1 .. k+N-1
@@ -406,7 +388,7 @@ def step_metadata(step: SynthStep, frames: int, name: str = "") -> dict:
         "format": METADATA_FORMAT, "version": METADATA_VERSION, "model": name,
         "sample_rate": step.sample_rate, "frame_rate": step.frame_rate, "hop": step.hop,
         "frames_per_call": int(frames), "samples_per_call": int(frames) * step.hop,
-        "first_offset": step.first_offset, "noise_offset": step.noise_offset,
+        "first_offset": step.first_offset,
         "inputs": [{"name": "f0_hz", "shape": [1, frames], "dtype": "float32"},
                    {"name": "loudness_db", "shape": [1, frames], "dtype": "float32"},
                    {"name": "noise", "shape": [1, frames * step.hop], "dtype": "float32"},
@@ -416,8 +398,8 @@ def step_metadata(step: SynthStep, frames: int, name: str = "") -> dict:
         "state": [s["name"] for s in state],
         "initial_state": {"position": float(step.first_offset)},
         "usage": "Call once per frame (every hop samples of input): features of the new "
-                 "frame(s), noise for the samples noise_offset after the first new frame's "
-                 "position, the state; feed the returned state back in. The audio returned by "
+                 "frame(s), noise for their samples (from the first new frame's position "
+                 "on), the state; feed the returned state back in. The audio returned by "
                  "call c (0-based) covers model time [c*samples_per_call + first_offset, ...).",
     }
 

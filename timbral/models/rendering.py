@@ -137,6 +137,7 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
         noises = PositionalNoise(seed)
         phase = torch.zeros(1, dtype=torch.float64)
         tail = None
+        ir = None if reverb is None else reverb.impulse_response(masked=True).reshape(1, -1)
         pieces = []
         for a, b in _chunks(n_frames, chunk_frames):
             dry = torch.zeros(1, (b - a) * hop)
@@ -165,17 +166,15 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
                                                crossfade=proc.crossfade)
                 dry += signal[:, (a - lo) * hop:(b - lo) * hop]
             if reverb is not None:
-                wet, tail = _reverb_chunk(dry, reverb, tail)
-                dry = wet
+                wet, tail = _reverb_chunk(dry, ir, tail)
+                dry = wet if not reverb.add_dry else wet + dry
             pieces.append(dry[0])
     return torch.cat(pieces)[:n_samples].numpy().astype(np.float32)
 
 
-def _reverb_chunk(dry: torch.Tensor, reverb: Reverb, tail: Optional[torch.Tensor]):
-    """Overlap-add convolution of one chunk with the reverb's IR (first tap masked,
-    as :class:`~timbral.effects.Reverb` does); returns ``(output, new tail)``."""
-    ir = reverb.impulse_response().detach().reshape(1, -1).clone()
-    ir[:, 0] = 0.0
+def _reverb_chunk(dry: torch.Tensor, ir: torch.Tensor, tail: Optional[torch.Tensor]):
+    """Overlap-add convolution of one chunk ``[1, n]`` with the applied IR ``[1,
+    taps]``; returns ``(wet chunk, new tail)``."""
     n = dry.shape[1]
     size = core.next_power_of_2(n + ir.shape[1] - 1)
     full = torch.fft.irfft(torch.fft.rfft(dry, size) * torch.fft.rfft(ir, size), size)
@@ -185,6 +184,4 @@ def _reverb_chunk(dry: torch.Tensor, reverb: Reverb, tail: Optional[torch.Tensor
         full[:, :m] += tail[:, :m]
         if tail.shape[1] > m:
             full = torch.cat([full, tail[:, m:]], dim=1)
-    wet = full[:, :n]
-    out = wet + dry if reverb.add_dry else wet
-    return out, full[:, n:]
+    return full[:, :n], full[:, n:]

@@ -93,7 +93,7 @@ class StreamSynth:
         n, hop = f0.shape[1], self.hop
         if n == 0:
             return np.zeros(0, np.float32)
-        start = self.frames * hop + self.step.noise_offset
+        start = self.frames * hop
         noise = self._noise.slice(start, start + n * hop)[None]
         self.frames += n
         if self._session is not None:
