@@ -321,3 +321,37 @@ def test_live_command_runs_the_engine_in_the_audio_callback(model_folder, monkey
     bad = _parser().parse_args(["live", "--model", str(model_folder), "--input-device", "1"])
     with pytest.raises(CommandError, match="not an input device"):
         bad.func(bad)
+
+
+def test_stream_command_handles_an_input_of_two_blocks(model_folder, tmp_path, capsys):
+    source = tmp_path / "short.wav"
+    sf.write(source, _glide(0.03), SR)  # 30 ms: two 320-sample blocks, no statistics
+    out = tmp_path / "short_out.wav"
+    args = _parser().parse_args(["stream", str(source), "--model", str(model_folder),
+                                 "--output", str(out)])
+    args.func(args)
+    assert sf.info(out).frames == len(_glide(0.03))
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_export_command_creates_the_folder_and_writes_whole_files(model_folder, tmp_path):
+    out = tmp_path / "new" / "folder" / "rt.onnx"
+    pytest.importorskip("onnx")
+    args = _parser().parse_args(["export", str(model_folder), "--format", "onnx",
+                                 "--output", str(out), "--no-check"])
+    args.func(args)
+    assert out.exists() and [p.name for p in out.parent.iterdir()] == ["rt.onnx"]
+
+
+def test_stream_processor_checks_its_arguments(model):
+    for kwargs, match in (({"block_size": 1.5}, "block_size"), ({"block_size": True}, "block_size"),
+                          ({"lookahead": 10 ** 9}, "lookahead"), ({"lookahead": None}, "lookahead"),
+                          ({"quiet": None}, "quiet"), ({"threshold": 5.0, "adjust": False},
+                                                       "threshold"),
+                          ({"pitch_tracker": "crepe-tny"}, "pitch_tracker")):
+        with pytest.raises(ValueError, match=match):
+            StreamProcessor(model, **kwargs)
+    with pytest.raises(ValueError, match="block_size"):
+        stream_audio(StreamProcessor(model, 320), np.zeros(640, np.float32), block_size=0)
+    named = StreamProcessor("violin_realtime", 320)  # a shipped name, like transfer()
+    assert named.model.frame_rate == 50

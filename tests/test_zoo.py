@@ -97,3 +97,12 @@ def test_the_realtime_model_plays_the_melody_through_the_streaming_engine(clip):
     on = (ref["f0_confidence"] > 0.9) & (got["f0_confidence"] > 0.7) & (ref["loudness_db"] > -40)
     cents = np.abs(1200 * np.log2(got["f0_hz"][on] / ref["f0_hz"][on]))
     assert on.sum() > 300 and np.median(cents) <= 20
+
+
+def test_card_summary_for_shipped_and_user_models():
+    from timbral.zoo import card_summary
+
+    shipped = card_summary(load_model("trumpet").card)
+    assert shipped.startswith("Trumpet (General MIDI 56)") and "Held-out SpectralLoss" in shipped
+    user = "# mine\n\nA timbral DDSP autoencoder (f0 and loudness -> Harmonic).\n\n| a | b |\n"
+    assert card_summary(user) == "A timbral DDSP autoencoder (f0 and loudness -> Harmonic)."

@@ -79,15 +79,6 @@ class HTTPError(Exception):
         self.message = message
 
 
-def _card_summary(card: str) -> str:
-    """The first line of a model card that is prose (not a heading or table)."""
-    for line in card.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("#", "|", "-", "*", "```")):
-            return line[:300]
-    return ""
-
-
 class ModelStore:
     """The models the page offers: shipped ones and those named with ``--model``.
 
@@ -98,7 +89,7 @@ class ModelStore:
     """
 
     def __init__(self, extra: Sequence = ()):
-        from ..zoo import list_models, load_model
+        from ..zoo import card_summary, list_models, load_model
 
         self._load_model = load_model
         self._lock = threading.Lock()
@@ -106,7 +97,7 @@ class ModelStore:
         self.entries: Dict[str, dict] = {}
         for entry in list_models():
             self.entries[entry["name"]] = {"source": entry["name"], "kind": "shipped",
-                                           "description": _card_summary(entry["card"])}
+                                           "description": card_summary(entry["card"])}
         for item in extra:
             path = Path(item)
             try:
@@ -118,7 +109,7 @@ class ModelStore:
             while name in self.entries or name == _UPLOADED:
                 name, n = f"{base}-{n}", n + 1
             self.entries[name] = {"source": str(path), "kind": "local",
-                                  "description": _card_summary(getattr(model, "card", ""))}
+                                  "description": card_summary(getattr(model, "card", ""))}
             self._loaded[name] = model
 
     def describe(self) -> List[dict]:
@@ -232,8 +223,10 @@ def _check_audio(path: Path, name: str, max_seconds: float, player: Path) -> dic
 
 
 def _describe_model(model, name: str, kind: str) -> dict:
+    from ..zoo import card_summary
+
     return {"id": _UPLOADED if kind == "uploaded" else name, "name": name, "kind": kind,
-            "description": _card_summary(getattr(model, "card", "") or ""),
+            "description": card_summary(getattr(model, "card", "") or ""),
             "sample_rate": model.sample_rate, "frame_rate": model.frame_rate,
             "statistics": model.statistics is not None}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _models(args: argparse.Namespace) -> None:
-    from ..zoo import list_models, load_model
+    from ..zoo import card_summary, list_models, load_model
 
     if args.name:
         model = load_model(args.name)
@@ -18,17 +18,8 @@ def _models(args: argparse.Namespace) -> None:
         print("no shipped models are installed")
     width = max((len(entry["name"]) for entry in models), default=0)
     for entry in models:
-        print(f"{entry['name']:<{width}}  {_card_summary(entry['card'])}")
+        print(f"{entry['name']:<{width}}  {card_summary(entry['card'])}")
     print("`timbral models NAME` shows a model's card")
-
-
-def _card_summary(card: str) -> str:
-    """A model card's one-line summary: its data's first sentence and its held-out loss."""
-    data = card.split("## Data", 1)[-1].strip().split("\n\n")[0] if "## Data" in card else ""
-    first = data.split(". ")[0].rstrip(".")
-    loss = next((line.split("|")[2].strip() for line in card.splitlines()
-                 if line.startswith("| SpectralLoss")), "")
-    return f"{first}. Held-out SpectralLoss {loss}." if first and loss else first
 
 
 def _import_magenta(args: argparse.Namespace) -> None:

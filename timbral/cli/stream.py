@@ -15,6 +15,8 @@ from .common import CommandError, add_transfer_controls, transfer_controls
 
 #: Default block: one 20 ms frame of the realtime preset at 16 kHz (lowest delay).
 DEFAULT_BLOCK = 320
+#: Largest |exported - PyTorch| accepted, relative to the output's peak (tests see ~1e-7).
+EXPORT_TOLERANCE = 1e-4
 
 
 def _processor(args: argparse.Namespace, model):
@@ -51,11 +53,14 @@ def _stream(args: argparse.Namespace) -> None:
     out = stream_audio(processor, audio, compensate=not args.keep_latency)
     elapsed = time.perf_counter() - start
     save_audio(args.output, out, model.sample_rate, overwrite=args.overwrite)
-    s = processor.stats.summary(processor.block_size, model.sample_rate, skip=2)
     seconds = len(audio) / model.sample_rate
-    print(f"{Path(args.input).name}: {seconds:.1f} s in {elapsed:.2f} s (real-time factor "
-          f"{elapsed / seconds:.2f}); compute per {s['block_ms']:.1f} ms block: mean "
-          f"{s['mean_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, max {s['max_ms']:.2f} ms")
+    summary = f"{Path(args.input).name}: {seconds:.1f} s in {elapsed:.2f} s (real-time factor " \
+              f"{elapsed / seconds:.2f})"
+    s = processor.stats.summary(processor.block_size, model.sample_rate, skip=2)
+    if s:  # empty when the input is only a couple of blocks long
+        summary += (f"; compute per {s['block_ms']:.1f} ms block: mean {s['mean_ms']:.2f} ms, "
+                    f"p99 {s['p99_ms']:.2f} ms, max {s['max_ms']:.2f} ms")
+    print(summary)
     aligned = "" if args.keep_latency else " (aligned with the input: the delay is removed)"
     print(f"wrote {args.output}{aligned}")
 
@@ -95,6 +100,11 @@ def _live(args: argparse.Namespace) -> None:
         if len(devices) == 0:
             print("no audio devices found")
         return
+    if args.model is None:
+        raise CommandError("--model: required (e.g. --model violin_realtime)")
+    if args.duration is not None and not args.duration > 0:
+        raise CommandError(f"--duration: expected a positive number of seconds, got "
+                           f"{args.duration:g}")
     in_dev, inputs = _pick(devices, args.input_device, "input")
     out_dev, outputs = _pick(devices, args.output_device, "output")
     if not inputs or not outputs:
@@ -131,9 +141,9 @@ def _live(args: argparse.Namespace) -> None:
     with stream:
         print(f"playing (device latency in {stream.latency[0] * 1000:.1f} ms, out "
               f"{stream.latency[1] * 1000:.1f} ms); Ctrl-C stops")
-        start = time.monotonic()
-        while args.duration is None or time.monotonic() - start < args.duration:
-            time.sleep(min(2.0, args.duration or 2.0))
+        end = None if args.duration is None else time.monotonic() + args.duration
+        while end is None or time.monotonic() < end:
+            time.sleep(2.0 if end is None else max(0.0, min(2.0, end - time.monotonic())))
             s = processor.stats.summary(args.block, model.sample_rate)
             if s:
                 print(f"compute per block: mean {s['mean_ms']:.2f} ms, max {s['max_ms']:.2f} ms "
@@ -147,7 +157,8 @@ def _export(args: argparse.Namespace) -> None:
 
     refuse_existing(args.output, overwrite=args.overwrite)
     model = load_model(args.model)
-    meta = export_step(model, args.output, args.format, frames=args.frames)
+    meta = export_step(model, args.output, args.format, frames=args.frames,
+                       overwrite=args.overwrite)
     size = Path(args.output).stat().st_size / 1e6
     print(f"wrote {args.output} ({args.format}, {size:.1f} MB): {meta['frames_per_call']} "
           f"frame(s) = {meta['samples_per_call']} samples per call at {meta['sample_rate']} Hz, "
@@ -161,12 +172,15 @@ def _export(args: argparse.Namespace) -> None:
         return
     print(f"checked against PyTorch over 8 calls: max |difference| {diff['max_abs']:.2g} "
           f"(peak {diff['peak']:.2g})")
+    if diff["max_abs"] > EXPORT_TOLERANCE * max(1.0, diff["peak"]):
+        raise CommandError(f"{args.output} does not reproduce the model (max |difference| "
+                           f"{diff['max_abs']:.2g}); please report this with the model")
 
 
-def _add_stream_options(p: argparse.ArgumentParser) -> None:
+def _add_stream_options(p: argparse.ArgumentParser, model_required: bool = True) -> None:
     from ..stream import STREAM_TRACKERS
 
-    p.add_argument("--model", required=True,
+    p.add_argument("--model", required=model_required,
                    help="shipped model name, model folder or zip (e.g. violin_realtime, "
                         "the shipped realtime-preset model)")
     p.add_argument("--block", type=int, default=DEFAULT_BLOCK,
@@ -174,12 +188,14 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lookahead", type=int, default=0,
                    help="samples of input after a frame its analysis may use (default 0)")
     p.add_argument("--pitch-tracker", choices=list(STREAM_TRACKERS), default=None,
-                   help="causal f0 tracker (default: the model's, else crepe-tiny-refined)")
+                   help="causal f0 tracker (default crepe-tiny-refined)")
     add_transfer_controls(p)
     p.add_argument("--seed", type=int, default=0, help="noise seed")
 
 
 def register(sub) -> None:
+    from ..models.export import FORMATS
+
     st = sub.add_parser(
         "stream", help="real-time timbre transfer over a file (the live engine, block by block)",
         description="Run the streaming engine of `timbral live` over an audio file, block by "
@@ -198,7 +214,7 @@ def register(sub) -> None:
         description="Play a model live: audio in (voice, instrument), the model's instrument "
                     "out, through PortAudio (pip install 'timbral[live]'; the PortAudio "
                     "library, e.g. apt-get install libportaudio2).")
-    _add_stream_options(lv)
+    _add_stream_options(lv, model_required=False)  # --list-devices needs none
     lv.add_argument("--input-device", type=int, default=None, help="input device number")
     lv.add_argument("--output-device", type=int, default=None, help="output device number")
     lv.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
@@ -212,7 +228,7 @@ def register(sub) -> None:
                     "reverb; state tensors in and out) for other runtimes, then check it "
                     "against PyTorch. See docs/streaming.md for how to drive it.")
     ex.add_argument("model", help="shipped model name, model folder or zip")
-    ex.add_argument("--format", choices=("torchscript", "onnx"), required=True)
+    ex.add_argument("--format", choices=FORMATS, required=True)
     ex.add_argument("--output", required=True, help="output file (.onnx, or .pt for TorchScript)")
     ex.add_argument("--frames", type=int, default=1,
                     help="feature frames per call, fixed in the file (default 1)")

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import core
+from ..files import atomic_output
 from .autoencoder import Autoencoder
 from .rendering import synth_nodes
 
@@ -412,7 +413,7 @@ def _example(step: SynthStep, frames: int) -> tuple:
 
 
 def export_step(model: Autoencoder, path: Union[str, Path], format: str = "onnx",
-                frames: int = 1, opset: int = DEFAULT_OPSET) -> dict:
+                frames: int = 1, opset: int = DEFAULT_OPSET, overwrite: bool = False) -> dict:
     """Write ``model`` as a streaming step (decoder + synths + reverb) to ``path``.
 
     Args:
@@ -424,6 +425,8 @@ def export_step(model: Autoencoder, path: Union[str, Path], format: str = "onnx"
         size of 1: one stream per call; 1 frame = one call per hop, the lowest
         latency).
       opset: ONNX opset.
+      overwrite: replace an existing ``path`` (otherwise FileExistsError);
+        missing folders are created.
 
     Returns the metadata (also stored in the file: ONNX ``metadata_props``
     key ``timbral``; TorchScript extra file ``timbral.json``).
@@ -437,28 +440,29 @@ def export_step(model: Autoencoder, path: Union[str, Path], format: str = "onnx"
     step.export_frames = frames
     meta = step_metadata(step, frames, getattr(model, "name", "") or "")
     example = _example(step, frames)
-    path = Path(path)
     in_names = [i["name"] for i in meta["inputs"]]
     out_names = [o["name"] for o in meta["outputs"]]
-    with warnings.catch_warnings(), torch.no_grad():
+    # Written to a temporary file and renamed: a failure never leaves half a file.
+    with warnings.catch_warnings(), torch.no_grad(), atomic_output(path, overwrite) as tmp:
         # Input checks inside the model turn tensors into Python booleans while tracing;
         # they are not part of the graph, which is what we want.
         warnings.simplefilter("ignore")
         if format == "torchscript":
             traced = torch.jit.trace(step, example, check_trace=False)
-            torch.jit.save(traced, str(path), _extra_files={"timbral.json": json.dumps(meta)})
+            torch.jit.save(traced, str(tmp), _extra_files={"timbral.json": json.dumps(meta)})
         else:
             try:
                 import onnx
             except ImportError:
                 raise ValueError("ONNX export needs the 'onnx' package: "
                                  "pip install 'timbral[export]'") from None
-            torch.onnx.export(step, example, str(path), dynamo=False, input_names=in_names,
+            buffer = io.BytesIO()
+            torch.onnx.export(step, example, buffer, dynamo=False, input_names=in_names,
                               output_names=out_names, opset_version=int(opset))
-            proto = onnx.load(str(path))
+            proto = onnx.load_from_string(buffer.getvalue())
             entry = proto.metadata_props.add()
             entry.key, entry.value = "timbral", json.dumps(meta)
-            onnx.save(proto, str(path))
+            onnx.save(proto, str(tmp))
     return meta
 
 

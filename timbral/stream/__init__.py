@@ -23,10 +23,10 @@ Latency and the meaning of its parts: :mod:`.engine` and ``docs/streaming.md``.
 from .adjust import AdjustedFrame, StreamingAdjust
 from .engine import StreamProcessor, StreamStats, as_model, engine_delay, stream_audio
 from .features import (DEFAULT_STREAM_TRACKER, STREAM_TRACKERS, CausalCrepe, CausalFeatures,
-                       CausalLoudness, InputHistory, stream_tracker_name)
+                       CausalLoudness, InputHistory)
 from .synth import StreamSynth
 
 __all__ = ["AdjustedFrame", "CausalCrepe", "CausalFeatures", "CausalLoudness",
            "DEFAULT_STREAM_TRACKER", "InputHistory", "STREAM_TRACKERS", "StreamProcessor",
            "StreamStats", "StreamSynth", "StreamingAdjust", "as_model", "engine_delay",
-           "stream_audio", "stream_tracker_name"]
+           "stream_audio"]

@@ -37,7 +37,7 @@ import numpy as np
 from ..core import hz_to_midi, midi_to_hz
 from ..data.statistics import REQUIRED_KEYS, QuantileTransform, validate_statistics
 from ..features.notes import DEFAULT_MIN_DB
-from ..transfer.adjust import MAX_F0_HZ, get_tuning_factor, infer_major_key
+from ..transfer.adjust import MAX_F0_HZ, check_controls, get_tuning_factor, infer_major_key
 
 #: Magenta's constants of note detection.
 CONFIDENCE_EXPONENT = 2.0
@@ -91,12 +91,10 @@ class StreamingAdjust:
                  threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
                  smoothing_seconds: float = 0.08, memory_seconds: float = 30.0,
                  prior_seconds: float = 4.0, retune_seconds: float = 0.5):
-        for name, value, low, high in (("threshold", threshold, 0, 2), ("quiet", quiet, 0, 60),
-                                       ("autotune", autotune, 0, 1)):
-            if not low <= float(value) <= high:
-                raise ValueError(f"{name}: expected {low}..{high}, got {value}")
+        controls = check_controls(threshold=threshold, quiet=quiet, autotune=autotune)
         self.frame_rate = float(frame_rate)
-        self.threshold, self.quiet, self.autotune = float(threshold), float(quiet), float(autotune)
+        self.threshold, self.quiet, self.autotune = (controls["threshold"], controls["quiet"],
+                                                     controls["autotune"])
         self.smooth_n = max(1, int(round(smoothing_seconds * self.frame_rate)))
         self.memory_frames = max(1.0, memory_seconds * self.frame_rate)
         self.retune_every = max(1, int(round(retune_seconds * self.frame_rate)))

@@ -35,7 +35,8 @@ import torch
 
 from ..models.autoencoder import Autoencoder
 from ..models.preprocessing import LD_RANGE_DB
-from ..transfer.adjust import MAX_F0_HZ
+from ..transfer.adjust import MAX_F0_HZ, check_controls
+from ..validation import as_mono_audio, check_size
 from .adjust import StreamingAdjust
 from .features import CausalFeatures, InputHistory
 from .synth import StreamSynth
@@ -105,15 +106,17 @@ class StreamProcessor:
     """Stateful, causal timbre transfer over blocks of audio.
 
     Args:
-      model: the model (eval mode is set); its processor group must be the
-        DDSP graph (Harmonic and/or FilteredNoise, Add, final Reverb).
+      model: the model, or a shipped name, folder or zip (eval mode is set);
+        its processor group must be the DDSP graph (Harmonic and/or
+        FilteredNoise, Add, a final trainable reverb).
       block_size: samples per :meth:`process` call (fixed, like an audio
         callback's), which sets the smallest delay; None accepts any size
         (worst-case delay).
-      pitch_tracker: causal tracker name (None: the model's own, or
-        ``crepe-tiny-refined``; see :data:`~timbral.stream.features.STREAM_TRACKERS`).
+      pitch_tracker: causal tracker name (None: ``crepe-tiny-refined``, whatever
+        the model was trained with, as offline transfer does; see
+        :data:`~timbral.stream.features.STREAM_TRACKERS`).
       lookahead: samples of input after a frame's position its analysis may
-        use (0: strictly causal; adds to the delay).
+        use (0: strictly causal, at most one second; adds to the delay).
       adjust: streaming auto-adjust toward the model's statistics.
       threshold, quiet, autotune: auto-adjust controls (as offline).
       pitch_shift, semitones, loudness_shift: manual shifts (octaves,
@@ -131,30 +134,30 @@ class StreamProcessor:
                  threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
                  pitch_shift: float = 0.0, semitones: float = 0.0, loudness_shift: float = 0.0,
                  seed: int = 0, record: bool = False, backend: str = "auto"):
+        model = as_model(model)
         model.eval()
         self.model = model
         self.sample_rate = int(model.sample_rate)
         self.hop = int(model.hop)
         if block_size is not None:
-            block_size = int(block_size)
-            if not MIN_BLOCK <= block_size <= MAX_BLOCK:
+            block_size = check_size(block_size, "block_size")
+            if block_size > MAX_BLOCK:
                 raise ValueError(f"block_size: expected {MIN_BLOCK}..{MAX_BLOCK} samples, "
                                  f"got {block_size}")
         self.block_size = block_size
-        self.lookahead = int(lookahead)
-        if self.lookahead < 0:
-            raise ValueError(f"lookahead: expected >= 0 samples, got {lookahead}")
-        for name, value, low, high in (("pitch_shift", pitch_shift, -2, 2),
-                                       ("semitones", semitones, -24, 24),
-                                       ("loudness_shift", loudness_shift, -20, 20)):
-            if not low <= float(value) <= high:
-                raise ValueError(f"{name}: expected {low}..{high}, got {value}")
-        self.octaves = float(pitch_shift) + float(semitones) / 12.0
-        self.loudness_shift = float(loudness_shift)
+        self.lookahead = check_size(lookahead, "lookahead", 0)
+        if self.lookahead > self.sample_rate:
+            raise ValueError(f"lookahead: expected 0..{self.sample_rate} samples (one second), "
+                             f"got {self.lookahead}")
+        controls = check_controls(threshold=threshold, quiet=quiet, autotune=autotune,
+                                  pitch_shift=pitch_shift, semitones=semitones,
+                                  loudness_shift=loudness_shift)
+        self.octaves = controls["pitch_shift"] + controls["semitones"] / 12.0
+        self.loudness_shift = controls["loudness_shift"]
         self.synth = StreamSynth(model, seed=seed, backend=backend)
         self.features = CausalFeatures(self.sample_rate, model.frame_rate,
                                        model.config["loudness_definition"],
-                                       pitch_tracker or model.config.get("pitch_tracker"),
+                                       pitch_tracker,
                                        backend="torch" if backend == "jit" else backend)
         self.adjuster = StreamingAdjust(model.statistics, model.frame_rate, threshold=threshold,
                                         quiet=quiet, autotune=autotune) if adjust else None
@@ -268,10 +271,10 @@ def stream_audio(processor: StreamProcessor, audio, block_size: Optional[int] = 
     dropped so the output lines up with the input. Returns float32
     ``[len(audio)]`` (``compensate``) or the raw stream (whole blocks).
     """
-    block = block_size or processor.block_size
+    block = processor.block_size if block_size is None else check_size(block_size, "block_size")
     if block is None:
         raise ValueError("block_size: give one (the processor accepts any)")
-    x = np.asarray(audio, np.float32).reshape(-1)
+    x = as_mono_audio(audio)
     total = x.shape[0] + (processor.delay if compensate else 0)
     total = -(-total // block) * block
     x = np.concatenate([x, np.zeros(total - x.shape[0], np.float32)])

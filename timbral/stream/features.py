@@ -39,6 +39,7 @@ import torch
 from ..audio import resample_audio
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
 from ..spectral_ops import LOUDNESS_DEFINITIONS, compute_loudness
+from ..validation import check_choice
 
 #: Causal trackers by name: (CREPE capacity, refine).
 STREAM_TRACKERS: Dict[str, Tuple[str, bool]] = {
@@ -47,19 +48,11 @@ STREAM_TRACKERS: Dict[str, Tuple[str, bool]] = {
     "crepe-full-refined": ("full", True),
     "crepe-full": ("full", False),
 }
-#: Used when neither the caller nor the model names a tracker with a causal form.
+#: Used when the caller names no tracker (the models' own, e.g. CREPE full for
+#: Magenta imports, may be far too slow for real time).
 DEFAULT_STREAM_TRACKER = "crepe-tiny-refined"
 #: Longest analysis the refinement uses (samples at 16 kHz; ``harmonic_refine``'s cap).
 REFINE_MAX_16K = 2048
-
-
-def stream_tracker_name(name: Optional[str]) -> str:
-    """The causal tracker for ``name`` (a causal name, or an offline tracker a
-    model was trained with): its own name when there is a causal form, else
-    :data:`DEFAULT_STREAM_TRACKER`."""
-    if name in STREAM_TRACKERS:
-        return name
-    return DEFAULT_STREAM_TRACKER
 
 
 class InputHistory:
@@ -259,8 +252,8 @@ class CausalFeatures:
       sample_rate: the stream's rate (the model's).
       frame_rate: the model's frame rate.
       loudness_definition: 'v2' or 'v1' (the model's).
-      pitch_tracker: a name from :data:`STREAM_TRACKERS` (or an offline name,
-        mapped by :func:`stream_tracker_name`).
+      pitch_tracker: a name from :data:`STREAM_TRACKERS` (None:
+        :data:`DEFAULT_STREAM_TRACKER`).
       backend: runs CREPE (see :class:`CausalCrepe`).
 
     ``analyse(windows)`` takes ``[n, window_size]`` windows (oldest frame
@@ -270,7 +263,8 @@ class CausalFeatures:
 
     def __init__(self, sample_rate: int, frame_rate: float, loudness_definition: str = "v2",
                  pitch_tracker: Optional[str] = None, backend: str = "auto"):
-        self.tracker_name = stream_tracker_name(pitch_tracker)
+        self.tracker_name = (DEFAULT_STREAM_TRACKER if pitch_tracker is None else
+                             check_choice(pitch_tracker, "pitch_tracker", STREAM_TRACKERS))
         capacity, refine = STREAM_TRACKERS[self.tracker_name]
         self.pitch = CausalCrepe(capacity, sample_rate, refine=refine, backend=backend)
         self.loudness = CausalLoudness(sample_rate, frame_rate, loudness_definition)
@@ -285,4 +279,4 @@ class CausalFeatures:
 
 
 __all__ = ["CausalCrepe", "CausalFeatures", "CausalLoudness", "InputHistory",
-           "STREAM_TRACKERS", "DEFAULT_STREAM_TRACKER", "stream_tracker_name"]
+           "STREAM_TRACKERS", "DEFAULT_STREAM_TRACKER"]

@@ -58,6 +58,18 @@ __all__ = ["AdjustResult", "auto_adjust", "apply_manual_shifts", "fit_quantile_t
            "get_tuning_factor", "auto_tune", "infer_major_key", "shift_f0", "shift_ld",
            "octave_shift_to_dataset", "MAX_MIDI", "MAX_F0_HZ", "KEY_NAMES"]
 
+#: The notebook's controls and their ranges (transfer, streaming, the web page).
+CONTROL_RANGES = {"threshold": (0.0, 2.0), "quiet": (0.0, 60.0), "autotune": (0.0, 1.0),
+                  "pitch_shift": (-2.0, 2.0), "semitones": (-24.0, 24.0),
+                  "loudness_shift": (-20.0, 20.0)}
+
+
+def check_controls(**controls) -> dict:
+    """Each of the given :data:`CONTROL_RANGES` controls as a float in its
+    range (one-line ValueError otherwise)."""
+    return {name: check_number(value, name, *CONTROL_RANGES[name])
+            for name, value in controls.items()}
+
 #: f0 is clipped to this MIDI note (Magenta's notebook: ``midi_to_hz(110)``).
 MAX_MIDI = 110.0
 #: ``midi_to_hz(110)`` = 4698.64 Hz.

@@ -20,9 +20,9 @@ from ..features.notes import detect_notes, smoothing_frames
 from ..models import Autoencoder
 from ..models.preprocessing import LD_RANGE_DB
 from ..models.rendering import render
-from ..validation import as_mono_audio, check_number
+from ..validation import as_mono_audio
 from ..zoo import load_model
-from .adjust import AdjustResult, apply_manual_shifts, auto_adjust
+from .adjust import AdjustResult, apply_manual_shifts, auto_adjust, check_controls
 
 #: Audio rendered at once; longer inputs are chunked with state carried over.
 CHUNK_SECONDS = 20.0
@@ -97,12 +97,8 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     timings["model_load"] = time.perf_counter() - start
     audio = as_mono_audio(audio)
     sample_rate = check_sample_rate(sample_rate)
-    for name, value, low, high in (("threshold", threshold, 0, 2), ("quiet", quiet, 0, 60),
-                                   ("autotune", autotune, 0, 1),
-                                   ("pitch_shift", pitch_shift, -2, 2),
-                                   ("semitones", semitones, -24, 24),
-                                   ("loudness_shift", loudness_shift, -20, 20)):
-        check_number(value, name, low, high)
+    check_controls(threshold=threshold, quiet=quiet, autotune=autotune,
+                   pitch_shift=pitch_shift, semitones=semitones, loudness_shift=loudness_shift)
     min_samples = 2 * model.hop * sample_rate / model.sample_rate
     if audio.shape[0] < min_samples:
         raise ValueError(f"audio: {audio.shape[0] / sample_rate * 1000:.1f} ms is too short to "

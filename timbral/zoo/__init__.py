@@ -33,6 +33,20 @@ def shipped_models() -> Dict[str, Path]:
     return {p.name: p for p in sorted(MODELS_DIR.iterdir()) if is_model_folder(p)}
 
 
+def card_summary(card: str) -> str:
+    """A model card's one-line summary: for a shipped model its data's first
+    sentence and its held-out loss, otherwise the card's first line of prose."""
+    data = card.split("## Data", 1)[-1].strip().split("\n\n")[0] if "## Data" in card else ""
+    first = data.split(". ")[0].rstrip(".")
+    loss = next((line.split("|")[2].strip() for line in card.splitlines()
+                 if line.startswith("| SpectralLoss")), "")
+    if first:
+        return f"{first}. Held-out SpectralLoss {loss}." if loss else f"{first}."
+    prose = (line.strip() for line in card.splitlines())
+    return next((line[:300] for line in prose
+                 if line and not line.startswith(("#", "|", "-", "*", "```"))), "")
+
+
 def list_models() -> List[dict]:
     """``[{"name", "path", "card"}]`` for every shipped model."""
     return [{"name": name, "path": str(path),
