@@ -177,20 +177,8 @@ class CausalCrepe:
 
     def _decode(self, act: np.ndarray) -> int:
         """One step of the Viterbi forward pass; returns the best current bin."""
-        crepe = self._crepe
-        n_bins, self_emission = crepe.N_BINS, 0.1
-        obs = int(act.argmax())
-        log_other = math.log((1 - self_emission) / n_bins)
-        log_self = math.log(self_emission + (1 - self_emission) / n_bins)
-        if self._score is None:
-            score = np.full(n_bins, math.log(1.0 / n_bins) + log_other)
-        else:
-            padded = np.full(n_bins + 22, -np.inf)
-            padded[11:-11] = self._score
-            cand = np.stack([padded[11 - d:11 - d + n_bins] for d in self._offsets]) + self._band
-            score = cand.max(axis=0)
-            score = np.maximum(score, self._score.max() + self._log_jump) + log_other
-        score[obs] += log_self - log_other
+        score, _ = self._crepe.viterbi_step(self._score, int(act.argmax()), self._band,
+                                            self._offsets, self._log_jump)
         self._score = score - score.max()  # keep the numbers small
         return int(self._score.argmax())
 

@@ -109,6 +109,43 @@ def log_transitions(jump_prob: float) -> Tuple[np.ndarray, np.ndarray]:
     return band, offsets
 
 
+def viterbi_step(score, obs: int, band: np.ndarray, offsets: np.ndarray, log_jump: float,
+                 self_emission: float = 0.1):
+    """One forward step of CREPE's HMM (see :func:`viterbi_path`).
+
+    Args:
+      score: ``[N_BINS]`` log-probabilities of the best paths to each bin at
+        the previous frame (None at the first frame).
+      obs: this frame's argmax bin.
+      band, offsets: :func:`log_transitions`' prior.
+      log_jump: log probability of jumping to a given bin from anywhere
+        (``-inf``: no jumps).
+
+    Returns ``(score [N_BINS], back [N_BINS] int64 or None)``: the new scores
+    and each bin's best previous bin.
+    """
+    log_other = np.log((1 - self_emission) / N_BINS)
+    log_self = np.log(self_emission + (1 - self_emission) / N_BINS)
+    back = None
+    if score is None:
+        new = np.full(N_BINS, np.log(1.0 / N_BINS))
+    else:
+        cols = np.arange(N_BINS)
+        padded = np.full(N_BINS + 22, -np.inf)
+        padded[11:-11] = score
+        # cand[r, j] = score[j - d_r] + log P(j - d_r -> j)
+        cand = np.stack([padded[11 - d:11 - d + N_BINS] for d in offsets]) + band
+        best = cand.argmax(axis=0)
+        back = cols - offsets[best]
+        new = cand[best, cols]
+        far = int(score.argmax())  # a jump from anywhere: the best source
+        jumps = score[far] + log_jump > new
+        new[jumps], back[jumps] = score[far] + log_jump, far
+    new = new + log_other
+    new[obs] += log_self - log_other
+    return new, back
+
+
 def viterbi_path(activations: np.ndarray, self_emission: float = 0.1,
                  jump_prob: float = 0.0) -> np.ndarray:
     """Most likely bin sequence ``[n_frames]`` of CREPE's HMM: uniform start,
@@ -120,26 +157,11 @@ def viterbi_path(activations: np.ndarray, self_emission: float = 0.1,
     band, offsets = log_transitions(float(jump_prob))
     log_jump = np.log(jump_prob / N_BINS) if jump_prob > 0 else -np.inf
     obs = activations.argmax(axis=1)
-    log_other = np.log((1 - self_emission) / N_BINS)
-    log_self = np.log(self_emission + (1 - self_emission) / N_BINS)
     n = obs.shape[0]
     back = np.empty((n, N_BINS), np.int16)
-    score = np.full(N_BINS, np.log(1.0 / N_BINS) + log_other)
-    score[obs[0]] += log_self - log_other
-    cols = np.arange(N_BINS)
-    padded = np.full(N_BINS + 22, -np.inf)
+    score, _ = viterbi_step(None, int(obs[0]), band, offsets, log_jump, self_emission)
     for t in range(1, n):
-        padded[11:-11] = score
-        # cand[r, j] = score[j - d_r] + log P(j - d_r -> j)
-        cand = np.stack([padded[11 - d:11 - d + N_BINS] for d in offsets]) + band
-        best = cand.argmax(axis=0)
-        back[t] = cols - offsets[best]
-        new = cand[best, cols]
-        far = int(score.argmax())  # a jump from anywhere: the best source
-        jumps = score[far] + log_jump > new
-        new[jumps], back[t, jumps] = score[far] + log_jump, far
-        score = new + log_other
-        score[obs[t]] += log_self - log_other
+        score, back[t] = viterbi_step(score, int(obs[t]), band, offsets, log_jump, self_emission)
     path = np.empty(n, np.int64)
     path[-1] = int(score.argmax())
     for t in range(n - 1, 0, -1):
