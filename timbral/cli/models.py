@@ -50,7 +50,7 @@ def _zoo_build(args: argparse.Namespace) -> None:
     from ..zoo.build import build
 
     folder = build(args.name, args.workdir, output=args.output, steps=args.steps,
-                   max_minutes=args.max_minutes, docs=args.docs)
+                   max_minutes=args.max_minutes, docs=args.docs, overwrite=args.overwrite)
     print(f"wrote {folder}")
     print((folder / "model_card.md").read_text().split("## Quality")[-1].strip())
 
@@ -92,4 +92,6 @@ def register(sub) -> None:
     zb.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     zb.add_argument("--max-minutes", type=float, help="stop training after this wall time")
     zb.add_argument("--docs", help="write <name>.png (held-out input vs resynthesis) here")
+    zb.add_argument("--overwrite", action="store_true",
+                    help="replace an existing --output folder or --docs picture")
     zb.set_defaults(func=_zoo_build)

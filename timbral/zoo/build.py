@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 from ..audio import load_audio
 from ..data.corpus import render_corpus
 from ..data.dataset import prepare_dataset
+from ..files import refuse_existing
 from ..models import save_model_folder
 from ..train import train
 from . import MODELS_DIR, load_model
@@ -77,21 +78,27 @@ def metrics_table(metrics: Dict[str, float]) -> str:
 
 
 def build(name: str, workdir, output=None, steps: Optional[int] = None,
-          max_minutes: Optional[float] = None, docs=None, progress: bool = True) -> Path:
+          max_minutes: Optional[float] = None, docs=None, progress: bool = True,
+          overwrite: bool = False) -> Path:
     """Build (or finish building) the shipped model ``name``; returns its folder.
 
     Args:
       name: a key of :data:`RECIPES`.
       workdir: scratch folder for renders, dataset and training run.
-      output: model folder to write (default: the package's ``zoo/models/<name>``).
+      output: model folder to write (default: the package's ``zoo/models/<name>``,
+        which is always replaced: rebuilding it is the point).
       steps: training steps (default: the recipe's).
       max_minutes: stop training after this wall time.
       docs: folder for ``<name>.png`` (held-out input vs resynthesis), if given.
       progress: show progress bars.
+      overwrite: replace an existing ``output`` folder or ``docs`` picture
+        (checked before any work starts).
     """
     if name not in RECIPES:
         raise ValueError(f"model: no recipe named {name!r}; known: {sorted(RECIPES)}")
     recipe = RECIPES[name]
+    picture = None if docs is None else Path(docs) / f"{name}.png"
+    refuse_existing(*(p for p in (output, picture) if p is not None), overwrite=overwrite)
     work = Path(workdir) / name
     corpus = render_corpus(recipe.instrument, recipe.minutes, work / "audio", seed=0,
                            soundfont=recipe.soundfont, progress=progress)
@@ -109,14 +116,14 @@ def build(name: str, workdir, output=None, steps: Optional[int] = None,
             f"(phrases never trained on):\n\n{metrics_table(metrics)}")
     model.config["name"] = name
     folder = save_model_folder(output or MODELS_DIR / name, model, model.statistics, card,
-                               overwrite=True)
-    if docs is not None:
+                               overwrite=overwrite or output is None)
+    if picture is not None:
         from ..plots import plot_spectrograms
 
         audio, output_audio = resynthesize(model, *clips[0])
         plot_spectrograms(audio, model.sample_rate, output_audio, model.sample_rate,
-                          Path(docs) / f"{name}.png",
+                          picture,
                           titles=(f"held-out {recipe.instrument} render",
                                   f"{name} model resynthesis (SpectralLoss "
-                                  f"{metrics['spectral_loss']:.2f})"), overwrite=True)
+                                  f"{metrics['spectral_loss']:.2f})"), overwrite=overwrite)
     return folder
