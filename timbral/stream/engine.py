@@ -67,27 +67,22 @@ def engine_delay(block: Optional[int], hop: int, lookahead: int, first_offset: i
 
 
 class StreamStats:
-    """Compute time per block: totals over the whole stream and the latest
-    ``keep`` blocks (a fixed ring, so a stream of any length uses the same memory)."""
+    """Compute time of the latest ``keep`` blocks (a fixed ring, so a stream of
+    any length uses the same memory) and the number of blocks so far."""
 
     def __init__(self, keep: int = 1 << 16):
         self.recent = np.zeros(int(keep))
         self.blocks = 0
-        self.frames = 0
-        self.total = 0.0
-        self.worst = 0.0
 
     def add(self, seconds: float) -> None:
         self.recent[self.blocks % len(self.recent)] = seconds
         self.blocks += 1
-        self.total += seconds
-        self.worst = max(self.worst, seconds)
 
     def times(self) -> np.ndarray:
         """The kept per-block times (seconds), oldest first."""
-        n = min(self.blocks, len(self.recent))
-        return np.roll(self.recent, -(self.blocks % len(self.recent)))[-n:] \
-            if self.blocks > len(self.recent) else self.recent[:n].copy()
+        if self.blocks > len(self.recent):
+            return np.roll(self.recent, -(self.blocks % len(self.recent)))
+        return self.recent[:self.blocks].copy()
 
     def summary(self, block: int, sample_rate: int, skip: int = 0) -> Dict[str, float]:
         """Mean, 99th percentile and max compute per block (ms) over the kept
@@ -245,7 +240,6 @@ class StreamProcessor:
                 cut = min(self._skip, len(audio))
                 audio, self._skip = audio[cut:], self._skip - cut
             self._pending = np.concatenate([self._pending, audio])
-            self.stats.frames += len(due)
             if self.recording:
                 for key, value in (("f0_hz", feats["f0_hz"]),
                                    ("f0_confidence", feats["f0_confidence"]),

@@ -137,7 +137,7 @@ class CausalCrepe:
             raise ValueError(f"backend: expected 'auto', 'onnxruntime' or 'torch', got "
                              f"{backend!r}")
         self.backend = "onnxruntime" if self._session is not None else "torch"
-        self.capacity, self.refine = capacity, bool(refine)
+        self.refine = bool(refine)
         self.sample_rate = int(sample_rate)
         self.periods = float(periods)
         self.crepe_size = math.ceil(crepe.WINDOW * self.sample_rate / crepe.SAMPLE_RATE)
