@@ -173,25 +173,34 @@ def _rss_mb() -> float:
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_memory_stays_flat_over_a_long_stream(model):
-    """80 s of streaming (4000 frames): resident memory does not grow after the
-    first 40 s (the noise source's block cache and the allocator's pools fill
-    during the first seconds: run alone, RSS rises about 2 MB up to 40 s, then
-    stays within 0.1 MB up to 120 s); the per-block statistics are a fixed ring."""
+    """80 s of streaming (4000 frames): after the first 40 s, Python and numpy
+    allocations (tracemalloc) do not grow, and resident memory stays within a
+    few MB (the allocators' pools keep filling slowly: run alone, RSS rises
+    about 2 MB over the first 60-90 s and then stays flat to 160 s, with or
+    without this change); the per-block statistics are a fixed ring."""
+    import tracemalloc
+
     block = 256
     processor = StreamProcessor(model, block)
     rng = np.random.default_rng(0)
-    readings = []
-    with torch.inference_mode():
-        for second in range(80):
-            t = (np.arange(SR) + second * SR) / SR
-            x = 0.3 * np.sin(2 * np.pi * (220 + 50 * np.sin(t)) * t) \
-                + 0.01 * rng.standard_normal(SR)
-            x = x.astype(np.float32)
-            for i in range(0, SR - block + 1, block):
-                processor.process(x[i:i + block])
-            if second in (39, 79):
-                readings.append(_rss_mb())
-    assert readings[1] - readings[0] < 1.0, readings
+    readings, traced = [], []
+    tracemalloc.start()
+    try:
+        with torch.inference_mode():
+            for second in range(80):
+                t = (np.arange(SR) + second * SR) / SR
+                x = 0.3 * np.sin(2 * np.pi * (220 + 50 * np.sin(t)) * t) \
+                    + 0.01 * rng.standard_normal(SR)
+                x = x.astype(np.float32)
+                for i in range(0, SR - block + 1, block):
+                    processor.process(x[i:i + block])
+                if second in (39, 79):
+                    readings.append(_rss_mb())
+                    traced.append(tracemalloc.get_traced_memory()[0] / 1e6)
+    finally:
+        tracemalloc.stop()
+    assert traced[1] - traced[0] < 0.1, traced
+    assert readings[1] - readings[0] < 3.0, readings
     assert processor.stats.blocks == 80 * (SR // block)
     assert processor.stats.recent.shape == (1 << 16,)
 
