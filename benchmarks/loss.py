@@ -7,8 +7,8 @@ compute_loudness (v2) on 60 s of audio, on the CPU:
     python benchmarks/loss.py [--threads 2] [--repeats 5]
 
 Prints the best of ``--repeats`` wall times after one warm-up run. For
-reference (SPEC section 9, same machine): Magenta's TF loss takes 0.37-0.45 s,
-its compute_loudness on 60 s 28 ms.
+reference, Magenta's TensorFlow versions on the same machine: its loss takes
+0.37-0.45 s, its compute_loudness on 60 s 28 ms (BENCHMARKS.md).
 """
 
 from __future__ import annotations

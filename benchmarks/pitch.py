@@ -18,7 +18,7 @@ Per tracker, pooled over the signals' frames:
 
 With --soundfont, a second table does the same on five 10 s expressive phrases
 (violin, flute, trumpet, tenor sax, cello) rendered with FluidSynth from Debian's
-SoundFonts by timbral.data.soundfont (reverb and chorus off), scored against
+SoundFonts by timbral.data.rendering (reverb and chorus off), scored against
 their exact f0: notes, pitch-bend vibrato and each sample's own measured pitch
 deviation. Needs Debian's libfluidsynth3 and fluid-soundfont-gm
 (scripts/setup.sh test installs them).
@@ -57,11 +57,11 @@ ONSET_SKIP_S = 0.04  # attacks are not scored: no instrument has a defined pitch
 
 
 def soundfont_signals(seconds: float):
-    """Expressive phrases rendered with FluidSynth (timbral.data.soundfont) with their
+    """Expressive phrases rendered with FluidSynth (timbral.data.rendering) with their
     exact f0: the notes, the pitch bends (vibrato) and each sample's own measured
     deviation. Held notes are scored for pitch and recall, rests for false alarms;
     attacks and release tails are not scored."""
-    from timbral.data.soundfont import render_melody
+    from timbral.data import render_melody
 
     out = []
     for seed, name in enumerate(SOUNDFONT_INSTRUMENTS):

@@ -1,4 +1,4 @@
-"""Real-time streaming: latency and compute per block on ONE core (issue 8's targets).
+"""Real-time streaming: latency and compute per block on ONE core, against the targets.
 
     OMP_NUM_THREADS=1 python benchmarks/stream.py                  # 16 and 48 kHz, blocks 64-1024
     OMP_NUM_THREADS=1 python benchmarks/stream.py --minutes 10     # + memory over a 10-minute stream

@@ -1,4 +1,4 @@
-"""End-to-end timbre transfer time for a 10 s clip, split by stage (issue 6's target).
+"""End-to-end timbre transfer time for a 10 s clip, split by stage (target: <= 1.0 s).
 
     python benchmarks/transfer.py [--model violin] [--threads 2] [--repeats 3]
     python benchmarks/transfer.py --long-minutes 10     # peak memory of a 10-minute input
@@ -6,7 +6,8 @@
 The model is loaded once (as a server or a batch job would); then, best of N:
 decode (reading the example clip), features (default tracker, then CREPE full),
 adjust, synthesis, encode (writing a wav). The long-input mode transfers a
-generated 10-minute performance in a child process and prints its peak RSS.
+generated 10-minute performance in a child process and prints its peak RSS
+(target: <= 2 GB).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def long_input(model_name: str, minutes: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="violin")
+    parser.add_argument("--model", default="violin_soundfont")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long-minutes", type=float)

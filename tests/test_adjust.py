@@ -5,9 +5,12 @@ import pytest
 import torch
 
 from timbral.data.statistics import QuantileTransform
+from timbral.stream import StreamingAdjust
 from timbral.transfer import (KEY_NAMES, MAX_F0_HZ, apply_manual_shifts, auto_adjust, auto_tune,
                               fit_quantile_transform, get_tuning_factor, infer_major_key,
                               octave_shift_to_dataset, shift_f0, shift_ld)
+from timbral.transfer.adjust import (MAX_LOUDNESS_EXPANSION, LoudnessMatch, floor_loudness,
+                                     loudness_spread, octave_rule, quiet_drop_db, tune_f0)
 
 D_MAJOR = [62, 64, 66, 67, 69, 71, 73, 74]
 
@@ -80,6 +83,22 @@ def test_octave_shift_uses_note_on_frames_only():
     assert octave_shift_to_dataset(f0, mask, mean_pitch=59.0) == 1.0
 
 
+def test_octave_rule_on_pitches():
+    assert octave_rule(60.0, 60.0 + 12 * 1.6) == 1.0  # d > 1.5: floor
+    assert octave_rule(60.0, 60.0 + 12 * 1.2) == 2.0  # else ceil
+    assert octave_rule(60.0, 60.0 - 12 * 0.3) == 0.0 and str(octave_rule(60.0, 56.4)) == "0.0"
+    with pytest.raises(ValueError, match="input_pitch"):
+        octave_rule(float("nan"), 60.0)
+
+
+def test_floor_and_quiet_rules():
+    ld = np.array([-90.0, -80.0, -20.0], np.float32)
+    floored = floor_loudness(ld)
+    assert floored.dtype == np.float32 and floored.tolist() == [-80.0, -80.0, -20.0]
+    np.testing.assert_allclose(quiet_drop_db([0.0, 0.25, 1.0, 1.5], 20.0), [20.0, 15.0, 0.0, 0.0])
+    assert float(quiet_drop_db(0.5, 10.0)) == 5.0  # one frame, as the stream uses it
+
+
 # ---------------------------------------------------------------- loudness
 def test_quantile_matching_gives_the_target_distribution():
     rng = np.random.default_rng(0)
@@ -109,6 +128,98 @@ def test_quantile_matching_small_input():
     mask = np.array([True, True, True, False])
     _, out = fit_quantile_transform(loudness, mask, inv_quantile=target)
     np.testing.assert_allclose(out, [-20.0, -10.0, -15.0, -70.0], atol=1e-9)
+
+
+def _wide_statistics():
+    """A dataset whose note-on loudness spans about 30 dB (5th-95th percentile), like
+    the shipped models' (violin: -32 .. -4 dB)."""
+    rng = np.random.default_rng(2)
+    qt = QuantileTransform.fit(rng.normal(-18.0, 9.0, 20000))
+    return {"format": "timbral.statistics", "version": 1, "frame_rate": 100,
+            "mean_pitch": 69.0, "quantile_transform": qt.to_dict()}
+
+
+def _held_tone(seconds=8.0, rate=100, level_db=-2.0, wobble_db=0.3, seed=5):
+    """Features of a held A4 at ``level_db``: a slow random wobble of about
+    ``wobble_db``, 50 ms of silence at each end."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    ld = level_db + wobble_db * np.interp(np.arange(n), np.arange(0, n + 10, 10),
+                                          rng.normal(0, 1, n // 10 + 1))
+    conf = np.full(n, 0.95)
+    ld[:5] = ld[-5:] = -90.0
+    conf[:5] = conf[-5:] = 0.0
+    return {"f0_hz": np.full(n, 440.0), "f0_confidence": conf, "loudness_db": ld,
+            "frame_rate": rate}
+
+
+def test_loudness_match_limits_the_expansion():
+    target = QuantileTransform(np.linspace(-40.0, -10.0, 1001))  # median -25, spread 27 dB
+    match = LoudnessMatch(target)
+    assert match.spread == pytest.approx(27.0) and match.median == pytest.approx(-25.0)
+    assert loudness_spread(target.inverse_transform) == match.spread
+    u = np.array([0.0, 0.05, 0.5, 0.95, 1.0])
+    plain = target.inverse_transform(u)
+    # wide enough input: plain quantile matching
+    np.testing.assert_array_equal(match(u, 27.0 / MAX_LOUDNESS_EXPANSION), plain)
+    np.testing.assert_array_equal(match(u, 40.0), plain)
+    # a 3 dB input spreads over 2 * 3 dB around the dataset's median
+    narrow = match(u, 3.0)
+    np.testing.assert_allclose(narrow, -25.0 + (plain + 25.0) * 6.0 / 27.0, atol=1e-9)
+    assert narrow[3] - narrow[1] == pytest.approx(MAX_LOUDNESS_EXPANSION * 3.0)
+    np.testing.assert_allclose(match(u, 0.0), -25.0)  # a constant input
+
+
+def test_steady_tone_keeps_a_steady_loudness():
+    """A held tone at -2 dB: plain quantile matching stretched its 1 dB wobble over the
+    dataset's 30 dB (a deep tremolo); now it stays within a few dB, offline and streamed."""
+    features, stats = _held_tone(), _wide_statistics()
+    ld_in = features["loudness_db"]
+    result = auto_adjust(features, stats, quiet=20.0)
+    mask = result.mask_on
+    assert mask[10:-10].all()
+    inner = np.zeros_like(mask)
+    inner[10:-10] = True  # away from the start and the end of the note
+    out = result.loudness_db[inner]
+    spread = lambda x: np.subtract(*np.percentile(x, [95, 5]))  # noqa: E731
+    assert 0.5 < spread(ld_in[inner]) < 2.0
+    assert spread(out) <= MAX_LOUDNESS_EXPANSION * spread(ld_in[inner]) + 0.1
+    assert np.ptp(out) < 4.0 and np.abs(np.diff(out)).max() < 1.0
+    target = QuantileTransform.from_dict(stats["quantile_transform"])
+    assert abs(np.median(out) - target.inverse_transform([0.5])[0]) < 1.0  # matched level
+    # what Magenta's matching does to the same tone
+    fitted = QuantileTransform.fit(ld_in[mask], 1000)
+    magenta = target.inverse_transform(fitted.transform(ld_in[inner]))
+    assert np.ptp(magenta) > 25.0 and np.abs(np.diff(magenta)).max() > 5.0
+
+    # Streamed: the same rule on running statistics. The stream starts from the dataset's
+    # distribution (near the identity) and settles near the median; plain matching
+    # swung over 23 dB in the last 4 s.
+    stream = StreamingAdjust(stats, 100, quiet=20.0)
+    streamed = np.array([stream(f, c, ld).loudness_db for f, c, ld in
+                         zip(features["f0_hz"], features["f0_confidence"], ld_in)])
+    assert np.abs(np.diff(streamed[10:-10])).max() < 1.0
+    assert np.ptp(streamed[400:-10]) < 4.0
+
+
+def test_melody_loudness_matching_is_magentas():
+    """A melody with a usual dynamic range (20 dB) gets exactly Magenta's quantile
+    matching: the narrow-input rule does not touch it."""
+    rng = np.random.default_rng(6)
+    ld, conf = [], []
+    for level in rng.uniform(-40.0, -15.0, 12):
+        ld += list(level + rng.normal(0, 0.5, 40)) + [-75.0] * 10
+        conf += [0.95] * 40 + [0.05] * 10
+    features = {"f0_hz": np.full(len(ld), 330.0), "f0_confidence": np.array(conf),
+                "loudness_db": np.array(ld), "frame_rate": 100}
+    stats = _wide_statistics()
+    result = auto_adjust(features, stats, quiet=0.0)
+    mask = result.mask_on
+    on = features["loudness_db"][mask]
+    assert MAX_LOUDNESS_EXPANSION * np.subtract(*np.percentile(on, [95, 5])) > 30.0
+    target = QuantileTransform.from_dict(stats["quantile_transform"])
+    magenta = target.inverse_transform(QuantileTransform.fit(on, 1000).transform(on))
+    np.testing.assert_array_equal(result.loudness_db[mask], magenta.astype(np.float32))
 
 
 # ------------------------------------------------------------------ tuning
@@ -168,6 +279,42 @@ def test_auto_tune_snaps_to_the_scale_not_the_chromatic_grid():
     assert auto_tune(f0, 0.0, mask, amount=1.0, chromatic=True)[-1] == pytest.approx(65.0)
     chromatic = auto_tune(f0 + 0.1, 0.1, mask, amount=1.0, chromatic=True)
     np.testing.assert_allclose(chromatic[:-1], f0[:-1] + 0.1, atol=1e-9)
+
+
+def test_tune_f0_pulls_hz_toward_a_given_key():
+    f0_midi = np.array(D_MAJOR + [65.4], dtype=float) + 0.23
+    f0 = np.concatenate([_hz(f0_midi), [0.0]])
+    tuned = tune_f0(f0, 0.23, 2, 1.0)  # D major, 23 cents sharp
+    np.testing.assert_allclose(_midi(tuned[:-2]), f0_midi[:-1], atol=1e-9)
+    assert _midi(tuned[-2]) == pytest.approx(66.23) and tuned[-1] == 0.0
+    mask = np.ones(len(f0_midi), bool)
+    np.testing.assert_allclose(_midi(tuned[:-1]), auto_tune(f0_midi, 0.23, mask, amount=1.0),
+                               atol=1e-9)
+    with pytest.raises(ValueError, match="key: expected a pitch class"):
+        tune_f0(f0, 0.0, 12, 1.0)
+
+
+def test_streaming_adjust_applies_the_offline_rules():
+    """Frame by frame, the stream gives what the offline rules give for its own
+    running statistics (octave shift, quiet, autotune)."""
+    rate = 50
+    stats = _statistics(mean_pitch=74.0)
+    stream = StreamingAdjust(stats, rate, quiet=30.0, autotune=1.0)
+    rng = np.random.default_rng(4)
+    for i in range(400):
+        on = (i // 25) % 4 != 3
+        f0 = float(_hz(D_MAJOR[(i // 25) % 8] - 12 + 0.2 + rng.normal(0, 0.05)))
+        ld = -30.0 + rng.normal(0, 1) if on else -70.0
+        frame = stream(f0, 0.95 if on else 0.05, ld)
+        if stream.notes and not frame.note_on:  # between notes the rule applies at once
+            assert frame.octave_shift == octave_rule(stream.mean_note_pitch, 74.0) == 1.0
+        expected = shift_f0([f0], frame.octave_shift)
+        if stream.tuning is not None:
+            expected = tune_f0(expected, stream.tuning, stream.key, 1.0)
+        assert frame.f0_hz == float(expected[0])
+        if not frame.note_on:
+            assert frame.loudness_db == ld - float(quiet_drop_db(frame.ratio, 30.0))
+    assert stream.key == 2 and stream.tuning == pytest.approx(0.2, abs=0.03)
 
 
 def test_auto_tune_keeps_unvoiced_frames():
@@ -288,5 +435,5 @@ def test_other_validation():
         auto_tune(np.ones(3), 0.0, np.array([0, 2, 1]), amount=1.0)
     with pytest.raises(ValueError, match="inv_quantile"):
         fit_quantile_transform(np.zeros(5), np.ones(5, bool), inv_quantile=[1, 2, 3])
-    with pytest.raises(ValueError, match="statistics: format"):
+    with pytest.raises(ValueError, match="statistics: 'format'"):
         auto_adjust(_features(), dict(_statistics(), format="pickle"), frame_rate=250)

@@ -3,21 +3,20 @@
 The server runs as a real process (``python -m timbral.app``, the same code as
 ``timbral serve``) on a free port, with TMPDIR pointed at a test folder so the
 cleanup of its temporary files can be checked. The browser is Debian's
-chromium driven through chromedriver's W3C WebDriver API (plain HTTP, no
-client library); both come from requirements/browser-apt.txt, and this file
-fails, not skips, when they are missing. The e2e test's screenshot is saved
-under $TIMBRAL_TEST_ARTIFACTS (default: out/test-artifacts/ in the repository).
+chromium driven by selenium through Debian's chromedriver; both come from
+requirements/browser-apt.txt, and this file fails, not skips, when they are
+missing. The e2e test's screenshot is saved under $TIMBRAL_TEST_ARTIFACTS
+(default: out/test-artifacts/ in the repository).
 """
 
 from __future__ import annotations
 
-import base64
+import http.server
 import io
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("TIMBRAL_CHROMIUM", "/usr/bin/chromium")
@@ -40,12 +45,6 @@ MB = 1_000_000
 
 
 # ---------------------------------------------------------------------------- helpers
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _http(method: str, url: str, body=None, headers=None, timeout=120):
     """(status, parsed JSON or bytes) without raising on HTTP errors."""
     if isinstance(body, (dict, list)):
@@ -150,9 +149,11 @@ class Server:
 
 
 class Browser:
-    """Headless Chromium through chromedriver's W3C WebDriver HTTP API."""
+    """Headless Chromium driven by selenium through Debian's chromedriver.
 
-    ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+    The driver's path is given, so Selenium Manager (which may download
+    drivers) never runs.
+    """
 
     def __init__(self, profile: Path):
         for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
@@ -160,82 +161,53 @@ class Browser:
                 pytest.fail(f"{path} is missing: the browser test needs Debian's {package} "
                             f"(apt-get install -y $(cat requirements/browser-apt.txt)); "
                             f"scripts/setup.sh test installs it")
-        port = _free_port()
-        self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _http("GET", f"{self.base}/status", timeout=5)[1]["value"]["ready"]:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("chromedriver did not start")
-            time.sleep(0.1)
-        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--no-default-browser-check",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-extensions", "--disable-features=Translate",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1000",
-                f"--user-data-dir={profile}"]
-        caps = {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome", "pageLoadStrategy": "normal",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args}}}}
-        self.id = self._call("POST", "/session", caps)["sessionId"]
-
-    def _call(self, method, path, body=None):
-        status, answer = _http(method, self.base + path, body if body is not None else
-                               ({} if method == "POST" else None))
-        if status != 200:
-            raise AssertionError(f"webdriver {method} {path}: {status} {answer}")
-        return answer["value"]
-
-    def cmd(self, method, path, body=None):
-        return self._call(method, f"/session/{self.id}{path}", body)
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        options.page_load_strategy = "normal"
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--no-default-browser-check",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--disable-extensions", "--disable-features=Translate",
+                    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                    "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1000",
+                    f"--user-data-dir={profile}"):
+            options.add_argument(arg)
+        self.driver = webdriver.Chrome(options=options,
+                                       service=ChromeService(executable_path=CHROMEDRIVER))
 
     def get(self, url):
-        self.cmd("POST", "/url", {"url": url})
+        self.driver.get(url)
 
     def find(self, css):
-        return self.cmd("POST", "/element", {"using": "css selector", "value": css})[self.ELEMENT]
+        return self.driver.find_element(By.CSS_SELECTOR, css)
 
     def click(self, css):
-        self.cmd("POST", f"/element/{self.find(css)}/click")
+        self.find(css).click()
 
     def type(self, css, text):
-        self.cmd("POST", f"/element/{self.find(css)}/value", {"text": text})
+        self.find(css).send_keys(text)
 
     def js(self, script, *args):
-        return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
+        return self.driver.execute_script(script, *args)
 
     def wait(self, script, timeout=60, what=""):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = self.js(script)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                error = self.js("return document.getElementById('error').textContent")
-                raise AssertionError(f"timed out waiting for {what or script} (page error: "
-                                     f"{error!r})")
-            time.sleep(0.1)
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(
+                lambda driver: driver.execute_script(script))
+        except TimeoutException:
+            error = self.js("return document.getElementById('error').textContent")
+            raise AssertionError(f"timed out waiting for {what or script} (page error: "
+                                 f"{error!r})") from None
 
     def screenshot(self, path: Path):
         height = self.js("return document.documentElement.scrollHeight")
-        self.cmd("POST", "/window/rect", {"width": 1280, "height": int(height) + 140})
+        self.driver.set_window_size(1280, int(height) + 140)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(self.cmd("GET", "/screenshot")))
+        self.driver.save_screenshot(str(path))
         return path
 
     def quit(self):
-        try:
-            self._call("DELETE", f"/session/{self.id}")
-        finally:
-            self.driver.terminate()
-            self.driver.wait(10)
+        self.driver.quit()
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -264,7 +236,8 @@ def clips(tmp_path_factory):
 def server(models, tmp_path_factory):
     tmpdir = tmp_path_factory.mktemp("web_tmp")
     srv = Server(["--model", models["cello-test"], "--model", models["flute-test"],
-                  "--jobs", "2", "--max-upload-mb", "20", "--max-seconds", "30"], tmpdir)
+                  "--jobs", "2", "--max-upload-mb", "20", "--max-model-mb", "20",
+                  "--max-seconds", "30"], tmpdir)
     yield srv
     srv.stop()
 
@@ -299,6 +272,33 @@ def _assert_same_audio(got, expected):
     peak = float(np.abs(expected).max())
     assert peak > 1e-3  # the untrained models still make sound
     np.testing.assert_allclose(got, expected, atol=max(2e-3 * peak, 2 / 32768))
+
+
+def _sessions(server) -> set:
+    """The ids of the server's sessions: the folders in its temporary folder."""
+    (root,) = server.tmpdir.glob("timbral-web-*")
+    return {p.name for p in root.iterdir() if p.is_dir()}
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (Linux /proc), MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1000
+
+
+def _model_zip(folder: Path, config_change=None) -> bytes:
+    """A model folder zipped as a user would (one folder inside); ``config_change``
+    edits its config.json first."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in folder.iterdir():
+            data = path.read_bytes()
+            if path.name == "config.json" and config_change:
+                config = json.loads(data)
+                config_change(config)
+                data = json.dumps(config).encode()
+            z.writestr(f"my-model/{path.name}", data)
+    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------------------- tests
@@ -356,7 +356,21 @@ def test_browser_end_to_end(server, clips, reference, tmp_path):
         assert browser.js("return document.getElementById('model').value") == "flute-test"
         assert "untrained test instrument" in browser.js(
             "return document.getElementById('model-card').textContent")
-        browser.type("#pitch_shift", "\ue014")  # ArrowRight: one step up, +1 octave
+        # The controls are built from the one table, in its order; auto-adjust's own
+        # controls follow its switch.
+        from timbral.transfer.controls import CONTROLS
+
+        assert browser.js("return [...document.querySelectorAll('#switches input, #sliders "
+                          "input')].map(i => i.id)") == [c.name for c in CONTROLS]
+        adjust_only = [c.name for c in CONTROLS if c.adjust_only]
+        assert adjust_only == ["quiet", "autotune"]
+        disabled = "return arguments[0].map(id => document.getElementById(id).disabled)"
+        assert browser.js(disabled, adjust_only) == [False, False]
+        browser.click("#adjust")
+        assert browser.js(disabled, adjust_only) == [True, True]
+        browser.click("#adjust")
+        assert browser.js(disabled, adjust_only) == [False, False]
+        browser.type("#pitch_shift", Keys.ARROW_RIGHT)  # one step up: +1 octave
         assert browser.js("return document.getElementById('pitch_shift').value") == "1"
         assert browser.js("return document.getElementById('pitch_shift-value').value") == "1"
         browser.click("#run")
@@ -463,11 +477,38 @@ def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
     assert status == 400 and "refusing entry '../escape/config.json'" in answer["error"]
     status, answer = server.api("POST", f"{model}?name=weights.bin", b"x")
     assert status == 400 and "upload a model as a .zip" in answer["error"]
-    good = io.BytesIO()
-    with zipfile.ZipFile(good, "w") as z:
-        for path in models["flute-test"].iterdir():
-            z.write(path, f"my-flute/{path.name}")
-    status, answer = server.api("POST", f"{model}?name=my-flute.zip", good.getvalue())
+    # A zip bomb: 60 KB that expands to 60 MB (the server takes 20): refused from the
+    # sizes the zip declares, before anything is extracted.
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("my-model/model.safetensors", "w") as member:
+            for _ in range(60):
+                member.write(bytes(MB))
+    assert len(bomb.getvalue()) < 100_000
+    peak = _peak_rss_mb(server.process.pid)
+    status, answer = server.api("POST", f"{model}?name=bomb.zip", bomb.getvalue())
+    assert (status, answer["error"]) == (413, "bomb.zip: expands to 60 MB, more than this "
+                                              "server's limit of 20 MB (timbral serve "
+                                              "--max-model-mb)")
+    # A 3 MB model whose config asks for a huge network: refused from its config.json
+    # before extraction or building (the server's memory does not move).
+    huge = _model_zip(models["flute-test"], lambda c: c["decoder"]["config"].update(ch=20000))
+    status, answer = server.api("POST", f"{model}?name=huge.zip", huge)
+    assert status == 400 and answer["error"].startswith("huge.zip: my-model/config.json: ")
+    assert "839 M parameters" in answer["error"]  # models.config's bound
+    big = _model_zip(models["flute-test"], lambda c: c["decoder"]["config"].update(ch=1500))
+    status, answer = server.api("POST", f"{model}?name=big.zip", big)
+    assert (status, answer["error"]) == (413, "big.zip: my-model/config.json: describes a "
+                                              "model of about 30 MB, more than this server's "
+                                              "limit of 20 MB (timbral serve --max-model-mb)")
+    assert _peak_rss_mb(server.process.pid) < peak + 50
+    # nothing of them is left on disk: no extracted folder, no upload
+    leftovers = [p for p in server.tmpdir.rglob("*")
+                 if p.name.startswith(("model-", "timbral-model-"))]
+    assert leftovers == []
+
+    status, answer = server.api("POST", f"{model}?name=my-flute.zip",
+                                _model_zip(models["flute-test"]))
     assert status == 200 and (answer["id"], answer["name"]) == ("uploaded", "my-flute")
 
     # Bad options are refused with transfer()'s own messages.
@@ -480,6 +521,10 @@ def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
     assert status == 400 and "not offered here" in answer["error"]
     status, answer = server.api("POST", transfer, {"model": "uploaded", "quiet": "loud"})
     assert (status, answer["error"]) == (400, "quiet: expected a number, got 'loud'")
+    status, answer = server.api("POST", transfer, {"model": "uploaded", "adjust": "yes"})
+    assert (status, answer["error"]) == (400, "adjust: expected true or false, got 'yes'")
+    status, answer = server.api("POST", transfer, {"model": "uploaded", "octaves": 1})
+    assert status == 400 and answer["error"].startswith("unknown control(s): octaves")
 
     # Still serving: the uploaded model transfers, the page loads.
     status, answer = server.api("POST", transfer, {"model": "uploaded", "plots": False})
@@ -526,6 +571,82 @@ def test_offline_and_loopback_only(server):
     status, answer = server.api("GET", "/api/config", headers={"Host": "evil.example:80"})
     assert status == 400 and "Host" in answer["error"]
     assert server.url.startswith("http://127.0.0.1:")
+
+
+def test_requests_from_other_pages_are_refused(server, clips):
+    """Every state-changing request a browser marks as coming from another page is
+    refused with 403; the page's own (same Origin) and scripts' (no Origin) are served."""
+    own = server.url.rstrip("/")
+    sid = server.session()  # a script: no Origin, no Sec-Fetch-Site
+    before = _sessions(server)
+    message = ("refused a request from another web page; use the page at the address "
+               "timbral serve printed")
+    for headers in ({"Origin": "http://127.0.0.1:1"}, {"Origin": "null"},
+                    {"Origin": own.replace("127.0.0.1", "localhost")},
+                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Origin": own, "Sec-Fetch-Site": "cross-site"}):
+        for path, body in (("/api/session", None), (f"/api/session/{sid}/example", None),
+                           (f"/api/session/{sid}/audio?name=a.wav", clips[0].read_bytes()),
+                           (f"/api/session/{sid}/transfer", {"model": "flute-test"}),
+                           (f"/api/session/{sid}/close", None)):
+            status, answer = server.api("POST", path, body, headers)
+            assert (status, answer) == (403, {"error": message}), (headers, path)
+    assert _sessions(server) == before  # none created, none closed
+    # the app's own page: same Origin, Sec-Fetch-Site same-origin
+    status, answer = server.api("POST", "/api/session", headers={
+        "Origin": own, "Sec-Fetch-Site": "same-origin"})
+    assert status == 200 and _sessions(server) == before | {answer["session"]}
+    assert server.api("GET", "/api/config", headers={"Origin": "http://127.0.0.1:1"})[0] == 200
+
+
+ANOTHER_SITE = """<!doctype html><title>another site</title>
+<form id="form" method="POST" action="{app}api/session"></form>
+<script>
+fetch("{app}api/session", {{method: "POST", mode: "no-cors"}})
+  .then(() => {{ document.title = "sent"; }}, error => {{ document.title = "failed: " + error; }});
+</script>
+"""
+
+
+def test_a_page_on_another_origin_cannot_create_sessions(server, tmp_path):
+    """A real page served from another localhost port POSTs to the app from its script
+    (fetch) and with a form: the app refuses both (its answer shows where the form
+    navigated) and no session appears."""
+    page = ANOTHER_SITE.format(app=server.url).encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    before = _sessions(server)
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.get(f"http://127.0.0.1:{site.server_address[1]}/")
+        # The fetch settles once the app has answered: its answer is hidden from the page
+        # (Cross-Origin-Resource-Policy), so "failed" too means the request was sent.
+        browser.wait("return document.title.startsWith('sent') || "
+                     "document.title.startsWith('failed')", 30, "the other page's fetch")
+        assert _sessions(server) == before
+        browser.js("document.getElementById('form').submit()")
+        WebDriverWait(browser.driver, 30).until(
+            lambda driver: driver.current_url.startswith(server.url))
+        shown = browser.wait("return document.body && document.body.innerText", 30,
+                             "the app's answer to the form")
+        assert json.loads(shown) == {"error": "refused a request from another web page; use "
+                                              "the page at the address timbral serve printed"}
+    finally:
+        browser.quit()
+        site.shutdown()
+    assert _sessions(server) == before
 
 
 def test_shutdown_removes_temporary_files(server):

@@ -63,11 +63,31 @@ def test_config_errors_are_one_line():
 
 
 @pytest.mark.parametrize("reverb, last", [("ir", "Reverb"), ("exp_decay", "ExpDecayReverb"),
-                                          ("none", "Add")])
+                                          ("bands", "MultibandDecayReverb"), ("none", "Add")])
 def test_the_reverb_option_picks_the_last_processor(reverb, last):
     model = Autoencoder(preset_config("cpu-fast", reverb=reverb))
     assert type(model.processor_group.processors[-1]).__name__ == last
     assert PRESETS["solo"]["reverb"] == "ir"  # Magenta's recipe keeps its room
+
+
+def test_the_fullband_preset_reaches_the_top_of_the_band():
+    """48 kHz, loss sizes x3, and harmonics of a G3 up to about 23.5 kHz: an untrained
+    model given a flat distribution puts energy above 8 kHz (16 kHz models cannot)."""
+    config = preset_config("fullband")
+    assert config["sample_rate"] == 48000 and config["frame_rate"] == 100
+    assert config["training"]["loss"]["fft_sizes"] == [6144, 3072, 1536, 768, 384, 192]
+    harmonics = dict(config["decoder"]["config"]["output_splits"])["harmonic_distribution"]
+    assert harmonics * 196.0 > 23000
+    reverb = config["processor_group"]["config"]["dag"][-1]["processor"]
+    assert reverb["type"] == "MultibandDecayReverb" and reverb["config"]["reverb_length"] == 48000
+    from timbral.synths import Harmonic
+
+    synth = Harmonic(48000, 48000)
+    audio = synth(torch.ones(1, 100, 1), torch.zeros(1, 100, harmonics),
+                  torch.full((1, 100, 1), 196.0))
+    spectrum = torch.fft.rfft(audio[0]).abs().square()
+    freqs = torch.fft.rfftfreq(48000, 1 / 48000)
+    assert spectrum[freqs > 8000].sum() / spectrum.sum() > 0.5
 
 
 def test_model_folder_round_trip_is_exact(tmp_path):

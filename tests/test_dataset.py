@@ -87,3 +87,46 @@ def test_unusable_inputs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="not a prepared dataset"):
         read_manifest(tmp_path / "other")
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_whole_files_can_be_held_out(violin_clips, tmp_path):
+    """--validation-files keeps a whole recording out of training; the others split."""
+    from timbral.data.dataset import TrainingData, prepare_dataset
+
+    first = sorted(p.name for p in violin_clips.glob("*.flac"))[0]
+    manifest = prepare_dataset([violin_clips], tmp_path / "d", progress=False,
+                               validation_files=[first])
+    held = [f for f in manifest["files"] if f["source"].endswith(first)]
+    others = [f for f in manifest["files"] if not f["source"].endswith(first)]
+    assert len(held) == 1 and held[0]["validation_start"] == 0
+    assert all(0 < f["validation_start"] < f["n_samples"] for f in others)
+    data = TrainingData(tmp_path / "d")
+    trained = {item for item, a, b in data.regions("train") if b > a}
+    assert trained == {i for i, f in enumerate(manifest["files"]) if f in others}
+    with pytest.raises(ValueError, match="no input file matches"):
+        prepare_dataset([violin_clips], tmp_path / "e", progress=False,
+                        validation_files=["nothing*"])
+
+
+def test_windows_where_the_tracker_is_unsure_are_left_out(violin_dataset, tmp_path):
+    """A recording whose sounding frames all have low f0 confidence (a double stop,
+    noise) teaches no pitch: with max_unsure it is never drawn."""
+    import shutil
+
+    from timbral.data.dataset import TrainingData
+
+    copy = tmp_path / "d"
+    shutil.copytree(violin_dataset, copy)
+    doubtful = sorted((copy / "items").glob("*.npz"))[0]
+    with np.load(doubtful) as npz:
+        arrays = dict(npz)
+    arrays["f0_confidence"][:] = 0.1
+    np.savez(doubtful, **arrays)
+    data = TrainingData(copy)
+    assert data.unsure_share(2.0, 100, max_unsure=1.0) == 0.0
+    assert 0.3 < data.unsure_share(2.0, 100, max_unsure=0.2) < 0.7  # one file of two
+    marked = np.float32(0.1)  # the doubtful file's confidence, found in no other frame
+    kept = data.sample_batch(np.random.default_rng(0), 64, 2.0, 100, max_unsure=0.2)
+    assert not np.any(kept["f0_confidence"] == marked)
+    mixed = data.sample_batch(np.random.default_rng(1), 64, 2.0, 100, max_unsure=1.0)
+    assert np.any(np.all(mixed["f0_confidence"] == marked, axis=1))

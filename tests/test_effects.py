@@ -403,3 +403,35 @@ def test_bad_inputs_raise_naming_the_argument(build, call, name):
 def test_bad_constructor_arguments_raise_naming_the_argument(build, name):
     with pytest.raises(ValueError, match=rf"^{name}:"):
         build()
+
+
+def test_multiband_decay_reverb_decays_at_each_bands_own_rate():
+    """The bands split the seeded noise exactly; each band's envelope falls 60 dB in its
+    own learned t60; the tail carries no energy a band's parameters do not put there."""
+    from timbral.effects import MultibandDecayReverb
+    from timbral.processors.effects import _draw_noise
+
+    sr = 16000
+    reverb = MultibandDecayReverb(reverb_length=2 * sr, sample_rate=sr, initial_t60=0.4)
+    assert reverb.band_edges() == [0.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0]
+    white = _draw_noise(2 * sr, 0)[0]
+    torch.testing.assert_close(reverb.band_noise.sum(0), white, atol=1e-6, rtol=0)
+    with torch.no_grad():
+        reverb.log_t60[:] = torch.log(torch.tensor([0.4] * 3 + [1.2] * 4))
+        reverb.log_gain[:] = 0.0
+    ir = reverb.impulse_response().detach()
+    spectrum = lambda x: torch.fft.rfft(x * torch.hann_window(len(x))).abs().square()  # noqa: E731
+    freqs = torch.fft.rfftfreq(4000, 1 / sr)
+
+    def level(start_s, lo, hi):  # band energy of 0.25 s of IR from start_s, dB
+        seg = ir[int(start_s * sr):int(start_s * sr) + 4000]
+        band = (freqs >= lo) & (freqs < hi)
+        return 10 * torch.log10(spectrum(seg)[band].sum()).item()
+
+    # low band (t60 0.4 s): 60 dB per 0.4 s -> about 75 dB down 0.5 s later
+    assert level(0.5, 130, 240) - level(0.0, 130, 240) == pytest.approx(-75, abs=4)
+    # high band (t60 1.2 s): 25 dB down 0.5 s later
+    assert level(0.5, 2100, 3900) - level(0.0, 2100, 3900) == pytest.approx(-25, abs=3)
+    assert sum(p.numel() for p in reverb.parameters()) == 14
+    with pytest.raises(ValueError, match="learns its room"):
+        MultibandDecayReverb(trainable=False)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from timbral.models import Autoencoder, preset_config, save_model_folder
-from timbral.models.export import ExportedStep, SynthStep, compare_export, export_step
+from timbral.models.export import ExportedStep, StreamStep, compare_export, export_step
 from timbral.models.rendering import PositionalNoise, render
 
 
@@ -43,7 +43,7 @@ def test_torchscript_export_renders_like_offline(model, tmp_path):
     path = tmp_path / "rt.pt"
     meta = export_step(model, path, "torchscript")
     assert meta["sample_rate"] == 16000 and meta["hop"] == 320 and meta["first_offset"] == -384
-    assert meta["state"][0] == "rnn_h" and "reverb_spectra" in meta["state"]
+    assert meta["state"][0] == "decoder/h" and "reverb/spectra" in meta["state"]
     diff = compare_export(model, path)
     assert diff["max_abs"] <= 1e-5 * max(1.0, diff["peak"]) and diff["peak"] > 0.05
     # driven frame by frame over a glide, the exported step gives the offline render
@@ -73,7 +73,7 @@ def test_onnx_export_matches_pytorch_in_onnxruntime(model, tmp_path, frames):
     f0 = np.full(n, 330.0, np.float32)
     ld = np.linspace(-50, -10, n).astype(np.float32)
     out, _ = _run_exported(exported, f0, ld, seed=2)
-    step = SynthStep(model).eval()
+    step = StreamStep(model).eval()
     state = step.initial_state()
     noise = PositionalNoise(2)
     ref = []
@@ -91,7 +91,7 @@ def test_export_follows_the_models_reverb(tmp_path, reverb):
     torch.manual_seed(1)
     model = Autoencoder(preset_config("realtime", reverb=reverb)).eval()
     meta = export_step(model, tmp_path / "rt.pt", "torchscript")
-    assert ("reverb_spectra" in meta["state"]) == (reverb != "none")
+    assert ("reverb/spectra" in meta["state"]) == (reverb != "none")
     diff = compare_export(model, tmp_path / "rt.pt")
     assert diff["max_abs"] <= 1e-5 * max(1.0, diff["peak"]) and diff["peak"] > 1e-3
 
@@ -118,7 +118,7 @@ def test_export_refuses_what_it_cannot_stream(tmp_path):
     config = preset_config("realtime")
     config["processor_group"]["config"]["dag"][0]["processor"]["config"][
         "amp_resample_method"] = "cubic"
-    with pytest.raises(ValueError, match="streaming supports"):
+    with pytest.raises(ValueError, match="needs 'window' or 'linear' amplitude resampling"):
         export_step(Autoencoder(config), tmp_path / "x.pt", "torchscript")
     with pytest.raises(ValueError, match="format"):
         export_step(Autoencoder(preset_config("realtime")), tmp_path / "x.pt", "tflite")

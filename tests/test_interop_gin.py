@@ -1,11 +1,13 @@
-"""Gin text parsing and writing without gin."""
+"""Gin text parsing without gin (and the tests' gin writer)."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from timbral.interop.gin import Macro, Reference, format_gin, format_value, parse_gin
+from timbral.interop.gin import Macro, Reference, parse_gin
+
+from magenta_writers import format_gin, format_value
 
 FIXTURE = Path(__file__).parent / "data" / "magenta_solo_tiny"
 

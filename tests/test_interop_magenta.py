@@ -14,12 +14,14 @@ import torch
 
 from timbral import effects, files, synths
 from timbral.interop import magenta
-from timbral.interop.gin import Reference, format_gin, parse_gin
-from timbral.interop.magenta import convert_magenta_folder, gin_bindings, write_magenta_folder
+from timbral.interop.gin import Reference, parse_gin
+from timbral.interop.magenta import convert_magenta_folder
 from timbral.interop.statistics import load_magenta_statistics
-from timbral.interop.tensorbundle import read_checkpoint, write_checkpoint
+from timbral.interop.tensorbundle import read_checkpoint
 from timbral.models import Autoencoder
 from timbral.processors import Add, ProcessorGroup
+
+from magenta_writers import format_gin, gin_bindings, write_checkpoint, write_magenta_folder
 
 FIXTURE = Path(__file__).parent / "data" / "magenta_solo_tiny"
 FOLDER = FIXTURE / "solo_tiny"

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timbral.interop.statistics import (QUANTILE_TRANSFORMER_PATHS, load_magenta_statistics,
-                                        statistics_from_pickle_data, write_magenta_statistics)
+from timbral.interop.statistics import (QUANTILE_TRANSFORMER_PATHS, QuantileTransformer,
+                                        load_magenta_statistics, statistics_from_pickle_data)
+
+from magenta_writers import MagentaPickler, write_magenta_statistics
 
 FIXTURE = Path(__file__).parent / "data" / "magenta_solo_tiny"
 PICKLE = FIXTURE / "solo_tiny" / "dataset_statistics.pkl"
@@ -152,10 +154,8 @@ def test_writer_refuses_values_float32_cannot_hold(tmp_path):
 
 
 def test_unfitted_quantile_transform():
-    from timbral.interop import statistics
-
     buffer = io.BytesIO()
-    statistics._MagentaPickler(buffer, QUANTILE_TRANSFORMER_PATHS[0]).dump(
-        {"mean_pitch": np.float32(60.0), "quantile_transform": statistics.QuantileTransformer()})
+    MagentaPickler(buffer, QUANTILE_TRANSFORMER_PATHS[0]).dump(
+        {"mean_pitch": np.float32(60.0), "quantile_transform": QuantileTransformer()})
     with pytest.raises(ValueError, match="lacks \\['quantiles_', 'references_'\\]; was it fitted"):
         statistics_from_pickle_data(buffer.getvalue())

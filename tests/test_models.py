@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from timbral.interop.magenta import decoder_state_dict, stack_depth
+from timbral.interop.magenta_weights import decoder_state_dict
 from timbral.models import F0LoudnessPreprocessor, RnnFcDecoder
 
 DATA = Path(__file__).parent / "data" / "magenta_solo_tiny" / "solo_tiny_expected.npz"
@@ -23,7 +23,7 @@ def _variables(magenta):
 
 def _decoder(magenta, dtype=torch.float32):
     variables = _variables(magenta)
-    decoder = RnnFcDecoder(rnn_channels=64, ch=64, layers_per_stack=stack_depth(variables))
+    decoder = RnnFcDecoder(rnn_channels=64, ch=64, layers_per_stack=2)
     decoder.load_state_dict(decoder_state_dict(variables, decoder))
     return decoder.to(dtype).eval()
 

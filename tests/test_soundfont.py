@@ -9,10 +9,12 @@ import ctypes
 import numpy as np
 import pytest
 
-from timbral.data import melodies, soundfont
+from timbral.data import fluidsynth, melodies
 from timbral.data import (INSTRUMENTS, Note, Performance, find_soundfonts, generate_phrase,
-                          quantize_performance, render_melody, render_performance)
-from timbral.data.soundfont import bend_to_midi, measure_pitch_deviation
+                          quantize_performance, render_melody, render_performance,
+                          resolve_soundfont)
+from timbral.data.pitch_deviation import measure_pitch_deviation
+from timbral.data.rendering import bend_to_midi
 
 SECONDS = 3.5
 SR = 16000
@@ -68,9 +70,9 @@ def test_soundfonts_are_installed_and_found():
     fonts = find_soundfonts()
     assert "FluidR3_GM" in fonts, "apt-get install fluid-soundfont-gm"
     assert all(p.is_file() and p.suffix in (".sf2", ".sf3") for p in fonts.values())
-    assert soundfont.resolve_soundfont(None) == fonts["FluidR3_GM"]  # preferred default
-    assert soundfont.resolve_soundfont("fluidr3") == fonts["FluidR3_GM"]
-    assert soundfont.fluidsynth_version().startswith("2.")
+    assert resolve_soundfont(None) == fonts["FluidR3_GM"]  # preferred default
+    assert resolve_soundfont("fluidr3") == fonts["FluidR3_GM"]
+    assert fluidsynth.fluidsynth_version().startswith("2.")
 
 
 def test_missing_soundfont_gives_one_line_install_hint(tmp_path):
@@ -93,7 +95,7 @@ def test_missing_fluidsynth_library_gives_install_hint(monkeypatch):
 
     monkeypatch.setattr(ctypes, "CDLL", no_library)
     with pytest.raises(RuntimeError, match="apt-get install libfluidsynth3"):
-        soundfont._FluidSynthLibrary()
+        fluidsynth.FluidSynthLibrary()
 
 
 def test_bad_arguments_raise_value_errors():

@@ -330,6 +330,10 @@ def test_live_command_runs_the_engine_in_the_audio_callback(model_folder, monkey
     bad = _parser().parse_args(["live", "--model", str(model_folder), "--input-device", "1"])
     with pytest.raises(CommandError, match="not an input device"):
         bad.func(bad)
+    listing = _parser().parse_args(["live", "--list-devices"])
+    listing.func(listing)
+    assert capsys.readouterr().out.splitlines() == [
+        "  0 mic (in 1, out 0, 48000 Hz)", "  1 speakers (in 0, out 2, 48000 Hz)"]
 
 
 def test_stream_command_handles_an_input_of_two_blocks(model_folder, tmp_path, capsys):

@@ -36,8 +36,10 @@ def reference_run(violin_dataset, tmp_path_factory):
 
 def test_a_run_writes_a_loadable_model_folder(reference_run):
     out, result = reference_run
-    assert result.steps == 8 and [r["step"] for r in result.history] == [2, 4, 6, 8]
-    assert all(r["validation_loss"] > 0 for r in result.history)
+    # a training-loss row every step of a short run, validation every 2 (checkpoint_every)
+    assert result.steps == 8 and [r["step"] for r in result.history] == list(range(1, 9))
+    assert [r["step"] for r in result.history if "validation_loss" in r] == [2, 4, 6, 8]
+    assert all(r.get("validation_loss", 1) > 0 for r in result.history)
     model = load_model(out)
     assert model.name == "reference" and model.config["pitch_tracker"] == "crepe-tiny-refined"
     assert model.statistics["frame_rate"] == 100
@@ -71,7 +73,7 @@ def test_kill_9_then_resume_continues_exactly(reference_run, violin_dataset, tmp
     assert result.returncode == 0, result.stderr
     ref_out, ref = reference_run
     rows = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [2, 4, 6, 8]
+    assert [r["step"] for r in rows] == list(range(1, 9))
     for got, want in zip(rows, ref.history):
         assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
     for name, value in _weights(out).items():
@@ -91,7 +93,7 @@ def test_refuses_to_clobber_or_resume_nothing(reference_run, violin_dataset, tmp
     result = subprocess.run(_cli("train", tmp_path / "nowhere", "--output", tmp_path / "m"),
                             capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "not a prepared dataset" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "no such folder" in result.stderr
 
 
 def test_torchrun_two_ranks_end_with_identical_weights(violin_dataset, tmp_path):

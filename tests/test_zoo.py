@@ -89,7 +89,7 @@ def test_the_realtime_model_plays_the_melody_through_the_streaming_engine(clip):
     model = load_model("violin_realtime")
     assert model.config["preset"] == "realtime" and model.frame_rate == 50
     processor = StreamProcessor(model, 320, adjust=False)
-    assert (320 + processor.delay) / 16000 <= 0.032  # issue 8's latency target
+    assert (320 + processor.delay) / 16000 <= 0.032  # the live latency target: 32 ms
     audio = resample_audio(clip[0], clip[1], 16000)
     out = stream_audio(processor, audio)
     ref = compute_audio_features(audio, 16000, 100)

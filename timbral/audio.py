@@ -12,14 +12,20 @@ the caller says so.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import threading
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from .files import atomic_output
+from .files import atomic_output, write_error
 from .validation import as_mono_audio
 
 #: Sample rates accepted anywhere (Hz): below 1 kHz or above 768 kHz is a mistake.
@@ -40,9 +46,12 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
       path: destination; .wav (16-bit PCM), .flac, .ogg or .mp3.
       audio: ``[n_samples]`` (or ``[1, n_samples]``) tensor or array.
       sample_rate: samples per second.
-      overwrite: replace an existing file (otherwise FileExistsError).
+      overwrite: replace an existing file (otherwise
+        :class:`~timbral.files.OutputExists`, a FileExistsError).
 
-    Samples beyond [-1, 1] are clipped; NaN/inf raise ValueError.
+    Samples beyond [-1, 1] are clipped; NaN/inf raise ValueError. A failed
+    write (full disk, permissions) raises a one-line OSError naming ``path``
+    and leaves nothing behind.
     """
     path = Path(path)
     fmt = WRITE_FORMATS.get(path.suffix.lower())
@@ -52,7 +61,11 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
     audio = as_mono_audio(audio)
     with atomic_output(path, overwrite) as tmp:
         subtype = "PCM_16" if fmt == "WAV" else None
-        sf.write(tmp, np.clip(audio, -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)
+        try:
+            sf.write(tmp, np.clip(audio, -1.0, 1.0), int(sample_rate), format=fmt,
+                     subtype=subtype)
+        except sf.LibsndfileError as exc:  # libsndfile says only "System error."
+            raise write_error(path, exc) from None
     return path
 
 
@@ -75,20 +88,74 @@ def resample_audio(audio: np.ndarray, sample_rate: int, target_rate: int) -> np.
     return soxr.resample(audio, sample_rate, target_rate, quality="HQ").astype(np.float32)
 
 
-def load_audio(path, sample_rate: Optional[int] = None) -> Tuple[np.ndarray, int]:
-    """Read an audio file as mono float32.
+class AudioFile(NamedTuple):
+    """A decoded file: ``audio`` mono float32 ``[n_samples]`` at ``sample_rate``
+    (Hz), and how many ``channels`` the file had before the downmix."""
+    audio: np.ndarray
+    sample_rate: int
+    channels: int
+
+
+#: libsndfile's message for data it cannot identify; misleading for a damaged file.
+_UNKNOWN_FORMAT = "File does not exist or is not a regular file (possibly a pipe?)"
+#: The file descriptor decoders write their diagnostics to is process-wide:
+#: one decode at a time may silence it.
+_STDERR_LOCK = threading.Lock()
+#: How libsndfile's bundled decoders (mpg123, vorbis) start their diagnostic lines.
+_DECODER_NOISE = ("Note: ", "Warning: ", "[src/", "Error: ", "error: ", "warning: ")
+
+
+@contextmanager
+def _decoder_quiet() -> Iterator[None]:
+    """Keep the C decoders' diagnostics (mpg123's "Note: Trying to resync...")
+    off the terminal; whatever else reached stderr meanwhile is passed on."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as captured:
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no file descriptor 2 (embedded): nothing to hide
+            saved = None
+        if saved is None:
+            yield
+            return
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            others = [line for line in captured.read().decode(errors="replace").splitlines(True)
+                      if not line.startswith(_DECODER_NOISE)]
+            if others and sys.stderr is not None:
+                sys.stderr.write("".join(others))
+
+
+def _truncated(file: sf.SoundFile, n_read: int) -> bool:
+    """Whether the header promised more audio than ``file`` holds: libsndfile
+    logs "data : 96000 (should be 31970)" for a WAV-like file and reports an
+    MP3's length from its header (10 % of slack: a VBR file without one is
+    only estimated)."""
+    logged = any(line.startswith("data") and "should be" in line
+                 for line in file.extra_info.splitlines())
+    return logged or n_read < 0.9 * file.frames
+
+
+def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
+    """Read an audio file as mono float32, saying how many channels it had.
 
     Args:
       path: any file libsndfile decodes (wav, flac, ogg, opus, mp3, aiff, ...),
-        any sample rate, any number of channels (averaged to mono).
+        any sample rate, any number of channels (averaged to mono: for stereo
+        that is the mid channel, (left + right) / 2).
       sample_rate: resample to this rate (Hz); None keeps the file's rate.
-
-    Returns:
-      ``(audio [n_samples] float32, sample_rate)``.
 
     Raises ValueError (one line, naming the file) for a missing or empty file,
     a directory, undecodable data, zero samples, NaN/inf samples or an absurd
-    sample rate.
+    sample rate. Warns (naming the file) when the file is shorter than its
+    header says (truncated), when float samples go beyond full scale (they
+    are used as they are), and when more than two channels are averaged.
     """
     path = Path(path)
     if sample_rate is not None:
@@ -100,22 +167,48 @@ def load_audio(path, sample_rate: Optional[int] = None) -> Tuple[np.ndarray, int
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: the file is empty")
     try:
-        audio, file_rate = sf.read(path, dtype="float32", always_2d=True)
+        with _decoder_quiet(), sf.SoundFile(path) as f:
+            audio = f.read(dtype="float32", always_2d=True)
+            file_rate, truncated = f.samplerate, _truncated(f, audio.shape[0])
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         reason = str(exc).split("\n")[0]
+        if reason.startswith("Error opening"):  # "Error opening 'PATH': why": the path is said
+            reason = reason.split(": ", 1)[-1].rstrip(".")
+        if _UNKNOWN_FORMAT in reason:
+            reason = "not a format libsndfile knows, or a damaged file"
         raise ValueError(f"{path}: cannot decode audio ({reason}); convert it to wav, flac, "
                          f"ogg or mp3") from None
     file_rate = check_sample_rate(file_rate, f"{path}: sample rate")
     if audio.shape[0] == 0:
         raise ValueError(f"{path}: contains no audio samples")
-    audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
+    channels = audio.shape[1]
+    if truncated:
+        warnings.warn(f"{path}: shorter than its header says (a truncated file?); using the "
+                      f"{audio.shape[0] / file_rate:.2f} s it holds", stacklevel=2)
+    if channels > 2:
+        warnings.warn(f"{path}: {channels} channels averaged to mono", stacklevel=2)
+    peak = float(np.abs(audio).max())  # before the downmix, which could hide it
+    if peak > 1.0:
+        warnings.warn(f"{path}: samples reach {peak:.3g}, beyond full scale (1.0); they are "
+                      f"used as they are", stacklevel=2)
+    audio = audio.mean(axis=1) if channels > 1 else audio[:, 0]
     if not np.isfinite(audio).all():
         raise ValueError(f"{path}: contains NaN or infinite samples")
     audio = np.ascontiguousarray(audio, dtype=np.float32)
-    if sample_rate is None:
-        return audio, file_rate
-    return resample_audio(audio, file_rate, sample_rate), sample_rate
+    if sample_rate is not None:
+        audio, file_rate = resample_audio(audio, file_rate, sample_rate), sample_rate
+    return AudioFile(audio, file_rate, channels)
 
+
+def load_audio(path, sample_rate: Optional[int] = None) -> Tuple[np.ndarray, int]:
+    """Read an audio file as mono float32: :func:`read_audio` without the
+    channel count.
+
+    Returns:
+      ``(audio [n_samples] float32, sample_rate)``.
+    """
+    audio, rate, _ = read_audio(path, sample_rate)
+    return audio, rate
 
 
 def find_audio_files(inputs: Iterable) -> List[Path]:

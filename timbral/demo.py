@@ -1,6 +1,6 @@
 """A melody rendered by a DDSP synthesizer graph from hand-written controls.
 
-This is the honest demo until trained instruments ship: no network, just
+``timbral demo --synth``: no network, just
 Harmonic + FilteredNoise -> Add -> Reverb wired as a :class:`ProcessorGroup`,
 driven by controls a musician could draw (pitch with glides and vibrato,
 note envelopes, a brightness that follows loudness, breath noise at onsets).
@@ -14,9 +14,9 @@ from typing import Dict, Sequence, Tuple
 import numpy as np
 import torch
 
-from .effects import Reverb
 from .processors import Add, ProcessorGroup
-from .synths import FilteredNoise, Harmonic
+from .processors.effects import Reverb
+from .processors.synths import FilteredNoise, Harmonic
 
 #: "Ode to Joy", first phrase: (MIDI note, beats).
 ODE_TO_JOY: Tuple[Tuple[int, float], ...] = (

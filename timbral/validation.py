@@ -8,6 +8,7 @@ shape that was expected. They do no signal processing.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
@@ -69,16 +70,33 @@ def check_bool(value, name: str) -> bool:
     return value
 
 
+def as_number(value, name: str) -> float:
+    """``value`` as a float; a one-line ValueError for booleans and non-numbers."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+
+
+def check_document(doc, name: str, format: str, version: int, hint: str = "") -> None:
+    """Raise unless ``doc`` is a mapping with ``"format"`` ``format`` and
+    ``"version"`` ``version`` (the header of every JSON file timbral writes)."""
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"{name}: expected a JSON object, got {type(doc).__name__}")
+    if doc.get("format") != format:
+        raise ValueError(f"{name}: 'format' is {doc.get('format')!r}, expected {format!r}{hint}")
+    if doc.get("version") != version:
+        raise ValueError(f"{name}: version {doc.get('version')!r} is not supported "
+                         f"(this timbral reads version {version})")
+
+
 def check_number(value, name: str, minimum: Optional[float] = None,
                  maximum: Optional[float] = None) -> float:
     """Return ``value`` as a float, raising unless it is finite and within
     [``minimum``, ``maximum``] (either bound optional)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a number, got {value!r}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    value = as_number(value, name)
     too_low = minimum is not None and value < minimum
     too_high = maximum is not None and value > maximum
     if not math.isfinite(value) or too_low or too_high:

@@ -1,12 +1,14 @@
 """The local web app behind ``timbral serve``: timbre transfer in a browser.
 
 A small Starlette application served by uvicorn, with its page (HTML, CSS and
-JavaScript, no outside assets) in :mod:`timbral.app.page`. It is a thin layer
-over the library: audio is decoded by :func:`timbral.audio.load_audio`, models
-come from :func:`timbral.zoo.load_model` (zips checked by
-:func:`timbral.files.safe_extract_zip`, nothing unpickled), the work is
-:func:`timbral.transfer.transfer`, and the pictures are
-:func:`timbral.plots.plot_transfer` and :func:`timbral.plots.plot_spectrograms`.
+JavaScript, no outside assets) in the package's ``static`` folder. It is a thin
+layer over the library: audio is decoded by :func:`timbral.audio.load_audio`,
+models come from :func:`timbral.zoo.load_model` (uploaded zips are first
+checked against the server's limits from their table of contents and config,
+then by :func:`timbral.files.safe_extract_zip`; nothing unpickled), the
+controls are checked by :func:`timbral.transfer.controls.from_json`, and the
+work (transfer, result, pictures) is :func:`timbral.transfer.files.transfer_file`,
+the same function as ``timbral transfer``'s.
 
 The server needs the ``web`` extra (``pip install 'timbral[web]'``); its names
 load on first use, so :mod:`timbral.app.limits` imports without it. Neither

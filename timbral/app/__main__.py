@@ -3,8 +3,7 @@
 import argparse
 import sys
 
-from ..cli.common import CommandError
-from ..cli.serve import DESCRIPTION, add_arguments, run
+from .options import DESCRIPTION, add_arguments, run
 
 
 def main(argv=None) -> int:
@@ -13,7 +12,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         run(args)
-    except (CommandError, ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"timbral serve: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

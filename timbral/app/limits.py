@@ -11,7 +11,7 @@ class Limits:
     """What the server accepts (all configurable on ``timbral serve``'s command line)."""
 
     max_upload_mb: float = 50.0    #: largest audio upload (MB = 10^6 bytes)
-    max_model_mb: float = 100.0    #: largest model zip upload
+    max_model_mb: float = 100.0    #: largest model zip upload, unzipped size and model
     max_seconds: float = 300.0     #: longest audio accepted (seconds)
     jobs: int = 1                  #: transfers computed at once
     max_queue: int = 16            #: further transfers allowed to wait

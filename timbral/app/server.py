@@ -10,14 +10,21 @@ goes when the server stops.
 Transfers run on a pool of ``jobs`` threads (the heavy work is PyTorch); up to
 ``max_queue`` more wait their turn, and beyond that the server answers "busy".
 Uploads are streamed to disk and refused past ``max_upload_mb`` (audio) or
-``max_model_mb`` (model zips); audio longer than ``max_seconds`` is refused.
+``max_model_mb`` (model zips); a model zip is also refused, before anything is
+extracted or built, when it would expand past ``max_model_mb`` or its config
+describes a larger model; audio longer than ``max_seconds`` is refused.
+
+Requests that change state (every POST) must come from the app's own page: a
+browser marks another page's requests (``Origin``, ``Sec-Fetch-Site``) and
+those are refused, so a website the user visits cannot create sessions or push
+out the user's own. Scripts (curl, Python) send neither header and are served.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import math
+import json
 import re
 import secrets
 import shutil
@@ -30,8 +37,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -39,7 +47,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from . import page
 from .limits import Limits
 
 MB = 1_000_000
@@ -65,9 +72,21 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 AUDIO_SUFFIXES = {".wav", ".wave", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff",
                   ".aifc", ".au", ".w64", ".caf"}
 
+#: The page: its files in the package's static folder, by the address they are served at.
+STATIC = Path(__file__).with_name("static")
+PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
+              "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+              "/app.css": ("app.css", "text/css; charset=utf-8")}
+
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _FILE_NAME = re.compile(r"^[a-z]+-[0-9]+\.(wav|png)$")
 _UPLOADED = "uploaded"  # model id of a session's own uploaded zip
+#: A model's config.json is a few kB; a larger one in an upload is not read.
+MAX_CONFIG_BYTES = MB
+#: Methods that change nothing: served whatever page asked.
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+#: ``Sec-Fetch-Site`` values of requests made by the app's own page (or typed by the user).
+OWN_SITE = {"same-origin", "none"}
 
 
 class HTTPError(Exception):
@@ -231,66 +250,6 @@ def _describe_model(model, name: str, kind: str) -> dict:
             "statistics": model.statistics is not None}
 
 
-#: Transfer options the page sends: name -> (type, default).
-OPTIONS = {"adjust": (bool, True), "threshold": (float, 1.0), "quiet": (float, 20.0),
-           "autotune": (float, 0.0), "pitch_shift": (float, 0.0), "semitones": (float, 0.0),
-           "loudness_shift": (float, 0.0)}
-
-
-def _options(body: dict) -> dict:
-    """Transfer options from the request's JSON (ranges are checked by transfer())."""
-    unknown = sorted(set(body) - set(OPTIONS) - {"model", "plots"})
-    if unknown:
-        raise HTTPError(400, f"unknown option(s): {', '.join(unknown)}")
-    options = {}
-    for name, (kind, default) in OPTIONS.items():
-        value = body.get(name, default)
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise HTTPError(400, f"{name}: expected true or false, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
-            raise HTTPError(400, f"{name}: expected a number, got {value!r}")
-        options[name] = kind(value)
-    return options
-
-
-def _run_transfer(source: Path, source_name: str, model, options: dict, folder: Path,
-                  number: int, plots: bool, plot_lock: threading.Lock) -> dict:
-    """Decode, transfer, write the result and pictures (worker thread)."""
-    from ..audio import load_audio, save_audio
-    from ..plots import plot_spectrograms, plot_transfer
-    from ..transfer import transfer
-
-    start = time.perf_counter()
-    audio, rate = load_audio(source)
-    decode = time.perf_counter() - start
-    result = transfer(audio, rate, model, **options)
-    t0 = time.perf_counter()
-    output = save_audio(folder / f"output-{number}.wav", result.audio, result.sample_rate)
-    encode = time.perf_counter() - t0
-    pictures = {}
-    t0 = time.perf_counter()
-    if plots:
-        model_name = getattr(model, "name", "model")
-        with plot_lock:  # matplotlib is not promised to be thread-safe
-            pictures["notes"] = plot_transfer(
-                result, folder / f"notes-{number}.png", title=f"{source_name} -> {model_name}")
-            pictures["spectrograms"] = plot_spectrograms(
-                audio, rate, result.audio, result.sample_rate,
-                folder / f"spectrograms-{number}.png", titles=(source_name, model_name))
-    t = result.timings
-    timings = {"decode": decode, "model load": t.get("model_load", 0.0),
-               "features": t.get("features", 0.0), "adjust": t.get("adjust", 0.0),
-               "synthesis": t.get("synthesis", 0.0), "encode": encode}
-    if plots:
-        timings["plots"] = time.perf_counter() - t0
-    return {"output": output, "pictures": pictures, "messages": list(result.messages),
-            "timings": timings, "seconds": len(result.audio) / result.sample_rate,
-            "sample_rate": result.sample_rate, "samples": int(len(result.audio)),
-            "note_on_fraction": result.note_on_fraction}
-
-
 class App:
     """State shared by the routes: models, sessions, the worker pool, the limits."""
 
@@ -302,11 +261,12 @@ class App:
         self.sessions: Dict[str, Session] = {}
         self.executor = ThreadPoolExecutor(limits.jobs, thread_name_prefix="timbral-transfer")
         self.pending = 0  # transfers running or waiting
-        self.plot_lock = threading.Lock()
         from ..zoo import EXAMPLE_CLIP
 
         self.example = EXAMPLE_CLIP if EXAMPLE_CLIP.is_file() else None
         self.warm_lock = threading.Lock()
+        self.static = {url: ((STATIC / name).read_bytes(), media_type)
+                       for url, (name, media_type) in PAGE_FILES.items()}
 
     # -- sessions ----------------------------------------------------------------
     def new_session(self) -> Session:
@@ -353,21 +313,15 @@ class App:
         return f"/api/session/{session.id}/files/{name}"
 
     # -- routes ------------------------------------------------------------------
-    async def index(self, request: Request) -> Response:
-        return Response(page.INDEX_HTML, media_type="text/html; charset=utf-8",
-                        headers={"cache-control": "no-cache"})
-
-    async def script(self, request: Request) -> Response:
-        return Response(page.APP_JS, media_type="text/javascript; charset=utf-8",
-                        headers={"cache-control": "no-cache"})
-
-    async def style(self, request: Request) -> Response:
-        return Response(page.APP_CSS, media_type="text/css; charset=utf-8",
-                        headers={"cache-control": "no-cache"})
+    async def page(self, request: Request) -> Response:
+        content, media_type = self.static[request.url.path]
+        return Response(content, media_type=media_type, headers={"cache-control": "no-cache"})
 
     async def config(self, request: Request) -> Response:
+        from ..transfer.controls import as_json
+
         return JSONResponse({"models": self.models.describe(), "limits": asdict(self.limits),
-                             "controls": page.CONTROLS_JSON,
+                             "controls": as_json(),
                              "example": self.example.name if self.example else None})
 
     async def create_session(self, request: Request) -> Response:
@@ -426,17 +380,19 @@ class App:
                                  f"model folder, or a Magenta model folder)")
         async with session.lock:
             path = session.folder / f"model-{session.next_number()}.zip"
+            limit = int(self.limits.max_model_mb * MB)
             try:
-                await _receive(request, path, int(self.limits.max_model_mb * MB), name,
-                               "--max-model-mb")
+                await _receive(request, path, limit, name, "--max-model-mb")
                 model = await asyncio.get_running_loop().run_in_executor(
-                    None, _load_uploaded_model, path, name)
+                    None, _load_uploaded_model, path, name, limit)
             finally:
                 path.unlink(missing_ok=True)
             session.model = model
         return JSONResponse(_describe_model(model, model.name, "uploaded"))
 
     async def run_transfer(self, request: Request) -> Response:
+        from ..transfer.controls import from_json
+
         session = self.session(request)
         try:
             body = await request.json()
@@ -444,10 +400,16 @@ class App:
             raise HTTPError(400, "expected the transfer options as JSON") from None
         if not isinstance(body, dict):
             raise HTTPError(400, "expected the transfer options as a JSON object")
-        options = _options(body)
+        try:
+            options = from_json(body, ignore=("model", "plots", "polyphonic"))
+        except ValueError as exc:
+            raise HTTPError(400, str(exc)) from None
         plots = body.get("plots", True)
         if not isinstance(plots, bool):
             raise HTTPError(400, f"plots: expected true or false, got {plots!r}")
+        polyphonic = body.get("polyphonic", False)  # chords: `timbral transfer --polyphonic`
+        if not isinstance(polyphonic, bool):
+            raise HTTPError(400, f"polyphonic: expected true or false, got {polyphonic!r}")
         model_id = body.get("model")
         if not isinstance(model_id, str) or not model_id:
             raise HTTPError(400, "model: choose a model")
@@ -473,7 +435,7 @@ class App:
             try:
                 out = await asyncio.get_running_loop().run_in_executor(
                     self.executor, self._work, queued_at, session.source, session.source_name,
-                    model, model_id, options, session.folder, number, plots)
+                    model, model_id, options, session.folder, number, plots, polyphonic)
             finally:
                 session.busy -= 1
                 self.pending -= 1
@@ -495,7 +457,11 @@ class App:
         return JSONResponse(answer)
 
     def _work(self, queued_at, source, source_name, model, model_id, options, folder, number,
-              plots) -> dict:
+              plots, polyphonic=False) -> dict:
+        """Load the model if needed, transfer, write the result and pictures (worker thread)."""
+        from ..transcribe import PolyphonicTransfer
+        from ..transfer.files import transfer_file
+
         wait = time.perf_counter() - queued_at
         start = time.perf_counter()
         if model is None:
@@ -505,17 +471,24 @@ class App:
 
             get_pitch_tracker(None)
         load = time.perf_counter() - start
+        pictures = {"notes": folder / f"notes-{number}.png",
+                    "spectrograms": folder / f"spectrograms-{number}.png"} if plots else {}
         try:
-            out = _run_transfer(source, source_name, model, options, folder, number, plots,
-                                self.plot_lock)
+            done = transfer_file(source, model, folder / f"output-{number}.wav", options,
+                                 plot=pictures.get("notes"),
+                                 spectrogram=pictures.get("spectrograms"), name=source_name,
+                                 run=PolyphonicTransfer("auto") if polyphonic else None)
         except ValueError as exc:
             raise HTTPError(400, str(exc).replace(str(source), source_name)) from None
-        timings = {"waiting": wait, **out["timings"]}
+        timings = {"waiting": wait, **done.timings}
         timings["model load"] += load  # with building the pitch tracker, the first time
         timings["total"] = time.perf_counter() - queued_at
-        out["timings"] = timings
-        out["model"] = getattr(model, "name", model_id)
-        return out
+        result = done.result
+        return {"output": done.output_path, "pictures": pictures,
+                "messages": list(result.messages), "timings": timings, "seconds": done.seconds,
+                "sample_rate": result.sample_rate, "samples": int(len(result.audio)),
+                "note_on_fraction": result.note_on_fraction,
+                "model": getattr(model, "name", model_id)}
 
     async def file(self, request: Request) -> Response:
         session = self.session(request)
@@ -528,12 +501,56 @@ class App:
         return FileResponse(path, media_type=media, headers={"cache-control": "private"})
 
 
-def _load_uploaded_model(path: Path, name: str):
-    """Load an uploaded zip with :func:`timbral.zoo.load_model` (worker thread)."""
+def _check_model_zip(path: Path, name: str, limit_bytes: int) -> None:
+    """Refuse a model zip before anything is extracted or built (worker thread).
+
+    Its declared uncompressed size may not pass ``limit_bytes`` (a zip bomb
+    is refused unopened; extraction never writes more than a member declares,
+    and :func:`timbral.files.safe_extract_zip` counts the bytes again), and
+    every ``config.json`` in it must be a valid timbral config
+    (:func:`timbral.models.config.validate_config`, which bounds parameters and
+    memory) describing a model whose weights and buffers fit in
+    ``limit_bytes``: its weights have to be in the zip anyway. Magenta folders
+    have no config.json; their converted config meets ``validate_config`` when
+    the model is built.
+    """
+    from ..files import open_checked_zip
+    from ..models.config import model_size, validate_config
+
+    archive, members = open_checked_zip(path)
+    with archive:
+        declared = sum(info.file_size for info in members)
+        if declared > limit_bytes:
+            raise HTTPError(413, f"{name}: expands to {_mb(declared)}, more than this server's "
+                                 f"limit of {_mb(limit_bytes)} (timbral serve --max-model-mb)")
+        for info in members:
+            if info.is_dir() or PurePosixPath(info.filename).name != "config.json":
+                continue
+            where = f"{name}: {info.filename}"
+            if info.file_size > MAX_CONFIG_BYTES:
+                raise HTTPError(400, f"{where}: {_mb(info.file_size)}, not a model config "
+                                     f"(a few kB)")
+            try:
+                config = validate_config(json.loads(archive.read(info)))
+            except ValueError as exc:  # invalid JSON or config, too many parameters
+                raise HTTPError(400, f"{where}: {exc}") from None
+            n_bytes = model_size(config)[1]
+            if n_bytes > limit_bytes:
+                raise HTTPError(413, f"{where}: describes a model of about {_mb(n_bytes)}, more "
+                                     f"than this server's limit of {_mb(limit_bytes)} (timbral "
+                                     f"serve --max-model-mb)")
+
+
+def _load_uploaded_model(path: Path, name: str, limit_bytes: int):
+    """Check an uploaded zip (:func:`_check_model_zip`), then load it with
+    :func:`timbral.zoo.load_model` (worker thread)."""
     from ..zoo import load_model
 
     try:
+        _check_model_zip(path, name, limit_bytes)
         model = load_model(path)
+    except HTTPError:
+        raise
     except ValueError as exc:
         raise HTTPError(400, str(exc).replace(str(path), name).replace(path.name, name)) from None
     except Exception as exc:  # a zip that passed the checks but holds something unusable
@@ -544,7 +561,8 @@ def _load_uploaded_model(path: Path, name: str):
 
 
 class _Guard:
-    """ASGI middleware: security headers on every answer, Host checked on loopback."""
+    """ASGI middleware: security headers on every answer, Host checked on loopback,
+    state-changing requests from other pages refused."""
 
     def __init__(self, app, check_host: bool):
         self.app = app
@@ -553,9 +571,16 @@ class _Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        refusal = None
         if self.check_host and _host_name(scope) not in LOOPBACK_HOSTS:
-            response = JSONResponse({"error": "unexpected Host header; open the address that "
-                                              "timbral serve printed"}, status_code=400)
+            refusal = (400, "unexpected Host header; open the address that timbral serve "
+                            "printed")
+        elif scope["method"] not in SAFE_METHODS and _from_another_page(scope):
+            refusal = (403, "refused a request from another web page; use the page at the "
+                            "address timbral serve printed")
+        if refusal is not None:
+            response = JSONResponse({"error": refusal[1]}, status_code=refusal[0],
+                                    headers=SECURITY_HEADERS)
             return await response(scope, receive, send)
 
         async def send_with_headers(message):
@@ -568,14 +593,36 @@ class _Guard:
         await self.app(scope, receive, send_with_headers)
 
 
-def _host_name(scope) -> str:
+def _header(scope, name: bytes) -> Optional[str]:
     for key, value in scope.get("headers", []):
-        if key == b"host":
-            host = value.decode("latin-1").strip().lower()
-            if host.startswith("["):
-                return host[1:].split("]", 1)[0]
-            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return ""
+        if key == name:
+            return value.decode("latin-1").strip()
+    return None
+
+
+def _from_another_page(scope) -> bool:
+    """Whether a browser says the request comes from a page of another origin.
+
+    ``Sec-Fetch-Site`` other than same-origin (a page on another port of the
+    same host is "same-site": still another origin), or an ``Origin`` whose
+    host and port differ from the ``Host`` the request was sent to. Clients
+    that send neither (scripts) are not browsers acting for another page.
+    """
+    site = _header(scope, b"sec-fetch-site")
+    if site is not None and site.lower() not in OWN_SITE:
+        return True
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return False
+    host = (_header(scope, b"host") or "").lower()
+    return urlsplit(origin).netloc.lower() != host or not host
+
+
+def _host_name(scope) -> str:
+    host = (_header(scope, b"host") or "").lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _is_loopback(host: str) -> bool:
@@ -623,9 +670,7 @@ def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool =
             state.shutdown()
 
     routes = [
-        Route("/", route(state.index)),
-        Route("/app.js", route(state.script)),
-        Route("/app.css", route(state.style)),
+        *[Route(url, route(state.page)) for url in PAGE_FILES],
         Route("/api/config", route(state.config)),
         Route("/api/session", route(state.create_session), methods=["POST"]),
         Route("/api/session/{sid}/close", route(state.close), methods=["POST"]),

@@ -12,7 +12,9 @@ import sys
 import warnings
 from typing import List, Optional
 
-from . import features, models, serve, stream, synthesis, training, transfer
+from . import (features, models, play, serve, stream, synthesis, training, transcribe,
+               transfer)
+from ..files import OutputExists
 from .common import CommandError
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -27,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="timbral", description="Differentiable DSP and timbre transfer in PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (synthesis, features, training, transfer, models, stream, serve):
+    for module in (synthesis, features, training, transfer, transcribe, play, models, stream,
+                   serve):
         module.register(sub)
     return parser
 
@@ -40,11 +43,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:  # e.g. `timbral models | head`: the reader has gone
         sys.stdout = open(os.devnull, "w")
         return 0
+    except OutputExists as exc:  # the library says overwrite=True; here it is a flag
+        print(f"timbral {args.command}: error: {exc.path} already exists; choose another name "
+              f"or pass --overwrite", file=sys.stderr)
+        return 2
     except (CommandError, ValueError, FileExistsError, OSError) as exc:
         print(f"timbral {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"timbral {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command may say what was kept and how to go on
+        detail = f": {exc}" if str(exc) else ""
+        print(f"timbral {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
     return 0
 

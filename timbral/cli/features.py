@@ -14,17 +14,22 @@ def _features(args: argparse.Namespace) -> None:
 
     from ..audio import load_audio
     from ..features import compute_audio_features
-    from ..files import atomic_output, refuse_existing
+    from ..files import atomic_output, check_writable, refuse_existing
 
+    # Every output is checked before any work: a long analysis must not end in a refusal.
     output = Path(args.output)
     if output.suffix.lower() != ".npz":
         raise CommandError(f"--output {output}: features are written as .npz; use a .npz name")
-    refuse_existing(output, *([args.plot] if args.plot else []), overwrite=args.overwrite)
+    plot = Path(args.plot) if args.plot else None
+    if plot and plot.suffix.lower() != ".png":
+        raise CommandError(f"--plot {plot}: pictures are written as PNG; use a .png name")
+    refuse_existing(output, *filter(None, [plot]), overwrite=args.overwrite)
+    for path in filter(None, [output, plot]):
+        check_writable(path)
     audio, sample_rate = load_audio(args.input, args.sample_rate)
     start = time.perf_counter()
     features = compute_audio_features(audio, sample_rate, args.frame_rate, args.pitch_tracker,
-                                      loudness_definition=args.loudness,
-                                      progress=len(audio) > 60 * sample_rate)
+                                      loudness_definition=args.loudness, progress=True)
     took = time.perf_counter() - start
     with atomic_output(output, args.overwrite) as tmp:
         with open(tmp, "wb") as f:
@@ -33,11 +38,11 @@ def _features(args: argparse.Namespace) -> None:
     print(f"{args.input}: {seconds:.1f} s -> {len(features['f0_hz'])} frames in {took:.2f} s "
           f"({features['pitch_tracker']}, real-time factor {took / seconds:.3f})")
     print(f"wrote {output}")
-    if args.plot:
+    if plot:
         from ..plots import plot_features
 
-        plot_features(features, args.plot, title=f"{Path(args.input).name}", overwrite=args.overwrite)
-        print(f"wrote {args.plot}")
+        plot_features(features, plot, title=f"{Path(args.input).name}", overwrite=args.overwrite)
+        print(f"wrote {plot}")
 
 
 def register(sub) -> None:

@@ -47,16 +47,17 @@ def _import_magenta(args: argparse.Namespace) -> None:
 
 
 def _zoo_build(args: argparse.Namespace) -> None:
-    from ..zoo.build import build
+    from ..recipes.build import build
 
     folder = build(args.name, args.workdir, output=args.output, steps=args.steps,
-                   max_minutes=args.max_minutes, docs=args.docs, overwrite=args.overwrite)
+                   max_minutes=args.max_minutes, docs=args.docs, overwrite=args.overwrite,
+                   data=args.data)
     print(f"wrote {folder}")
     print((folder / "model_card.md").read_text().split("## Quality")[-1].strip())
 
 
 def register(sub) -> None:
-    from ..zoo.build import RECIPES
+    from ..recipes.build import RECIPES
 
     ls = sub.add_parser("models", help="list the shipped models (or show one's card)",
                         description="List the models that ship with timbral, or print the "
@@ -82,16 +83,19 @@ def register(sub) -> None:
     zoo_sub.required = True
     zb = zoo_sub.add_parser(
         "build", help="render, prepare, train and evaluate one shipped model",
-        description="Reproduce a shipped model: render its SoundFont instrument, prepare, "
-                    "train the recipe's preset (cpu-fast or realtime), evaluate on held-out "
-                    "renders and write the model folder. Re-running continues an interrupted "
-                    "build.")
+        description="Reproduce a shipped model: take its recordings (--data) or render its "
+                    "SoundFont instrument, prepare, train the recipe's preset (cpu-fast or "
+                    "realtime), evaluate on held-out audio and write the model folder. "
+                    "Re-running continues an interrupted build.")
     zb.add_argument("name", choices=sorted(RECIPES))
     zb.add_argument("--workdir", default="zoo-work", help="scratch folder (default zoo-work)")
     zb.add_argument("--output", help="model folder (default: the package's shipped folder)")
     zb.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     zb.add_argument("--max-minutes", type=float, help="stop training after this wall time")
-    zb.add_argument("--docs", help="write <name>.png (held-out input vs resynthesis) here")
+    zb.add_argument("--data", help="the folder of recordings a recordings recipe trains on "
+                                   "(violin: the Bach Violin Dataset files, see its card)")
+    zb.add_argument("--docs", help="write <name>.png (held-out input vs resynthesis) here, "
+                                   "and for recordings a few seconds of audio")
     zb.add_argument("--overwrite", action="store_true",
                     help="replace an existing --output folder or --docs picture")
     zb.set_defaults(func=_zoo_build)

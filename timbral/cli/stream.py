@@ -38,11 +38,11 @@ def _describe(processor) -> str:
 
 def _stream(args: argparse.Namespace) -> None:
     from ..audio import load_audio, save_audio
-    from ..files import refuse_existing
     from ..stream import stream_audio
+    from ..transfer.files import check_outputs
     from ..zoo import load_model
 
-    refuse_existing(args.output, overwrite=args.overwrite)
+    check_outputs(args.output, overwrite=args.overwrite)
     model = load_model(args.model)
     audio, _ = load_audio(args.input, sample_rate=model.sample_rate)
     processor = _processor(args, model)
@@ -65,89 +65,46 @@ def _stream(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}{aligned}")
 
 
-def _sounddevice():
-    try:
-        import sounddevice
-    except ImportError:
-        raise CommandError("live audio needs the 'sounddevice' package: "
-                           "pip install 'timbral[live]'") from None
-    except OSError as exc:  # the package is there, the PortAudio library is not
-        raise CommandError(f"live audio needs the PortAudio library ({exc}); on Debian or "
-                           f"Ubuntu: apt-get install libportaudio2") from None
-    return sounddevice
-
-
-def _pick(devices, wanted, kind: str):
-    key = "max_input_channels" if kind == "input" else "max_output_channels"
-    usable = [i for i, d in enumerate(devices) if d[key] > 0]
-    if wanted is None:
-        return None, usable
-    if wanted not in usable:
-        listed = ", ".join(f"{i}: {devices[i]['name']}" for i in usable) or "none"
-        raise CommandError(f"--{kind}-device {wanted}: not an {kind} device; {kind}s: {listed}")
-    return wanted, usable
-
-
 def _live(args: argparse.Namespace) -> None:
-    import numpy as np
+    from ..stream.live import LiveAudio, LiveAudioError
 
-    sd = _sounddevice()
-    devices = sd.query_devices()
-    if args.list_devices:
-        for i, d in enumerate(devices):
-            print(f"{i:>3} {d['name']} (in {d['max_input_channels']}, out "
-                  f"{d['max_output_channels']}, {d['default_samplerate']:g} Hz)")
-        if len(devices) == 0:
-            print("no audio devices found")
-        return
-    if args.model is None:
-        raise CommandError("--model: required (e.g. --model violin_realtime)")
-    if args.duration is not None and not args.duration > 0:
-        raise CommandError(f"--duration: expected a positive number of seconds, got "
-                           f"{args.duration:g}")
-    in_dev, inputs = _pick(devices, args.input_device, "input")
-    out_dev, outputs = _pick(devices, args.output_device, "output")
-    if not inputs or not outputs:
-        missing = " and ".join(k for k, v in (("input", inputs), ("output", outputs)) if not v)
-        raise CommandError(f"no audio {missing} device found (PortAudio sees "
-                           f"{len(devices)} device(s)); `timbral stream INPUT --output OUT` "
-                           f"runs the same streaming path over a file")
-    from ..zoo import load_model
+    if args.midi is not None:  # notes in instead of audio: timbral/cli/play.py
+        from .play import live_midi
 
-    model = load_model(args.model)
-    processor = _processor(args, model)
-    silence = np.zeros(args.block, np.float32)
-    for _ in range(3):  # warm up (first calls allocate and compile), then start afresh
-        processor.process(silence)
-    processor.reset()
-    print(f"model {model.name or args.model}: {_describe(processor)}")
-    for message in processor.messages:
-        print(message)
-    problems = {"count": 0}
-
-    def callback(indata, outdata, frames, time_info, status):
-        if status:
-            problems["count"] += 1
-        out = processor.process(indata[:, 0])
-        outdata[:] = out[:, None]
-
+        return live_midi(args)
     try:
-        stream = sd.Stream(samplerate=model.sample_rate, blocksize=args.block,
-                           device=(in_dev, out_dev), channels=1, dtype="float32",
-                           latency="low", callback=callback)
-    except Exception as exc:  # PortAudioError and friends: one line for the user
-        raise CommandError(f"cannot open the audio devices at {model.sample_rate} Hz with "
-                           f"blocks of {args.block}: {exc}") from None
-    with stream:
-        print(f"playing (device latency in {stream.latency[0] * 1000:.1f} ms, out "
-              f"{stream.latency[1] * 1000:.1f} ms); Ctrl-C stops")
-        end = None if args.duration is None else time.monotonic() + args.duration
-        while end is None or time.monotonic() < end:
-            time.sleep(2.0 if end is None else max(0.0, min(2.0, end - time.monotonic())))
-            s = processor.stats.summary(args.block, model.sample_rate)
+        audio = LiveAudio()
+        if args.list_devices:
+            for d in audio.devices:
+                print(f"{d.index:>3} {d.name} (in {d.inputs}, out {d.outputs}, "
+                      f"{d.sample_rate:g} Hz)")
+            if not audio.devices:
+                print("no audio devices found")
+            return
+        if args.model is None:
+            raise CommandError("--model: required (e.g. --model violin_realtime)")
+        if args.duration is not None and not args.duration > 0:
+            raise CommandError(f"--duration: expected a positive number of seconds, got "
+                               f"{args.duration:g}")
+        devices = audio.choose_devices(args.input_device, args.output_device)
+        from ..zoo import load_model
+
+        model = load_model(args.model)
+        processor = _processor(args, model)
+        print(f"model {model.name or args.model}: {_describe(processor)}")
+        for message in processor.messages:
+            print(message)
+        reports = audio.play(processor, *devices, duration=args.duration)
+        opened = next(reports)
+        print(f"playing (device latency in {opened.latency_in_ms:.1f} ms, out "
+              f"{opened.latency_out_ms:.1f} ms); Ctrl-C stops")
+        for r in reports:
+            s = r.summary
             if s:
                 print(f"compute per block: mean {s['mean_ms']:.2f} ms, max {s['max_ms']:.2f} ms "
-                      f"of {s['block_ms']:.1f} ms; over/underruns {problems['count']}")
+                      f"of {s['block_ms']:.1f} ms; over/underruns {r.problems}")
+    except LiveAudioError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -218,6 +175,12 @@ def register(sub) -> None:
     lv.add_argument("--input-device", type=int, default=None, help="input device number")
     lv.add_argument("--output-device", type=int, default=None, help="output device number")
     lv.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
+    lv.add_argument("--midi", nargs="?", const="", default=None, metavar="PORT",
+                    help="play from a MIDI input (default: the first) instead of audio; "
+                         "--block 64 for the lowest latency")
+    lv.add_argument("--voices", type=int, default=1,
+                    help="with --midi: notes at once (1: a monophonic line, overlapping "
+                         "keys slur)")
     lv.add_argument("--duration", type=float, default=None,
                     help="stop after this many seconds (default: until Ctrl-C)")
     lv.set_defaults(func=_live)

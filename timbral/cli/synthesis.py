@@ -41,32 +41,26 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _transfer_demo(args: argparse.Namespace) -> None:
-    from ..audio import load_audio, save_audio
     from ..files import refuse_existing
-    from ..plots import plot_spectrograms, plot_transfer
-    from ..transfer import transfer
+    from ..transfer.files import transfer_file
     from ..zoo import EXAMPLE_CLIP, load_model
 
     out = Path(args.output)
     stem = f"{EXAMPLE_CLIP.stem}_to_{args.model}"
     wav, png, adjust_png = out / f"{stem}.wav", out / f"{stem}.png", out / f"{stem}_adjust.png"
     refuse_existing(wav, png, adjust_png, overwrite=args.overwrite)
-    audio, rate = load_audio(EXAMPLE_CLIP)
     start = time.perf_counter()
     model = load_model(args.model)
     loaded = time.perf_counter() - start
-    result = transfer(audio, rate, model)
-    took = time.perf_counter() - start
-    save_audio(wav, result.audio, result.sample_rate, overwrite=args.overwrite)
-    plot_spectrograms(audio, rate, result.audio, result.sample_rate, png,
-                      titles=(f"input: {EXAMPLE_CLIP.name} (a rendered clarinet phrase)",
-                              f"output: the {args.model} model"), overwrite=args.overwrite)
-    plot_transfer(result, adjust_png, title=f"{EXAMPLE_CLIP.name} -> {args.model}",
-                  overwrite=args.overwrite)
-    for message in result.messages:
+    done = transfer_file(
+        EXAMPLE_CLIP, model, wav, plot=adjust_png, spectrogram=png, overwrite=args.overwrite,
+        spectrogram_titles=(f"input: {EXAMPLE_CLIP.name} (a rendered clarinet phrase)",
+                            f"output: the {args.model} model"))
+    for message in done.result.messages:
         print(message)
-    t = result.timings
-    print(f"transferred {len(audio) / rate:.1f} s to {args.model} in {took:.2f} s (model load "
+    t = done.timings
+    took = loaded + t["model load"] + t["features"] + t["adjust"] + t["synthesis"]
+    print(f"transferred {done.seconds:.1f} s to {args.model} in {took:.2f} s (model load "
           f"{loaded:.2f} s, features {t['features']:.2f} s, synthesis "
           f"{t['synthesis']:.2f} s)")
     for path in (wav, png, adjust_png):

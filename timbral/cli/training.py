@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 
-
 def _render(args: argparse.Namespace) -> None:
     from ..data.corpus import render_corpus
 
@@ -32,7 +31,7 @@ def _prepare(args: argparse.Namespace) -> None:
                                loudness_definition=args.loudness,
                                validation_fraction=args.validation_fraction,
                                min_seconds=args.min_seconds, workers=args.workers,
-                               shard=args.shard)
+                               shard=args.shard, validation_files=args.validation_files)
     skipped = manifest["skipped"]
     if args.shard:
         print(f"shard {args.shard[0]}/{args.shard[1]}: {len(manifest['files'])} file(s) done; "
@@ -45,13 +44,18 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from ..train import train
+    from ..train import TrainingInterrupted, train
 
-    result = train(args.dataset, args.output, preset=args.preset, reverb=args.reverb,
-                   steps=args.steps,
-                   batch_size=args.batch_size, learning_rate=args.learning_rate,
-                   resume=args.resume, seed=args.seed, max_minutes=args.max_minutes,
-                   name=args.name, checkpoint_every=args.checkpoint_every)
+    try:
+        result = train(args.dataset, args.output, preset=args.preset, reverb=args.reverb,
+                       steps=args.steps,
+                       batch_size=args.batch_size, learning_rate=args.learning_rate,
+                       resume=args.resume, seed=args.seed, max_minutes=args.max_minutes,
+                       name=args.name, checkpoint_every=args.checkpoint_every)
+    except TrainingInterrupted as exc:  # say it in the command's words
+        raise KeyboardInterrupt(f"stopped after step {exc.step} with its checkpoint saved; "
+                                f"continue with: timbral train {args.dataset} --output "
+                                f"{args.output} --resume") from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return
     print(f"{result.steps} steps in {result.seconds / 60:.1f} min: train loss "
@@ -96,7 +100,11 @@ def register(sub) -> None:
     prep.add_argument("--loudness", choices=("v2", "v1"), default="v2",
                       help="loudness definition (default v2)")
     prep.add_argument("--validation-fraction", type=float, default=0.1,
-                      help="share of each file held out for validation (default 0.1)")
+                      help="share of each file (its end) held out for validation (default 0.1)")
+    prep.add_argument("--validation-files", nargs="+", default=[], metavar="PATTERN",
+                      help="hold out whole files whose names match these patterns (e.g. "
+                           "'*mov8*') for validation instead; the others are split by "
+                           "--validation-fraction")
     prep.add_argument("--min-seconds", type=float, default=2.0,
                       help="skip files shorter than this (default 2)")
     prep.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")

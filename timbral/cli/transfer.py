@@ -5,13 +5,35 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .common import CommandError, add_transfer_controls, transfer_controls
 
 OUTPUT_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+DEVICES = ("cpu", "cuda")
+
+
+def _output_names(inputs: Sequence[Path]) -> List[str]:
+    """Each input's output name in a folder (no extension): its stem; inputs that
+    share one get their extension too (``x.mp3``, ``x.wav`` -> ``x_mp3``, ``x_wav``)
+    and a number while that still clashes (two folders' ``x.wav``: ``x_wav``,
+    ``x_wav_2``). Compared without case, as some file systems do."""
+    stems: dict = {}
+    for path in inputs:
+        stems[path.stem.lower()] = stems.get(path.stem.lower(), 0) + 1
+    taken, names = set(), []
+    for path in inputs:
+        base = path.stem if stems[path.stem.lower()] == 1 else f"{path.stem}_{path.suffix[1:]}"
+        name, k = base, 1
+        while name.lower() in taken:
+            k += 1
+            name = f"{base}_{k}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
 
 
 def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
@@ -22,89 +44,134 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
     if not inputs:
         raise CommandError(f"no audio files found in {', '.join(args.inputs)}")
     output = Path(args.output)
-    single = len(args.inputs) == 1 and Path(args.inputs[0]).is_file()
-    if single and output.suffix.lower() in OUTPUT_SUFFIXES:
+    folder = args.output.endswith(("/", os.sep)) or output.is_dir()
+    if not folder and output.suffix:
+        if output.suffix.lower() not in OUTPUT_SUFFIXES:
+            raise CommandError(f"--output {output}: {output.suffix} is not an audio format "
+                               f"timbral writes ({', '.join(OUTPUT_SUFFIXES)}); to name a "
+                               f"folder, end it with /")
+        if not (len(args.inputs) == 1 and Path(args.inputs[0]).is_file()):
+            raise CommandError(f"--output {output}: several inputs need an output folder, not "
+                               f"a file name")
         return [(inputs[0], output)]
-    if output.suffix.lower() in OUTPUT_SUFFIXES:
-        raise CommandError(f"--output {output}: several inputs need an output folder, not a "
-                           f"file name")
-    return [(path, output / f"{path.stem}.wav") for path in inputs]
+    return [(path, output / f"{name}.wav") for path, name in zip(inputs, _output_names(inputs))]
+
+
+def _pictures(args: argparse.Namespace, out: Path, many: bool
+              ) -> Tuple[Optional[Path], Optional[Path]]:
+    """The (plot, spectrogram) pictures written with ``out``."""
+    if many:
+        return ((out.with_suffix(".png"), out.with_suffix(".spectrogram.png")) if args.plots
+                else (None, None))
+    return (Path(args.plot) if args.plot else None,
+            Path(args.spectrogram) if args.spectrogram else None)
+
+
+def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool) -> None:
+    """Every output, before any work: writable, not existing (unless --overwrite),
+    never one of the inputs, never one name twice."""
+    from ..audio import check_sample_rate
+    from ..transfer.files import check_mix, check_outputs
+
+    if args.jobs < 1:
+        raise CommandError(f"--jobs {args.jobs}: expected 1 or more files at once")
+    check_mix(args.mix, "--mix")
+    if args.sample_rate is not None:
+        check_sample_rate(args.sample_rate, "--sample-rate")
+    if many and (args.plot or args.spectrogram):
+        raise CommandError("--plot and --spectrogram take one input; for several, --plots "
+                           "writes <name>.png and <name>.spectrogram.png beside each output")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CommandError("--device cuda: PyTorch sees no CUDA device here; use --device "
+                               "cpu")
+    inputs = {source.resolve() for source, _ in pairs}
+    written = set()
+    for _, out in pairs:
+        for path in (out, *filter(None, _pictures(args, out, many))):
+            if path.resolve() in inputs:
+                raise CommandError(f"{path}: is an input; the output may not replace it "
+                                   f"(choose another --output)")
+            if path.resolve() in written:
+                raise CommandError(f"{path}: named for two outputs; give each its own name")
+            written.add(path.resolve())
+    for _, out in pairs:
+        check_outputs(out, *_pictures(args, out, many), overwrite=args.overwrite)
+
+
+def _report(done) -> None:
+    name = done.input_path.name
+    for message in done.result.messages:
+        print(f"{name}: {message}")
+    t = done.timings
+    print(f"{name}: {done.seconds:.1f} s -> {done.output_path} (mono, {done.sample_rate} Hz; "
+          f"decode {t['decode']:.2f} s, features {t['features']:.2f} s, adjust "
+          f"{t['adjust']:.3f} s, synthesis {t['synthesis']:.2f} s, encode {t['encode']:.2f} s)")
 
 
 def _transfer(args: argparse.Namespace) -> None:
-    from ..audio import load_audio, save_audio
-    from ..files import refuse_existing
-    from ..plots import plot_spectrograms, plot_transfer
-    from ..transfer import transfer
+    from ..features.pitch import get_pitch_tracker
+    from ..transfer.files import transfer_file
     from ..zoo import load_model
 
     pairs = _pairs(args)
     many = len(pairs) > 1
-    if many and (args.plot or args.spectrogram):
-        raise CommandError("--plot and --spectrogram take one input; for several, --plots "
-                           "writes <name>.png and <name>.spectrogram.png beside each output")
-    pictures = []
-    for _, out in pairs:
-        if many and args.plots:
-            pictures += [out.with_suffix(".png"), out.with_suffix(".spectrogram.png")]
-    if args.plot:
-        pictures.append(Path(args.plot))
-    if args.spectrogram:
-        pictures.append(Path(args.spectrogram))
-    refuse_existing(*[out for _, out in pairs], *pictures, overwrite=args.overwrite)
-    for _, out in pairs:  # fail before any work if an output cannot be written
-        parent = out.parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir() or not _writable(parent):
-            raise CommandError(f"--output {out}: cannot write into {parent}")
-
+    _check(args, pairs, many)
+    controls = transfer_controls(args)
     start = time.perf_counter()
     model = load_model(args.model, loudness_definition=args.loudness)
+    tracker = get_pitch_tracker(args.pitch_tracker, args.device)  # built once, not per thread
+    run = None
+    if args.polyphonic:
+        from ..transcribe import PolyphonicTransfer
+
+        run = PolyphonicTransfer(args.polyphonic)
     print(f"model {model.name}: loaded in {time.perf_counter() - start:.2f} s")
-    options = dict(transfer_controls(args), pitch_tracker=args.pitch_tracker)
 
     def one(pair):
         source, out = pair
-        t0 = time.perf_counter()
-        audio, rate = load_audio(source)
-        decode = time.perf_counter() - t0
-        result = transfer(audio, rate, model, **options)
-        t0 = time.perf_counter()
-        save_audio(out, result.audio, result.sample_rate, overwrite=args.overwrite)
-        encode = time.perf_counter() - t0
-        plot = args.plot or (out.with_suffix(".png") if many and args.plots else None)
-        spec = args.spectrogram or (out.with_suffix(".spectrogram.png")
-                                    if many and args.plots else None)
-        if plot:
-            plot_transfer(result, plot, title=f"{source.name} -> {model.name}",
-                          overwrite=args.overwrite)
-        if spec:
-            plot_spectrograms(audio, rate, result.audio, result.sample_rate, spec,
-                              titles=(source.name, f"{model.name}"), overwrite=args.overwrite)
-        return source, out, result, decode, encode
+        plot, spectrogram = _pictures(args, out, many)
+        try:
+            return transfer_file(source, model, out, controls, plot=plot,
+                                 spectrogram=spectrogram, overwrite=args.overwrite,
+                                 pitch_tracker=tracker, sample_rate=args.sample_rate,
+                                 mix=args.mix, progress=not many, run=run)
+        except ValueError as exc:
+            if not many:
+                raise
+            return exc  # this file is bad; the others go on
 
     from tqdm.auto import tqdm
 
-    workers = min(args.jobs, len(pairs))
-    with ThreadPoolExecutor(workers) as pool:
-        jobs = pool.map(one, pairs)
-        for source, out, result, decode, encode in tqdm(jobs, total=len(pairs), unit="file",
-                                                        desc="transfer", disable=not many):
-            for message in result.messages:
-                print(f"{source.name}: {message}")
-            t = result.timings
-            seconds = len(result.audio) / result.sample_rate
-            print(f"{source.name}: {seconds:.1f} s -> {out} (decode {decode:.2f} s, features "
-                  f"{t['features']:.2f} s, adjust {t['adjust']:.3f} s, synthesis "
-                  f"{t['synthesis']:.2f} s, encode {encode:.2f} s)")
+    failed = []
+    bar = tqdm(total=len(pairs), unit="file", desc="transfer", disable=not many)
+    with ThreadPoolExecutor(min(args.jobs, len(pairs))) as pool, bar:
+        jobs = [pool.submit(one, pair) for pair in pairs]
+        try:
+            for (source, _), job in zip(pairs, jobs):
+                done = job.result()
+                with bar.external_write_mode():  # lines above the bar, not through it
+                    if isinstance(done, ValueError):
+                        reason = str(done)  # it names the file unless about something else
+                        if not reason.startswith(str(source)):
+                            reason = f"{source}: {reason}"
+                        warnings.warn(f"skipped {reason}")
+                        failed.append(source)
+                    else:
+                        _report(done)
+                bar.update()
+        except BaseException:  # a full disk, Ctrl-C: start nothing more
+            for job in jobs:
+                job.cancel()
+            raise
     for path in (args.plot, args.spectrogram):
         if path:
             print(f"wrote {path}")
-
-
-def _writable(folder: Path) -> bool:
-    return os.access(folder, os.W_OK | os.X_OK)
+    if failed:
+        raise CommandError(f"{len(failed)} of {len(pairs)} file(s) failed (see the warnings "
+                           f"above): {', '.join(str(p) for p in failed)}")
 
 
 def register(sub) -> None:
@@ -116,20 +183,42 @@ def register(sub) -> None:
         description="Timbre transfer: extract f0 and loudness from each input, auto-adjust "
                     "them to the model's training data, apply manual shifts, and resynthesise "
                     "with the model. One input -> one output file; several inputs or a "
-                    "folder -> an output folder of .wav files.")
+                    "folder -> an output folder of .wav files (a file that cannot be "
+                    "transferred is skipped with a warning, and the run fails at the end). "
+                    "The output is mono: a stereo input's mid channel is transferred.")
     tr.add_argument("inputs", nargs="+", help="audio files or folders (wav, flac, ogg, mp3, ...)")
     tr.add_argument("--model", required=True,
                     help="shipped model name, model folder, model zip or Magenta folder")
-    tr.add_argument("--output", required=True, help="output file (.wav/.flac/.ogg/.mp3) or folder")
+    tr.add_argument("--output", required=True,
+                    help="output file (.wav 16-bit, .flac, .ogg, .mp3) or folder (an existing "
+                         "one, a name without extension, or any name ending in /)")
     add_transfer_controls(tr)
     tr.add_argument("--pitch-tracker", choices=list(TRACKERS), default=None,
                     help=f"f0 tracker (default {DEFAULT_TRACKER})")
     tr.add_argument("--loudness", choices=("v1", "v2"), default=None,
                     help="override the model's loudness definition")
+    tr.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                    help="sample rate of the written audio (default: the model's, "
+                         "usually 16000)")
+    tr.add_argument("--mix", type=float, default=1.0, metavar="SHARE",
+                    help="share of the model's output in the written audio, from 0 to 1; "
+                         "the rest is the original recording (default 1: the model only)")
+    tr.add_argument("--device", choices=DEVICES, default="cpu",
+                    help="where the pitch tracker runs (default cpu); synthesis runs on "
+                         "the CPU")
+    tr.add_argument("--polyphonic", nargs="?", const="auto", choices=("auto", "always"),
+                    default=None,
+                    help="chords too: transcribe the notes (basic-pitch) and play them as "
+                         "`timbral play` does, each note as loud as in the recording. 'auto' "
+                         "(the default of --polyphonic) keeps the pitch tracker for a "
+                         "recording without chords; 'always' plays the notes whatever they are. "
+                         "Takes --no-adjust, --pitch-shift, --semitones and --loudness-shift "
+                         "(see docs/transcribe.md)")
     tr.add_argument("--plot", help="one input: draw notes, loudness and f0 into this .png")
     tr.add_argument("--spectrogram", help="one input: input/output spectrograms into this .png")
     tr.add_argument("--plots", action="store_true",
                     help="several inputs: write both pictures beside each output")
     tr.add_argument("--jobs", type=int, default=2, help="files processed at once (default 2)")
-    tr.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace existing outputs (never an input file)")
     tr.set_defaults(func=_transfer)

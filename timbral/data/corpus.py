@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 from ..files import atomic_output
 from ..validation import check_positive
 from .melodies import get_instrument
-from .soundfont import render_melody
+from .rendering import render_melody
+from .soundfonts import resolve_soundfont
 
 
 def render_corpus(instrument: str, minutes: float, folder, seed: int = 0,
@@ -30,7 +31,8 @@ def render_corpus(instrument: str, minutes: float, folder, seed: int = 0,
       instrument: a name of :data:`timbral.data.INSTRUMENTS`.
       minutes: total duration to render.
       folder: output folder (created); existing clips with the same names are kept,
-        so an interrupted render can be re-run.
+        so an interrupted render can be re-run; if they were rendered with
+        another SoundFont, clip length or sample rate, ValueError before any work.
       seed: the first clip's phrase seed; clip ``i`` uses ``seed + i``.
       clip_seconds: length of each clip.
       soundfont: SoundFont path or name (None: the default General MIDI one).
@@ -43,22 +45,46 @@ def render_corpus(instrument: str, minutes: float, folder, seed: int = 0,
     inst = get_instrument(instrument)
     minutes = check_positive(minutes, "minutes")
     clip_seconds = check_positive(clip_seconds, "clip_seconds")
+    font = resolve_soundfont(soundfont).resolve()
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     n_clips = max(1, int(np.ceil(minutes * 60 / clip_seconds)))
-    paths = []
-    for i in tqdm(range(n_clips), desc=f"render {inst.name}", unit="clip", disable=not progress):
-        path = folder / f"{inst.name}_{seed + i}.flac"
+    paths = [folder / f"{inst.name}_{seed + i}.flac" for i in range(n_clips)]
+    wanted = {"soundfont": str(font), "clip_seconds": clip_seconds, "sample_rate": sample_rate}
+    for path in paths:  # before any work: kept clips must be what this call would render
+        _check_kept(path, wanted)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(tqdm(paths, desc=f"render {inst.name}", unit="clip",
+                                  disable=not progress)):
         notes_path = path.with_suffix(".notes.json")
         if not (path.exists() and notes_path.exists()):
-            rendering = render_melody(inst, clip_seconds, seed=seed + i, soundfont=soundfont,
+            rendering = render_melody(inst, clip_seconds, seed=seed + i, soundfont=font,
                                       sample_rate=sample_rate)
             with atomic_output(notes_path, overwrite=True) as tmp:
                 tmp.write_text(json.dumps({
                     "instrument": inst.name, "program": inst.program, "seed": seed + i,
-                    "soundfont": str(rendering.soundfont),
+                    **wanted,
                     "notes": [[n.onset, n.offset, n.pitch, n.velocity] for n in rendering.notes]}))
             with atomic_output(path, overwrite=True) as tmp:
                 sf.write(tmp, rendering.audio, sample_rate, format="FLAC", subtype="PCM_24")
-        paths.append(path)
     return paths
+
+
+def _check_kept(path: Path, wanted: dict) -> None:
+    """Raise (one line) if the clip at ``path`` exists but was rendered with another
+    SoundFont, clip length or sample rate than ``wanted`` (keys absent from an
+    older notes file are not compared)."""
+    notes_path = path.with_suffix(".notes.json")
+    if not (path.exists() and notes_path.exists()):
+        return
+    try:
+        kept = json.loads(notes_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{notes_path}: unreadable ({exc}); delete it and {path.name} to "
+                         f"render that clip again") from None
+    for key, value in wanted.items():
+        old = kept.get(key)
+        if key == "soundfont" and old is not None:
+            old = str(Path(old).resolve())
+        if old is not None and old != value:
+            raise ValueError(f"{path.parent}: {path.name} was rendered with {key} {old}, not "
+                             f"{value}; choose another --output folder (or delete the old clips)")

@@ -6,7 +6,7 @@ at 50, 100, 250 or 500 Hz frames all train from the same cache) and stores
 
     DATASET/
       manifest.json        settings, the files and their train/validation split
-      statistics.json      dataset statistics (SPEC section 7) at the dataset rate
+      statistics.json      statistics for auto-adjust (timbral.data.statistics) at the dataset rate
       items/<id>.flac      the audio (24-bit FLAC at the dataset's sample rate)
       items/<id>.npz       f0_hz, f0_confidence, loudness_db (float32, no pickles)
       items/<id>.json      the item's record; written last, so it marks the item done
@@ -23,6 +23,7 @@ manifest, finding every item done.
 from __future__ import annotations
 
 import hashlib
+import fnmatch
 import json
 import multiprocessing
 import warnings
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 from ..audio import check_sample_rate, find_audio_files, load_audio
 from ..files import atomic_output
 from ..features import compute_audio_features, get_pitch_tracker
-from ..validation import check_positive
+from ..validation import check_positive, check_size
 from .statistics import compute_dataset_statistics, save_statistics
 
 FORMAT = "timbral.dataset"
@@ -48,6 +49,8 @@ STATISTICS_FILE = "statistics.json"
 DEFAULT_FRAME_RATE = 500
 #: Loudness (dB) a file must exceed somewhere to count as not silent.
 SILENCE_DB = -70.0
+#: Below this f0 confidence a sounding frame's pitch is "unsure" (double stops, noise).
+UNSURE_CONFIDENCE = 0.5
 #: Examples used for the dataset statistics (Magenta's: 4 s windows, 1 s hop).
 STATS_EXAMPLE_SECONDS, STATS_HOP_SECONDS = 4.0, 1.0
 
@@ -77,9 +80,10 @@ def _file_id(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _prepare_item(path: Path, items: Path, settings: Settings) -> dict:
+def _prepare_item(path: Path, items: Path, settings: Settings, progress: bool = False) -> dict:
     """Compute and store one file's item; returns its record, or ``{"source",
-    "skipped": reason}``. Never raises for bad or unreadable audio."""
+    "skipped": reason}``. Never raises for bad or unreadable audio. With
+    ``progress``, a file longer than a minute shows its feature stages."""
     try:
         item_id = _file_id(path)
         record_path = items / f"{item_id}.json"
@@ -94,10 +98,9 @@ def _prepare_item(path: Path, items: Path, settings: Settings) -> dict:
                                                     f"need {settings.min_seconds:g} s)"}
         features = compute_audio_features(audio, settings.sample_rate, settings.frame_rate,
                                           settings.pitch_tracker,
-                                          loudness_definition=settings.loudness_definition)
-        if float(features["loudness_db"].max()) < SILENCE_DB:
-            return {"source": str(path), "skipped": f"silent (loudness never above "
-                                                    f"{SILENCE_DB:g} dB)"}
+                                          loudness_definition=settings.loudness_definition,
+                                          progress=progress and seconds > 60,
+                                          silence_db=SILENCE_DB)
     except (ValueError, OSError) as exc:
         return {"source": str(path), "skipped": str(exc)}
     with atomic_output(items / f"{item_id}.flac", overwrite=True) as tmp:
@@ -137,7 +140,8 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
                     frame_rate: int = DEFAULT_FRAME_RATE, pitch_tracker: Optional[str] = None,
                     loudness_definition: str = "v2", validation_fraction: float = 0.1,
                     min_seconds: float = 2.0, workers: int = 1,
-                    shard: Optional[Tuple[int, int]] = None, progress: bool = True) -> dict:
+                    shard: Optional[Tuple[int, int]] = None, progress: bool = True,
+                    validation_files: Sequence[str] = ()) -> dict:
     """Prepare audio files (or folders of them) for training; returns the manifest.
 
     Args:
@@ -149,6 +153,9 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
       pitch_tracker: f0 tracker name (None: the default tracker).
       loudness_definition: 'v2' or 'v1' (see ``compute_loudness``).
       validation_fraction: share of every file (its end) held out for validation.
+      validation_files: file-name patterns (``fnmatch``, e.g. ``"*mov8*"``) of
+        files held out whole for validation instead (no part of them trains);
+        the other files are split by ``validation_fraction``.
       min_seconds: files shorter than this are skipped with a warning.
       workers: processes working on files in parallel.
       shard: ``(k, n)`` to do only files ``k, k + n, ...`` of the sorted list
@@ -160,6 +167,7 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     file is usable.
     """
     output = Path(output)
+    workers = check_size(workers, "workers")
     tracker = get_pitch_tracker(pitch_tracker)
     settings = Settings(check_sample_rate(sample_rate), int(frame_rate), tracker.name,
                         loudness_definition, float(validation_fraction),
@@ -193,7 +201,7 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
                 bar.update()
     else:
         for path in files:
-            records.append(_prepare_item(path, items, settings))
+            records.append(_prepare_item(path, items, settings, progress))
             bar.update()
     bar.close()
     skipped = [r for r in records if "skipped" in r]
@@ -206,9 +214,17 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         raise ValueError(f"no usable audio among {len(files)} file(s): "
                          f"{skipped[0]['source']}: {skipped[0]['skipped']}")
     unique = {r["id"]: r for r in good}  # the same content twice is one item
+    held = [r for r in unique.values()
+            if any(fnmatch.fnmatch(Path(r["source"]).name, p) for p in validation_files)]
+    if validation_files and not held:
+        raise ValueError(f"validation_files: no input file matches {list(validation_files)}")
+    if len(held) == len(unique):
+        raise ValueError("validation_files: every file would be held out; leave some to train")
+    held_ids = {r["id"] for r in held}
     manifest = {"format": FORMAT, "version": VERSION, "settings": settings.key(),
                 "validation_fraction": settings.validation_fraction,
-                "files": [_split(r, settings) for r in unique.values()],
+                "validation_files": list(validation_files),
+                "files": [_split(r, settings, r["id"] in held_ids) for r in unique.values()],
                 "skipped": [{"source": r["source"], "reason": r["skipped"]} for r in skipped]}
     manifest["seconds"] = sum(f["seconds"] for f in manifest["files"])
     data = TrainingData(output, manifest=manifest)
@@ -221,10 +237,13 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     return manifest
 
 
-def _split(record: dict, settings: Settings) -> dict:
-    """A manifest entry: the record plus where validation starts (a frame-aligned sample)."""
+def _split(record: dict, settings: Settings, held_out: bool = False) -> dict:
+    """A manifest entry: the record plus where validation starts (a frame-aligned
+    sample; 0 for a file held out whole)."""
     hop = settings.sample_rate // settings.frame_rate
     start = int(round(record["n_samples"] * (1 - settings.validation_fraction) / hop)) * hop
+    if held_out:
+        start = 0
     return {"id": record["id"], "source": record["source"], "seconds": record["seconds"],
             "n_samples": record["n_samples"], "n_frames": record["n_frames"],
             "validation_start": start}
@@ -277,6 +296,10 @@ class TrainingData:
                 raise ValueError(f"{base}.flac: does not match the manifest; run prepare again")
             item["audio"] = audio
             item["validation_start"] = entry["validation_start"]
+            # running count of frames the tracker is unsure about while something sounds
+            unsure = ((item["f0_confidence"] < UNSURE_CONFIDENCE)
+                      & (item["loudness_db"] > SILENCE_DB))
+            item["unsure"] = np.concatenate([[0], np.cumsum(unsure)])
             self.items.append(item)
 
     def _model_hop(self, frame_rate: float) -> int:
@@ -328,10 +351,12 @@ class TrainingData:
                 yield self.window(item, start, n, frame_rate)
 
     def sample_batch(self, rng: np.random.Generator, batch_size: int, seconds: float,
-                     frame_rate: float) -> Dict[str, np.ndarray]:
+                     frame_rate: float, max_unsure: float = 1.0) -> Dict[str, np.ndarray]:
         """A random training batch: items chosen in proportion to their
-        training audio, starts uniform over the model's frame grid. Arrays
-        ``[batch, n_samples]`` and ``[batch, n_frames]``."""
+        training audio, starts uniform over the model's frame grid, leaving out
+        windows where more than ``max_unsure`` of the frames have an unsure f0
+        (see :meth:`unsure_share`). Arrays ``[batch, n_samples]`` and ``[batch,
+        n_frames]``."""
         n = int(round(seconds * self.sample_rate))
         model_hop = self.hop * self._model_hop(frame_rate)
         # starts on the model's frame grid: first, first + hop, ..., with start + n <= end
@@ -341,14 +366,45 @@ class TrainingData:
         if not regions:
             raise ValueError(f"dataset: no training audio is {seconds:g} s long; add longer "
                              f"recordings or train with shorter examples")
-        counts = np.array([hi - lo + 1 for _, lo, hi in regions], np.float64)
+        starts = [self._sure_starts(item, lo, hi, model_hop, n, max_unsure)
+                  for item, lo, hi in regions]
+        counts = np.array([len(s) for s in starts], np.float64)
+        if not counts.sum():
+            raise ValueError(f"dataset: the pitch tracker is unsure in more than "
+                             f"{max_unsure:.0%} of every {seconds:g} s window; raise "
+                             f"max_unsure or prepare with another pitch tracker")
         picks = rng.choice(len(regions), size=batch_size, p=counts / counts.sum())
         windows = []
         for r in picks:
-            item, lo, hi = regions[r]
-            start = int(rng.integers(lo, hi + 1)) * model_hop
-            windows.append(self.window(item, start, n, frame_rate))
+            start = int(starts[r][rng.integers(len(starts[r]))]) * model_hop
+            windows.append(self.window(regions[r][0], start, n, frame_rate))
         return {k: np.stack([w[k] for w in windows]) for k in windows[0]}
+
+    def _sure_starts(self, item: int, lo: int, hi: int, model_hop: int, n: int,
+                     max_unsure: float) -> np.ndarray:
+        """Window starts ``lo .. hi`` (in model hops) whose share of unsure frames (the
+        tracker's confidence below :data:`UNSURE_CONFIDENCE` in sound, e.g. double
+        stops) is at most ``max_unsure``: their f0 would teach the model wrong pitch."""
+        starts = np.arange(lo, hi + 1)
+        if max_unsure >= 1.0:
+            return starts
+        count = self.items[item]["unsure"]
+        first = starts * model_hop // self.hop
+        frames = n // self.hop
+        share = (count[np.minimum(first + frames, len(count) - 1)] - count[first]) / frames
+        return starts[share <= max_unsure]
+
+    def unsure_share(self, seconds: float, frame_rate: float, max_unsure: float) -> float:
+        """Share of the training windows of ``seconds`` that ``max_unsure`` leaves out."""
+        n = int(round(seconds * self.sample_rate))
+        model_hop = self.hop * self._model_hop(frame_rate)
+        total = kept = 0
+        for item, first, end in self.regions("train"):
+            lo, hi = -(-first // model_hop), (end - n) // model_hop
+            if hi >= lo:
+                total += hi - lo + 1
+                kept += len(self._sure_starts(item, lo, hi, model_hop, n, max_unsure))
+        return 1.0 - kept / total if total else 0.0
 
 
 def dataset_size(dataset) -> Dict[str, float]:

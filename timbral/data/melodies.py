@@ -93,7 +93,7 @@ class Performance:
         multiples of ``1 / control_rate`` (a note may end exactly where the next
         one starts: legato).
       bend_cents: ``[n_steps]`` float, pitch bend in cents per grid step (the
-        renderer plays it in whole cents, see ``timbral.data.soundfont``).
+        renderer plays it in whole cents, see ``timbral.data.rendering``).
       expression: ``[n_steps]`` int, MIDI CC11 (0..127) per grid step.
       control_rate: grid rate in Hz (:data:`CONTROL_RATE`).
       tempo_bpm: the tempo the phrase was written at (information only).

@@ -46,13 +46,13 @@ import numpy as np
 import torch
 
 from ..core import hz_to_midi
-from ..features.notes import (DEFAULT_MIN_DB, MAGENTA_FRAME_RATE, _contiguous, _detect_notes,
-                              as_curve, check_confidence, check_same_length, smoothing_frames)
+from ..features.notes import (DEFAULT_MIN_DB, MAGENTA_FRAME_RATE, as_curve, check_confidence,
+                              check_same_length, contiguous, detect_notes, smoothing_frames)
 from ..files import atomic_output
-from ..validation import as_tensor, check_finite, check_positive, check_size
+from ..validation import as_tensor, check_document, check_finite, check_positive, check_size
 
 __all__ = ["QuantileTransform", "compute_dataset_statistics", "validate_statistics",
-           "save_statistics", "load_statistics", "trim_frames", "STATISTICS_FORMAT",
+           "save_statistics", "load_statistics", "trim_frames", "same_rate", "STATISTICS_FORMAT",
            "STATISTICS_VERSION", "STAT_KEYS", "REQUIRED_KEYS", "DEFAULT_N_QUANTILES"]
 
 STATISTICS_FORMAT = "timbral.statistics"
@@ -179,7 +179,7 @@ class QuantileTransform:
 
 
 def _as_array(x, name: str) -> np.ndarray:
-    t = as_tensor(_contiguous(x), name)
+    t = as_tensor(contiguous(x), name)
     check_finite(t, name)
     return t.detach().to("cpu", torch.float64).numpy().copy()
 
@@ -229,7 +229,9 @@ def _summary(per_example: List[np.ndarray], prefix: str) -> Dict[str, float]:
             f"std_{prefix}": float(np.std(flat))}
 
 
-def _same_rate(value, frame_rate) -> bool:
+def same_rate(value, frame_rate) -> bool:
+    """Whether two frame rates (Hz; numbers or numeric strings) are equal as
+    floats; False when either is not a number."""
     try:
         return float(value) == float(frame_rate)
     except (TypeError, ValueError):
@@ -285,7 +287,7 @@ def compute_dataset_statistics(examples: Iterable[Mapping], frame_rate: float,
         missing = [k for k in ("f0_hz", "f0_confidence", "loudness_db") if k not in example]
         if missing:
             raise ValueError(f"examples[{i}]: missing {', '.join(missing)}")
-        if "frame_rate" in example and not _same_rate(example["frame_rate"], frame_rate_value):
+        if "frame_rate" in example and not same_rate(example["frame_rate"], frame_rate_value):
             raise ValueError(f"examples[{i}]: frame_rate {example['frame_rate']} differs from "
                              f"frame_rate={frame_rate_value}")
         curves = {k: as_curve(example[k], f"examples[{i}].{k}")
@@ -303,8 +305,8 @@ def compute_dataset_statistics(examples: Iterable[Mapping], frame_rate: float,
         raise ValueError("examples: no examples given")
 
     reference_db = float(np.mean(np.concatenate(loudness)))
-    masks = [_detect_notes(ld, conf, smoothing=smoothing, min_db=min_db,
-                           reference_db=reference_db)[0]
+    masks = [detect_notes(ld, conf, smoothing=smoothing, min_db=min_db,
+                          reference_db=reference_db)[0]
              for ld, conf in zip(loudness, confidence)]
     n_on = int(sum(m.sum() for m in masks))
     if n_on == 0:
@@ -349,14 +351,7 @@ def validate_statistics(d: Mapping) -> dict:
     Raises:
       ValueError: one line naming the problem.
     """
-    if not isinstance(d, Mapping):
-        raise ValueError(f"statistics: expected a mapping, got {type(d).__name__}")
-    if d.get("format") != STATISTICS_FORMAT:
-        raise ValueError(f"statistics: format must be {STATISTICS_FORMAT!r}, "
-                         f"got {d.get('format')!r}")
-    if d.get("version") != STATISTICS_VERSION:
-        raise ValueError(f"statistics: unsupported version {d.get('version')!r} "
-                         f"(this timbral reads version {STATISTICS_VERSION})")
+    check_document(d, "statistics", STATISTICS_FORMAT, STATISTICS_VERSION)
     if "frame_rate" not in d:
         raise ValueError("statistics: missing frame_rate (use null if unknown)")
     out = dict(d)

@@ -31,8 +31,9 @@ import torch
 
 from ..validation import as_tensor, check_finite, check_number, check_positive, check_size
 
-__all__ = ["detect_notes", "smoothing_frames", "box_smooth", "as_curve",
-           "MAGENTA_FRAME_RATE", "MAGENTA_SMOOTHING", "DEFAULT_MIN_DB"]
+__all__ = ["detect_notes", "note_on_ratio", "smoothing_frames", "box_smooth", "as_curve",
+           "contiguous", "check_same_length", "check_confidence", "MAGENTA_FRAME_RATE",
+           "MAGENTA_SMOOTHING", "DEFAULT_MIN_DB", "CONFIDENCE_EXPONENT", "CONFIDENCE_THRESHOLD"]
 
 #: The frame rate Magenta's constants (40 smoothing frames, 20 trimmed frames) assume.
 MAGENTA_FRAME_RATE = 250
@@ -40,10 +41,15 @@ MAGENTA_FRAME_RATE = 250
 MAGENTA_SMOOTHING = 40
 #: Loudness floor in dB (Magenta's ``-spectral_ops.DB_RANGE``; the v2 loudness floor).
 DEFAULT_MIN_DB = -80.0
+#: Magenta's power of the confidence before smoothing.
+CONFIDENCE_EXPONENT = 2.0
+#: Magenta's confidence that, at the reference loudness, sits at ratio 1.
+CONFIDENCE_THRESHOLD = 0.7
 
 
-def _contiguous(x):
-    """numpy views with negative strides (``x[::-1]``) cannot become tensors."""
+def contiguous(x):
+    """``x`` with numpy views of negative strides (``x[::-1]``) copied, since
+    those cannot become tensors; anything else as it is."""
     return np.ascontiguousarray(x) if isinstance(x, np.ndarray) else x
 
 
@@ -54,7 +60,7 @@ def as_curve(x, name: str) -> np.ndarray:
     or with leading size-1 dimensions (``[1, n_frames]``, ``[1, n_frames, 1]``
     is *not* accepted: only leading batch dims of 1 are dropped).
     """
-    t = as_tensor(_contiguous(x), name)
+    t = as_tensor(contiguous(x), name)
     while t.ndim > 1 and t.shape[0] == 1:
         t = t[0]
     if t.ndim != 1:
@@ -115,8 +121,9 @@ def _box_smooth(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def detect_notes(loudness_db, f0_confidence, note_threshold: float = 1.0,
-                 exponent: float = 2.0, smoothing: int = MAGENTA_SMOOTHING,
-                 f0_confidence_threshold: float = 0.7, min_db: float = DEFAULT_MIN_DB,
+                 exponent: float = CONFIDENCE_EXPONENT, smoothing: int = MAGENTA_SMOOTHING,
+                 f0_confidence_threshold: float = CONFIDENCE_THRESHOLD,
+                 min_db: float = DEFAULT_MIN_DB,
                  reference_db: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Note-on frames from loudness and pitch confidence (Magenta's definition).
 
@@ -148,23 +155,39 @@ def detect_notes(loudness_db, f0_confidence, note_threshold: float = 1.0,
     note_threshold = check_number(note_threshold, "note_threshold")
     exponent = check_number(exponent, "exponent")
     smoothing = check_size(smoothing, "smoothing")
+    mean_db = float(np.mean(loudness)) if reference_db is None else reference_db
+    ratio = note_on_ratio(_box_smooth(confidence ** exponent, smoothing), loudness, mean_db,
+                          exponent, f0_confidence_threshold, min_db)
+    return ratio >= note_threshold, ratio
+
+
+def note_on_ratio(smoothed_confidence, loudness_db, reference_db: float,
+                  exponent: float = CONFIDENCE_EXPONENT,
+                  f0_confidence_threshold: float = CONFIDENCE_THRESHOLD,
+                  min_db: float = DEFAULT_MIN_DB):
+    """Magenta's note-on ratio from confidence already raised and smoothed.
+
+    ``smoothed_confidence * (loudness_db - min_db) / ((reference_db - min_db)
+    * f0_confidence_threshold ** exponent)``, or 0 where the reference
+    loudness is at or below ``min_db`` (silence). The caller chooses how
+    ``confidence ** exponent`` is smoothed and what the reference loudness is:
+    :func:`detect_notes` (centred window, the input's mean) or the streaming
+    auto-adjust (causal window, a running mean).
+
+    Args:
+      smoothed_confidence: ``[n_frames]`` numpy array or a float, in [0, 1].
+      loudness_db: the same shape, dB.
+      reference_db: the mean loudness (dB) the ratio is relative to.
+
+    Returns:
+      float64, the shape of ``loudness_db``. The scalars are checked; the
+      curves are not (the callers have checked theirs).
+    """
+    reference_db = check_number(reference_db, "reference_db")
+    exponent = check_number(exponent, "exponent")
     f0_confidence_threshold = check_positive(f0_confidence_threshold, "f0_confidence_threshold")
     min_db = check_number(min_db, "min_db")
-    if reference_db is not None:
-        reference_db = check_number(reference_db, "reference_db")
-    return _detect_notes(loudness, confidence, note_threshold, exponent, smoothing,
-                         f0_confidence_threshold, min_db, reference_db)
-
-
-def _detect_notes(loudness: np.ndarray, confidence: np.ndarray, note_threshold: float = 1.0,
-                  exponent: float = 2.0, smoothing: int = MAGENTA_SMOOTHING,
-                  f0_confidence_threshold: float = 0.7, min_db: float = DEFAULT_MIN_DB,
-                  reference_db: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """:func:`detect_notes` on already validated float64 curves."""
-    mean_db = float(np.mean(loudness)) if reference_db is None else reference_db
-    denominator = (mean_db - min_db) * f0_confidence_threshold ** exponent
+    denominator = (reference_db - min_db) * f0_confidence_threshold ** exponent
     if denominator <= 0.0:
-        ratio = np.zeros_like(loudness)
-    else:
-        ratio = _box_smooth(confidence ** exponent, smoothing) * (loudness - min_db) / denominator
-    return ratio >= note_threshold, ratio
+        return np.zeros_like(loudness_db, dtype=np.float64)
+    return smoothed_confidence * (loudness_db - min_db) / denominator

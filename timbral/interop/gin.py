@@ -1,4 +1,4 @@
-"""Gin config text (Magenta's ``operative_config-0.gin``) read and written without gin.
+"""Gin config text (Magenta's ``operative_config-0.gin``) read without gin.
 
 A gin file is a list of statements, one per logical line:
 
@@ -15,8 +15,12 @@ backslash or inside open brackets. Python's own tokenizer does the lexing,
 as in gin itself.
 
 :func:`parse_gin` returns ``{"[scope/]Configurable.param": value}`` with
-macros resolved; :func:`format_gin` writes bindings back in the layout of
-gin's operative configs.
+macros resolved.
+
+Not gin-config's ``ConfigParser``: it reads Magenta's config to the same 65
+bindings, but its errors name the line after an unclosed bracket, span two
+lines or are a bare ``TypeError``, where this parser gives one
+``file: line N: ...`` line.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 #: Tokens that never matter to the statement structure.
 _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
@@ -316,74 +320,3 @@ def parse_gin(text: str, source: str = "gin",
             key = f"{b.scope}/{qualified}" if b.scope else qualified
         result[key] = _resolve(b.value, macros)
     return result
-
-
-# Writing ---------------------------------------------------------------------
-def format_value(value) -> str:
-    """A value in gin syntax (Python literals, ``@references``, ``%macros``)."""
-    if isinstance(value, (Reference, Macro)):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, tuple):
-        inner = ", ".join(format_value(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, list):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{format_value(k)}: {format_value(v)}"
-                               for k, v in value.items()) + "}"
-    if value is None or isinstance(value, (bool, int, str, bytes)):
-        return repr(value)
-    raise ValueError(f"gin: cannot write a {type(value).__name__} value")
-
-
-def _format_binding(selector: str, value, width: int = 80) -> str:
-    """``selector = value``; long values go on a continuation line (trailing
-    backslash) and long lists/tuples get one element per line, as gin does."""
-    text = format_value(value)
-    line = f"{selector} = {text}"
-    if len(line) <= width:
-        return line
-    indent = "    "
-    if isinstance(value, (list, tuple)) and len(indent) + len(text) > width and value:
-        opening = "[" if isinstance(value, list) else "("
-        closing = "]" if isinstance(value, list) else (",)" if len(value) == 1 else ")")
-        joiner = ",\n" + indent + " "
-        text = opening + joiner.join(format_value(v) for v in value) + closing
-    return f"{selector} = \\\n{indent}{text}"
-
-
-def format_gin(bindings: Mapping[str, object], macros: Optional[Mapping[str, object]] = None,
-               imports: Iterable[str] = ("ddsp", "ddsp.training as ddsp2")) -> str:
-    """Gin text in the layout of gin's operative configs.
-
-    Args:
-      bindings: ``"[scope/][module.]Configurable.param" -> value``.
-      macros: ``name -> value`` written first, under ``# Macros:``.
-      imports: lines written as ``import <line>``.
-
-    Bindings are grouped per configurable under ``# Parameters for X:``
-    headers, sorted by configurable name (case-insensitive) like gin.
-    """
-    rule = "# " + "=" * 78
-    lines = [f"import {line}" for line in imports] + [""]
-    if macros:
-        lines += ["# Macros:", rule] + [_format_binding(k, v) for k, v in macros.items()] + [""]
-    groups: Dict[str, List[Tuple[str, object]]] = {}
-    for key, value in bindings.items():
-        configurable, _, param = key.rpartition(".")
-        if not configurable or not _SELECTOR.match(key):
-            raise ValueError(f"gin: {key!r} is not a 'Configurable.param' selector")
-        groups.setdefault(configurable, []).append((param, value))
-
-    def order(configurable: str):
-        scope, _, dotted = configurable.rpartition("/")
-        return dotted.rsplit(".", 1)[-1].lower(), scope, dotted
-
-    for configurable in sorted(groups, key=order):
-        lines += [f"# Parameters for {configurable}:", rule]
-        lines += [_format_binding(f"{configurable}.{param}", value)
-                  for param, value in sorted(groups[configurable])]
-        lines.append("")
-    return "\n".join(lines)

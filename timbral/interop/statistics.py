@@ -25,7 +25,6 @@ from __future__ import annotations
 import codecs
 import importlib
 import io
-import math
 import pickle
 from pathlib import Path
 from typing import Dict, Optional, Union
@@ -204,57 +203,3 @@ def load_magenta_statistics(path: Union[str, Path], frame_rate: Optional[int] = 
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the statistics ({exc.strerror or exc})") from None
     return statistics_from_pickle_data(data, path.name, frame_rate)
-
-
-# Writing (Magenta's layout, for tests and round trips) ------------------------
-class _MagentaPickler(pickle._Pickler):
-    """Pickles timbral's QuantileTransformer under a Magenta class path and
-    numpy's functions under numpy 1.x names, as ddsp's own files have them."""
-
-    def __init__(self, file, class_path: str):
-        super().__init__(file, protocol=4)
-        self.class_path = class_path
-
-    def save_global(self, obj, name=None):
-        module = getattr(obj, "__module__", "") or ""
-        if obj is QuantileTransformer:
-            module, _, name = self.class_path.rpartition(".")
-        elif module.startswith("numpy._core."):
-            module, name = "numpy.core." + module[len("numpy._core."):], obj.__name__
-        else:
-            return super().save_global(obj, name)
-        self.save(module)
-        self.save(name)
-        self.write(pickle.STACK_GLOBAL)
-        self.memoize(obj)
-
-
-def write_magenta_statistics(path: Union[str, Path], statistics: dict,
-                             class_path: str = QUANTILE_TRANSFORMER_PATHS[0]) -> None:
-    """Write timbral statistics as a Magenta ``dataset_statistics.pkl``.
-
-    Floats become numpy float32 scalars and the quantile table a
-    QuantileTransformer pickled under ``class_path``, with the fields and a
-    pickled ``RandomState`` as ddsp's class has them. For building test
-    folders; timbral itself stores statistics as JSON.
-    """
-    obj: Dict[str, object] = {}
-    for key, value in statistics.items():
-        if key in ("format", "version", "frame_rate", "quantile_transform"):
-            continue
-        obj[key] = np.float32(value)
-        if not math.isfinite(value) or float(obj[key]) != value:
-            raise ValueError(f"statistics[{key!r}]: {value!r} is not a float32 value")
-    table = statistics.get("quantile_transform")
-    if table is not None:
-        qt = QuantileTransformer()
-        qt.__dict__.update(n_quantiles=table["n_quantiles"],
-                           output_distribution=table["output_distribution"],
-                           subsample=100000, random_state=np.random.RandomState(0),
-                           n_quantiles_=len(table["quantiles"]),
-                           references_=np.asarray(table["references"], dtype=np.float64),
-                           quantiles_=np.asarray(table["quantiles"], dtype=np.float64)[:, None])
-        obj["quantile_transform"] = qt
-    buffer = io.BytesIO()
-    _MagentaPickler(buffer, class_path).dump(obj)
-    Path(path).write_bytes(buffer.getvalue())

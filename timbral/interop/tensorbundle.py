@@ -1,4 +1,4 @@
-"""TensorFlow checkpoints (the TensorBundle format) read and written without TensorFlow.
+"""TensorFlow checkpoints (the TensorBundle format) read without TensorFlow.
 
 A checkpoint with prefix ``P`` is ``P.index`` plus data shards
 ``P.data-00000-of-0000N``. The index is a LevelDB-style sorted table
@@ -8,13 +8,11 @@ value is a ``BundleEntryProto`` (dtype, shape, shard, byte offset and size,
 masked CRC-32C of the bytes). A numeric tensor's bytes are its raw C-order
 little-endian array.
 
-Everything is decoded by hand (varints, protobuf wire format, CRC-32C) so
-importing a checkpoint needs neither TensorFlow nor protobuf. Every block and
-every tensor read is checked against its CRC-32C; any inconsistency raises
-one ``ValueError`` naming the file and what to do.
-
-:func:`write_checkpoint` writes the same format (used by the tests to build
-Magenta-layout folders of any size); TensorFlow reads what it writes.
+Decoded by hand (table, varints, protobuf wire format) because only
+TensorFlow ships a TensorBundle reader and the ``BundleEntryProto`` schema;
+the CRC-32C comes from ``google-crc32c``. Every block and every tensor read is checked against its
+CRC-32C; any inconsistency raises one ``ValueError`` naming the file and
+what to do.
 """
 
 from __future__ import annotations
@@ -22,8 +20,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
+import google_crc32c
 import numpy as np
 
 #: Last 8 bytes of every table file (LevelDB's magic number).
@@ -46,86 +45,16 @@ _DTYPE_NAMES = {7: "string", 8: "complex64", 14: "bfloat16", 18: "complex128",
 PathLike = Union[str, Path]
 
 
-# CRC-32C (Castagnoli), reflected polynomial 0x82F63B78 ----------------------
-def _crc_table() -> np.ndarray:
-    table = np.zeros(256, dtype=np.uint32)
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-        table[byte] = crc
-    return table
-
-
-_CRC_TABLE = _crc_table()
-_CRC_TABLE_LIST = [int(v) for v in _CRC_TABLE]
-#: Below this many bytes a plain loop beats the vectorised chunked update.
-_CRC_VECTOR_MIN = 1 << 16
-_CRC_LANES = 2048
-
-
-def _crc_update(register: int, data: bytes) -> int:
-    """Raw CRC register update (no pre/post inversion), one byte at a time."""
-    table = _CRC_TABLE_LIST
-    for byte in data:
-        register = (register >> 8) ^ table[(register ^ byte) & 0xFF]
-    return register
-
-
-def _crc_update_chunked(register: int, data: np.ndarray) -> int:
-    """The same update for long inputs, vectorised over ``_CRC_LANES`` chunks.
-
-    The register update is linear over GF(2): running a chunk from register
-    ``r`` gives ``Z(r) ^ run(0, chunk)`` where ``Z`` is the effect of the
-    chunk's length in zero bytes. All chunks are run at once from 0 together
-    with the 32 unit registers (which yields ``Z``'s columns), then chained.
-    """
-    length = data.size // _CRC_LANES
-    lanes = data[:length * _CRC_LANES].reshape(_CRC_LANES, length).T  # [length, lanes]
-    regs = np.zeros(_CRC_LANES + 32, dtype=np.uint32)
-    regs[_CRC_LANES:] = np.left_shift(np.uint32(1), np.arange(32, dtype=np.uint32))
-    padded = np.zeros(_CRC_LANES + 32, dtype=np.uint32)
-    for row in lanes:
-        padded[:_CRC_LANES] = row
-        regs = (regs >> np.uint32(8)) ^ _CRC_TABLE[(regs ^ padded) & np.uint32(0xFF)]
-    chunk_crcs = [int(v) for v in regs[:_CRC_LANES]]
-    columns = [int(v) for v in regs[_CRC_LANES:]]
-    for chunk_crc in chunk_crcs:
-        shifted = 0
-        bit = 0
-        while register >> bit:
-            if (register >> bit) & 1:
-                shifted ^= columns[bit]
-            bit += 1
-        register = shifted ^ chunk_crc
-    return _crc_update(register, data[length * _CRC_LANES:].tobytes())
-
-
+# CRC-32C --------------------------------------------------------------------
 def crc32c(data, value: int = 0) -> int:
-    """CRC-32C of ``data`` (bytes-like or uint8 array), continuing from ``value``.
-
-    ``crc32c(b"123456789") == 0xE3069283``; ``crc32c(b, crc32c(a)) ==
-    crc32c(a + b)``.
-    """
-    register = value ^ 0xFFFFFFFF
-    if isinstance(data, np.ndarray):
-        array = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
-    else:
-        array = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
-    if array.size >= _CRC_VECTOR_MIN:
-        register = _crc_update_chunked(register, array)
-    else:
-        register = _crc_update(register, array.tobytes())
-    return register ^ 0xFFFFFFFF
-
-
-def mask_crc(crc: int) -> int:
-    """LevelDB/TensorFlow's masked CRC (stored so a CRC of CRCs stays useful)."""
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+    """CRC-32C (Castagnoli) of ``data`` (bytes-like, e.g. bytes or a contiguous
+    uint8 array), continuing from ``value``: ``crc32c(b, crc32c(a)) == crc32c(a + b)``."""
+    return google_crc32c.extend(value, data)
 
 
 def unmask_crc(masked: int) -> int:
-    """Inverse of :func:`mask_crc`."""
+    """The CRC that LevelDB/TensorFlow stored masked (rotated and offset, so a
+    CRC of data holding CRCs stays useful)."""
     rot = (masked - 0xA282EAD8) & 0xFFFFFFFF
     return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
 
@@ -143,20 +72,6 @@ def _read_varint(buf: bytes, pos: int, what: str) -> Tuple[int, int]:
         shift += 7
         if not byte & 0x80:
             return value, pos
-
-
-def _varint(value: int) -> bytes:
-    """Encode a non-negative integer (or an int64, two's complement) as a varint."""
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _parse_proto(buf: bytes, what: str) -> Dict[int, list]:
@@ -409,134 +324,3 @@ def read_checkpoint(prefix_or_index_path: PathLike,
                                      f"again")
                 arrays[entry.name] = _to_array(entry, raw, path.name)
     return arrays
-
-
-# Writing ---------------------------------------------------------------------
-_NUMPY_TO_DTYPE = {dtype: number for number, dtype in NUMERIC_DTYPES.items()}
-
-
-def _string_tensor_bytes(values) -> Tuple[bytes, int]:
-    """TensorFlow's on-disk string tensor and its (unmasked) CRC-32C.
-
-    Layout: a varint length per element, the masked CRC-32C of the lengths
-    (each hashed as a little-endian uint32), then the bytes. The entry's CRC
-    covers the uint32 lengths, the stored length checksum and the bytes.
-    """
-    values = [values] if isinstance(values, bytes) else list(values)
-    lengths = b"".join(_varint(len(v)) for v in values)
-    crc = crc32c(b"".join(struct.pack("<I", len(v)) for v in values))
-    length_checksum = struct.pack("<I", mask_crc(crc))
-    crc = crc32c(length_checksum, crc)
-    body = b"".join(values)
-    return lengths + length_checksum + body, crc32c(body, crc)
-
-
-def _entry_proto(dtype: int, shape, offset: int, size: int, crc: int) -> bytes:
-    """Encode a ``BundleEntryProto`` (proto3: zero-valued fields omitted)."""
-    dims = b"".join(b"\x12" + _varint(len(d)) + d
-                    for d in (b"\x08" + _varint(int(n)) if n else b"" for n in shape))
-    out = b"\x08" + _varint(dtype) + b"\x12" + _varint(len(dims)) + dims
-    if offset:
-        out += b"\x20" + _varint(offset)
-    if size:
-        out += b"\x28" + _varint(size)
-    return out + b"\x35" + struct.pack("<I", mask_crc(crc))
-
-
-class _TableWriter:
-    """Builds a LevelDB-format table: data blocks, index, empty metaindex, footer."""
-
-    def __init__(self, block_size: int, restart_interval: int = 16):
-        self.out = bytearray()
-        self.block_size = block_size
-        self.restart_interval = restart_interval
-        self.index: list = []
-        self._reset()
-
-    def _reset(self):
-        self.block, self.restarts, self.count, self.last_key = bytearray(), [0], 0, b""
-
-    def _finish_block(self, block: bytearray, restarts: list) -> Tuple[int, int]:
-        """Append restarts and trailer; return the block's handle."""
-        contents = bytes(block) + b"".join(struct.pack("<I", r) for r in restarts)
-        contents += struct.pack("<I", len(restarts))
-        offset = len(self.out)
-        self.out += contents + b"\x00" + struct.pack("<I", mask_crc(crc32c(contents + b"\x00")))
-        return offset, len(contents)
-
-    @staticmethod
-    def _add(block: bytearray, restarts: list, count: int, last_key: bytes, key: bytes,
-             value: bytes, interval: int) -> None:
-        shared = 0
-        if count % interval:
-            while shared < min(len(key), len(last_key)) and key[shared] == last_key[shared]:
-                shared += 1
-        elif count:
-            restarts.append(len(block))
-        block += _varint(shared) + _varint(len(key) - shared) + _varint(len(value))
-        block += key[shared:] + value
-
-    def add(self, key: bytes, value: bytes) -> None:
-        """Add the next key (keys must come in sorted order)."""
-        self._add(self.block, self.restarts, self.count, self.last_key, key, value,
-                  self.restart_interval)
-        self.count += 1
-        self.last_key = key
-        if len(self.block) >= self.block_size:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.count:
-            offset, size = self._finish_block(self.block, self.restarts)
-            # The block's last key separates it from the next one.
-            self.index.append((self.last_key, _varint(offset) + _varint(size)))
-        self._reset()
-
-    def finish(self) -> bytes:
-        """The complete table file."""
-        self._flush()
-        meta = self._finish_block(bytearray(), [0])
-        index, restarts = bytearray(), [0]
-        for i, (key, handle) in enumerate(self.index):
-            self._add(index, restarts, i, b"", key, handle, 1)
-        index_handle = self._finish_block(index, restarts)
-        footer = b"".join(_varint(v) for v in meta + index_handle)
-        footer += b"\x00" * (40 - len(footer)) + struct.pack("<Q", TABLE_MAGIC)
-        return bytes(self.out + footer)
-
-
-def write_checkpoint(prefix: PathLike, tensors: Mapping[str, object],
-                     block_size: int = 4096) -> None:
-    """Write ``tensors`` as a one-shard TensorFlow checkpoint at ``prefix``.
-
-    Args:
-      prefix: e.g. ``dir/ckpt-5`` (writes ``ckpt-5.index`` and
-        ``ckpt-5.data-00000-of-00001``).
-      tensors: name -> numpy array (any dtype of :data:`NUMERIC_DTYPES`), or
-        bytes / a list of bytes for a string tensor.
-      block_size: target size of index data blocks (small values give
-        multi-block indexes, as large checkpoints have).
-    """
-    prefix = Path(prefix)
-    data, entries = bytearray(), []
-    for name in sorted(tensors, key=lambda n: n.encode("utf-8")):
-        value = tensors[name]
-        if isinstance(value, (bytes, list, tuple)):
-            raw, crc = _string_tensor_bytes(value)
-            dtype, shape = DT_STRING, () if isinstance(value, bytes) else (len(value),)
-        else:
-            array = np.asarray(value)
-            native = array.dtype.newbyteorder("<") if array.dtype.itemsize > 1 else array.dtype
-            if native not in _NUMPY_TO_DTYPE:
-                raise ValueError(f"tensors[{name!r}]: dtype {array.dtype} cannot be written")
-            raw = np.ascontiguousarray(array, dtype=native).tobytes()
-            dtype, shape, crc = _NUMPY_TO_DTYPE[native], array.shape, crc32c(raw)
-        entries.append((name.encode("utf-8"), _entry_proto(dtype, shape, len(data), len(raw), crc)))
-        data += raw
-    table = _TableWriter(block_size)
-    table.add(b"", b"\x08\x01\x1a\x02\x08\x01")  # num_shards 1, little-endian, producer 1
-    for key, value in entries:
-        table.add(key, value)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    shard_path(prefix, 0, 1).write_bytes(bytes(data))
-    prefix.with_name(prefix.name + ".index").write_bytes(table.finish())

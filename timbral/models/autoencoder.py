@@ -12,8 +12,7 @@ from typing import Dict, Optional
 import torch
 from torch import nn
 
-from .. import effects, synths  # noqa: F401  (registers the processor types configs name)
-from ..processors import ProcessorGroup
+from ..processors import ProcessorGroup  # the package registers every processor type
 from .config import hop_size, validate_config
 from .decoders import RnnFcDecoder
 from .preprocessing import F0LoudnessPreprocessor
@@ -25,7 +24,8 @@ class Autoencoder(nn.Module):
     Attributes: ``config`` (the JSON-able dict), ``sample_rate`` (Hz),
     ``frame_rate`` (frames per second), ``hop`` (samples per frame), and,
     for models loaded from a folder, ``statistics`` (dataset statistics dict
-    or None) and ``card`` (the model card's markdown).
+    or None), ``expression`` (the expression profile dict or None) and ``card``
+    (the model card's markdown).
 
     ``forward(features, state=None, n_samples=None)``:
       features: ``f0_hz`` (Hz) and ``loudness_db`` (dB), each ``[batch,
@@ -50,6 +50,7 @@ class Autoencoder(nn.Module):
         self.decoder = RnnFcDecoder(**config["decoder"]["config"])
         self.processor_group = ProcessorGroup.from_config(config["processor_group"]["config"])
         self.statistics: Optional[dict] = None
+        self.expression: Optional[dict] = None  # expression.json, for playing from MIDI
         self.card = ""
         self.name = config.get("name", "")
 
@@ -69,3 +70,55 @@ class Autoencoder(nn.Module):
         outputs["audio"] = outputs["out/signal"]
         outputs["state"] = state
         return outputs
+
+    # ------------------------------------------------------------ stateful use
+    # The same graph, a few frames at a time: chunked offline rendering
+    # (timbral.models.rendering), streaming (timbral.stream) and export
+    # (timbral.models.export) all call process().
+    def _stream_channels(self) -> Dict[str, int]:
+        channels = dict(self.decoder.output_splits)
+        channels.update(f0_hz=1, loudness_db=1, f0_scaled=1, ld_scaled=1)
+        return channels
+
+    @property
+    def first_offset(self) -> int:
+        """Where :meth:`process` output sits: the call that receives frames ``k ..
+        k + N - 1`` returns model time ``[k * hop + first_offset, (k + N) * hop +
+        first_offset)`` (samples, <= 0; -384 for the realtime preset at 16 kHz)."""
+        return self.processor_group.stream_offset(self.hop, self._stream_channels())
+
+    def init_state(self, batch: int = 1) -> Dict[str, torch.Tensor]:
+        """State before the first frame: the decoder's (``"decoder/h"``, and
+        ``"decoder/c"`` for an LSTM, ``[batch, rnn_channels]``) and the processor
+        group's (see :meth:`ProcessorGroup.init_state`)."""
+        size = self.decoder.rnn.hidden_size
+        state = {"decoder/h": torch.zeros(batch, size)}
+        if isinstance(self.decoder.rnn, nn.LSTM):
+            state["decoder/c"] = torch.zeros(batch, size)
+        state.update(self.processor_group.init_state(batch, self.hop, self._stream_channels()))
+        return state
+
+    def process(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, noise: torch.Tensor,
+                state: Dict[str, torch.Tensor]):
+        """The next ``N * hop`` samples from ``N`` new frames.
+
+        Args:
+          f0_hz, loudness_db: ``[batch, N]`` (Hz, dB).
+          noise: ``[batch, N * hop]`` uniform in [-1, 1): the noise synth's source
+            for the new frames' samples.
+          state: from :meth:`init_state` or the previous call.
+        Returns ``(outputs, state)``: ``outputs`` holds ``"audio"`` ``[batch, N *
+        hop]`` (see :attr:`first_offset`) and the decoder's inputs and outputs
+        ``[batch, N, channels]``.
+        """
+        scaled = self.preprocessor({"f0_hz": f0_hz[..., None], "loudness_db": loudness_db[..., None]})
+        h = state["decoder/h"][None]
+        rnn_state = (h, state["decoder/c"][None]) if "decoder/c" in state else h
+        raw, rnn_state = self.decoder(scaled, rnn_state)
+        controls = {**scaled, **raw}
+        audio, new = self.processor_group.process(controls, state, self.hop, noise)
+        if isinstance(rnn_state, tuple):
+            new["decoder/h"], new["decoder/c"] = rnn_state[0][0], rnn_state[1][0]
+        else:
+            new["decoder/h"] = rnn_state[0]
+        return dict(controls, audio=audio), new

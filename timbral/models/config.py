@@ -17,15 +17,18 @@ checks one read from disk before anything is built from it.
 from __future__ import annotations
 
 import copy
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
-from ..validation import check_choice, check_positive, check_size
+import torch
+
+from ..validation import check_choice, check_document, check_positive, check_size
+from .decoders import RnnFcDecoder
 
 FORMAT = "timbral.model"
 VERSION = 1
 LOUDNESS_DEFINITIONS = ("v1", "v2")
 
-#: The optimiser recipe (SPEC section 5) every preset starts from.
+#: The optimiser recipe every preset starts from: Magenta's solo-instrument training.
 TRAINING_DEFAULTS = {
     "learning_rate": 3e-4,
     "lr_decay_rate": 0.98,  # continuous: lr * rate ** (step / lr_decay_steps)
@@ -36,6 +39,9 @@ TRAINING_DEFAULTS = {
     "steps": 30000,
     "validation_every": 250,
     "checkpoint_every": 250,
+    # Training windows where more than this share of sounding frames have an unsure
+    # f0 (double stops, noise) are left out: their pitch would teach the wrong note.
+    "max_unsure": 0.2,
     "loss": {"fft_sizes": [2048, 1024, 512, 256, 128, 64], "loss_type": "L1",
              "mag_weight": 1.0, "logmag_weight": 1.0},
 }
@@ -47,7 +53,7 @@ PRESETS: Dict[str, dict] = {
                        "GRU 512, 3-layer 512-wide MLPs (4.8 M parameters).",
         "frame_rate": 250, "example_seconds": 4.0,
         "decoder": {"rnn_channels": 512, "ch": 512, "layers_per_stack": 3},
-        "reverb": "ir", "reverb_length": 48000, "crossfade": False,
+        "reverb": "ir", "reverb_seconds": 3.0, "crossfade": False,
         "training": {},
     },
     "tiny": {
@@ -55,7 +61,7 @@ PRESETS: Dict[str, dict] = {
                        "for tests and quick experiments.",
         "frame_rate": 250, "example_seconds": 4.0,
         "decoder": {"rnn_channels": 256, "ch": 256, "layers_per_stack": 0},
-        "reverb": "ir", "reverb_length": 16000, "crossfade": True,
+        "reverb": "ir", "reverb_seconds": 1.0, "crossfade": True,
         "training": {"learning_rate": 1e-3, "batch_size": 8},
     },
     "cpu-fast": {
@@ -67,7 +73,7 @@ PRESETS: Dict[str, dict] = {
         # No reverb: a free 16000-tap IR trained by Adam at this rate fills its tail with
         # noise (~5e-3 per tap) that smears every note and sounds in rests; without it
         # validation reached 5.29 after 500 steps against 5.10 after 5000 with it.
-        "reverb": "none", "reverb_length": 16000, "crossfade": True,
+        "reverb": "none", "reverb_seconds": 1.0, "crossfade": True,
         # Decaying the rate 10x over the run was worth 0.3 of validation loss in a probe.
         "training": {"learning_rate": 1e-3, "lr_decay_rate": 0.1, "lr_decay_steps": 5000,
                      "batch_size": 8, "steps": 5000, "validation_every": 250,
@@ -79,34 +85,62 @@ PRESETS: Dict[str, dict] = {
                        "filter, no reverb. Like Magenta's plugin models, smaller.",
         "frame_rate": 50, "example_seconds": 2.0,
         "decoder": {"rnn_channels": 256, "ch": 256, "layers_per_stack": 1},
-        "reverb": "none", "reverb_length": 16000, "crossfade": True,
+        "reverb": "none", "reverb_seconds": 1.0, "crossfade": True,
         "training": {"learning_rate": 1e-3, "lr_decay_rate": 0.1, "lr_decay_steps": 5000,
                      "batch_size": 8, "steps": 5000, "validation_every": 250,
                      "checkpoint_every": 250},
     },
+    "fullband": {
+        "description": "Full bandwidth at 48 kHz (Magenta's and DDSP-VST's models stop at 8 "
+                       "kHz): the cpu-fast network with 120 harmonics (to 24 kHz from G3), "
+                       "129 noise bands, a learned room in octave bands, and loss FFT sizes "
+                       "x3 as in Magenta's 48 kHz config. Train on recordings at 44.1 or 48 kHz.",
+        "frame_rate": 100, "example_seconds": 2.0, "sample_rate": 48000,
+        "n_harmonics": 120, "n_noise_bands": 129,
+        "decoder": {"rnn_channels": 256, "ch": 256, "layers_per_stack": 1},
+        "reverb": "bands", "reverb_seconds": 1.0, "crossfade": True,
+        "training": {"learning_rate": 1e-3, "lr_decay_rate": 0.1, "lr_decay_steps": 5000,
+                     "batch_size": 8, "steps": 5000, "validation_every": 250,
+                     "checkpoint_every": 250,
+                     "loss": {"fft_sizes": [6144, 3072, 1536, 768, 384, 192], "loss_type": "L1",
+                              "mag_weight": 1.0, "logmag_weight": 1.0}},
+    },
 }
 DEFAULT_PRESET = "cpu-fast"
 
+#: What a config may describe, checked before anything is built (a config.json from a
+#: download or an upload must not exhaust memory): Magenta's solo model has 4.8 M
+#: parameters and 3 layers per MLP.
+MAX_PARAMETERS = 50_000_000
+MAX_MODEL_BYTES = 1 << 30
+MAX_LAYERS = 32
+#: Tensors of ``reverb_length`` samples a processor may hold (an octave-band room at
+#: 768 kHz has 13 bands plus its white noise).
+MAX_ROOM_BANDS = 16
+
 #: The room a model learns after its synths -> (processor type, extra config):
-#: "ir" a free impulse response of ``reverb_length`` taps (Magenta),
+#: "ir" a free impulse response of ``reverb_seconds`` (Magenta),
 #: "exp_decay" exponentially decaying noise with a learned gain and decay
-#: (2 parameters), "none" no reverb.
+#: (2 parameters), "bands" octave bands of decaying noise with a learned gain and
+#: decay time each (2 per band; for recordings made in a room), "none" no reverb.
 REVERB_PROCESSORS = {"ir": ("Reverb", {}), "exp_decay": ("ExpDecayReverb", {"seed": 0}),
-                     "none": None}
+                     "bands": ("MultibandDecayReverb", {"seed": 0}), "none": None}
 REVERBS = tuple(REVERB_PROCESSORS)
 
 
-def preset_config(name: str = DEFAULT_PRESET, sample_rate: int = 16000,
-                  n_harmonics: int = 60, n_noise_bands: int = 65,
+def preset_config(name: str = DEFAULT_PRESET, sample_rate: Optional[int] = None,
+                  n_harmonics: Optional[int] = None, n_noise_bands: Optional[int] = None,
                   pitch_tracker: Optional[str] = None,
                   loudness_definition: str = "v2", reverb: Optional[str] = None) -> dict:
     """A full model config from a preset.
 
     Args:
       name: a key of :data:`PRESETS`.
-      sample_rate: audio rate in Hz (the frame rate must divide it).
-      n_harmonics: harmonics of the harmonic synth.
-      n_noise_bands: filter bands of the noise synth (0 Hz to Nyquist).
+      sample_rate: audio rate in Hz (the frame rate must divide it; None: the
+        preset's, 16000 unless it says otherwise).
+      n_harmonics: harmonics of the harmonic synth (None: the preset's, or 60).
+      n_noise_bands: filter bands of the noise synth, 0 Hz to Nyquist (None: the
+        preset's, or 65).
       pitch_tracker: the tracker the model's features come from (training
         records the dataset's; None leaves the choice to the caller).
       loudness_definition: 'v2' (current) or 'v1'.
@@ -115,7 +149,10 @@ def preset_config(name: str = DEFAULT_PRESET, sample_rate: int = 16000,
     preset = PRESETS.get(name)
     if preset is None:
         raise ValueError(f"preset: unknown name {name!r}; known: {sorted(PRESETS)}")
-    sample_rate = check_size(sample_rate, "sample_rate")
+    sample_rate = check_size(preset.get("sample_rate", 16000) if sample_rate is None
+                             else sample_rate, "sample_rate")
+    n_harmonics = preset.get("n_harmonics", 60) if n_harmonics is None else n_harmonics
+    n_noise_bands = preset.get("n_noise_bands", 65) if n_noise_bands is None else n_noise_bands
     n_samples = int(round(preset["example_seconds"] * sample_rate))
     decoder = {"rnn_type": "gru", "input_keys": ["ld_scaled", "f0_scaled"],
                "output_splits": [["amps", 1],
@@ -139,8 +176,11 @@ def preset_config(name: str = DEFAULT_PRESET, sample_rate: int = 16000,
     reverb = check_choice(preset["reverb"] if reverb is None else reverb, "reverb", REVERBS)
     if REVERB_PROCESSORS[reverb] is not None:
         kind, extra = REVERB_PROCESSORS[reverb]
+        if kind == "MultibandDecayReverb":
+            extra = dict(extra, sample_rate=sample_rate)
         dag.append({"processor": {"type": kind, "config": {
-            "trainable": True, "reverb_length": preset["reverb_length"], "add_dry": True,
+            "trainable": True, "add_dry": True,
+            "reverb_length": int(round(preset["reverb_seconds"] * sample_rate)),
             "name": "reverb", **extra}}, "inputs": ["add/signal"]})
     training = copy.deepcopy(TRAINING_DEFAULTS)
     training.update(copy.deepcopy(preset["training"]))
@@ -164,12 +204,7 @@ def validate_config(config) -> dict:
     """Check a config's structure and numbers; returns it. One-line ValueErrors."""
     if not isinstance(config, dict):
         raise ValueError(f"config: expected a JSON object, got {type(config).__name__}")
-    if config.get("format") != FORMAT:
-        raise ValueError(f"config: 'format' is {config.get('format')!r}, expected {FORMAT!r}; "
-                         f"is this a timbral model config?")
-    if config.get("version") != VERSION:
-        raise ValueError(f"config: version {config.get('version')!r} is not supported "
-                         f"(this timbral reads version {VERSION})")
+    check_document(config, "config", FORMAT, VERSION, "; is this a timbral model config?")
     for key in ("sample_rate", "frame_rate", "example_seconds", "loudness_definition",
                 "decoder", "processor_group"):
         if key not in config:
@@ -186,7 +221,53 @@ def validate_config(config) -> dict:
                          f"known: ['RnnFcDecoder']")
     if config["processor_group"].get("type") != "ProcessorGroup":
         raise ValueError("config: 'processor_group' must be a ProcessorGroup config")
+    parameters, n_bytes = model_size(config)
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(f"config: the decoder would have {parameters / 1e6:,.0f} M parameters, "
+                         f"more than the {MAX_PARAMETERS / 1e6:.0f} M a model may have (Magenta's "
+                         f"solo model has 4.8 M); is this config.json what you meant to load?")
+    if n_bytes > MAX_MODEL_BYTES:
+        raise ValueError(f"config: the model would take about {n_bytes / 2**30:,.1f} GiB of "
+                         f"memory, more than the {MAX_MODEL_BYTES / 2**30:.0f} GiB allowed; "
+                         f"is this config.json what you meant to load?")
     return config
+
+
+def model_size(config: dict) -> Tuple[int, int]:
+    """``(decoder parameters, bytes)`` of the model a config describes, before
+    anything is built.
+
+    The decoder is built on PyTorch's meta device (shapes without memory), so
+    its count is exact; the bytes add 4 per decoder parameter and, for each
+    processor, 4 per sample of ``reverb_length`` times :data:`MAX_ROOM_BANDS`
+    (impulse responses, reverb noises and their octave bands) plus its
+    ``n_frames`` x ``n_filter_banks`` filter magnitudes: an upper bound of
+    the weights and buffers.
+    """
+    decoder = config["decoder"].get("config", {})
+    if not isinstance(decoder, dict):
+        raise ValueError("config: 'decoder' needs a 'config' object")
+    layers = check_size(decoder.get("layers_per_stack", 0), "config decoder layers_per_stack", 0)
+    if layers > MAX_LAYERS or len(decoder.get("input_keys", ())) > MAX_LAYERS:
+        raise ValueError(f"config: decoder layers_per_stack and input_keys may be at most "
+                         f"{MAX_LAYERS}")
+    try:
+        with torch.device("meta"):  # cheap: nothing is allocated
+            parameters = sum(p.numel() for p in RnnFcDecoder(**decoder).parameters())
+    except TypeError as exc:
+        raise ValueError(f"config decoder: {exc}") from None
+    elements = parameters
+    dag = config["processor_group"].get("config", {}).get("dag", [])
+    for node in dag if isinstance(dag, list) else []:
+        args = node.get("processor", {}).get("config", {}) if isinstance(node, dict) else {}
+        if not isinstance(args, dict):
+            continue
+        for key in ("reverb_length", "n_frames", "n_filter_banks"):
+            if key in args:
+                check_size(args[key], f"config {key}")
+        elements += args.get("reverb_length", 0) * MAX_ROOM_BANDS
+        elements += args.get("n_frames", 0) * args.get("n_filter_banks", 0)
+    return parameters, 4 * elements
 
 
 def hop_size(config: dict) -> int:

@@ -1,6 +1,6 @@
 """Decoders: scaled features ``[batch, n_frames, 1]`` -> raw synth controls.
 
-:class:`RnnFcDecoder` is Magenta's solo-instrument decoder (SPEC section 5):
+:class:`RnnFcDecoder` is Magenta's solo-instrument decoder (``ddsp.training.decoders``):
 one MLP per input, a GRU over their concatenation, an output MLP over [MLP
 outputs, GRU output], and a final linear layer split into named outputs.
 """

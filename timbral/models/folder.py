@@ -1,10 +1,12 @@
 """Model folders: how a trained model is stored.
 
-A model folder holds four files, none of them a pickle:
+A model folder holds these files, none of them a pickle:
 
 - ``config.json``: the model config (:mod:`timbral.models.config`);
 - ``model.safetensors``: the weights;
 - ``statistics.json``: dataset statistics for auto-adjust (optional);
+- ``expression.json``: how the instrument phrases, for playing it from MIDI
+  (optional; :mod:`timbral.midi.expression` measures and reads it);
 - ``model_card.md``: how it was trained and how good it is.
 
 :func:`save_model_folder` writes them all at once (a temporary folder renamed
@@ -23,12 +25,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..files import atomic_output
+from ..validation import check_document
 from .autoencoder import Autoencoder
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 STATISTICS_FILE = "statistics.json"
 CARD_FILE = "model_card.md"
+EXPRESSION_FILE = "expression.json"
+EXPRESSION_FORMAT, EXPRESSION_VERSION = "timbral.expression", 1
 
 
 def is_model_folder(path) -> bool:
@@ -37,8 +42,9 @@ def is_model_folder(path) -> bool:
 
 
 def save_model_folder(folder, model: Autoencoder, statistics: Optional[dict] = None,
-                      card: str = "", overwrite: bool = False) -> Path:
-    """Write ``model`` (and its statistics and card) as a model folder.
+                      card: str = "", overwrite: bool = False,
+                      expression: Optional[dict] = None) -> Path:
+    """Write ``model`` (and its statistics, expression profile and card) as a model folder.
 
     Refuses a folder that already holds a model unless ``overwrite``; other
     files in it (e.g. a training run's ``train/``) are left alone. Every file
@@ -56,11 +62,22 @@ def save_model_folder(folder, model: Autoencoder, statistics: Optional[dict] = N
     if statistics is not None:
         with atomic_output(folder / STATISTICS_FILE, overwrite=True) as tmp:
             tmp.write_text(json.dumps(statistics) + "\n")
+    if expression is not None:
+        save_expression(folder, expression)
     with atomic_output(folder / CARD_FILE, overwrite=True) as tmp:
         tmp.write_text(card or f"# {folder.name}\n")
     with atomic_output(folder / CONFIG_FILE, overwrite=True) as tmp:
         tmp.write_text(json.dumps(model.config, indent=1) + "\n")
     return folder
+
+
+def save_expression(folder, expression: dict) -> Path:
+    """Write (or replace) a folder's ``expression.json`` atomically; returns its path."""
+    path = Path(folder) / EXPRESSION_FILE
+    check_document(expression, "expression", EXPRESSION_FORMAT, EXPRESSION_VERSION)
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(expression, allow_nan=False) + "\n")
+    return path
 
 
 def _read_json(path: Path) -> dict:
@@ -77,7 +94,9 @@ def read_model_folder(folder) -> Autoencoder:
     """Build the model stored in ``folder``, in eval mode.
 
     Its ``statistics`` attribute holds statistics.json's data unchecked (None
-    when the folder has none) and ``card`` the model card. Raises ValueError
+    when the folder has none), ``expression`` expression.json's (its header
+    checked here, its contents by :mod:`timbral.midi.expression` when played;
+    None when absent) and ``card`` the model card. Raises ValueError
     naming the file at fault for a missing file, invalid JSON, a config that
     does not describe a model, or weights that do not fit the config.
     """
@@ -111,6 +130,11 @@ def read_model_folder(folder) -> Autoencoder:
     model.load_state_dict(weights)
     stats_path = folder / STATISTICS_FILE
     model.statistics = _read_json(stats_path) if stats_path.exists() else None
+    expression_path = folder / EXPRESSION_FILE
+    model.expression = _read_json(expression_path) if expression_path.exists() else None
+    if model.expression is not None:
+        check_document(model.expression, str(expression_path), EXPRESSION_FORMAT,
+                       EXPRESSION_VERSION)
     card_path = folder / CARD_FILE
     model.card = card_path.read_text() if card_path.exists() else ""
     model.name = config.get("name") or folder.name

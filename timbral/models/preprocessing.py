@@ -1,4 +1,4 @@
-"""Feature scaling between the audio features and the decoder (SPEC section 5)."""
+"""Feature scaling between the audio features and the decoder (Magenta's F0LoudnessPreprocessor)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Dict
 import torch
 from torch import nn
 
-from .. import core
+from .. import dsp
 from ..validation import as_controls
 
 #: Loudness range (dB) mapped to [0, 1] by ``ld_scaled = loudness_db / 80 + 1``.
@@ -37,5 +37,5 @@ class F0LoudnessPreprocessor(nn.Module):
             raise ValueError(f"loudness_db: has {loudness_db.shape[1]} frames but f0_hz has "
                              f"{f0_hz.shape[1]}; expected [batch, n_frames, 1] for both")
         return dict(features, f0_hz=f0_hz, loudness_db=loudness_db,
-                    f0_scaled=core.hz_to_midi(f0_hz) / F0_RANGE_MIDI,
+                    f0_scaled=dsp.hz_to_midi(f0_hz) / F0_RANGE_MIDI,
                     ld_scaled=loudness_db / LD_RANGE_DB + 1.0)

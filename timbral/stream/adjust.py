@@ -5,26 +5,32 @@ clip: its mean loudness, the mean pitch of its notes, the distribution of its
 note-on loudness. A stream has only its past, so :class:`StreamingAdjust`
 keeps running versions of those and adjusts each frame as it arrives:
 
-- note detection: Magenta's ratio ``smoothed(conf ** 2) * (ld - min_db) /
-  ((mean_ld - min_db) * 0.7 ** 2)`` with a *causal* box filter over the last
-  ``smoothing_seconds`` (default 80 ms: half the offline 160 ms centred
-  window, so a note's start is recognised with a similar delay) and the mean
-  loudness of the stream so far (a cumulative mean that becomes an
-  exponential one with a ``memory_seconds`` time constant);
-- octave shift: Magenta's rule on the running mean pitch of note-on frames,
-  applied at the first note and afterwards changed only between notes (never
-  in the middle of one);
+- note detection: Magenta's ratio
+  (:func:`~timbral.features.notes.note_on_ratio`) with a *causal* box filter
+  over the last ``smoothing_seconds`` (default 80 ms: half the offline 160 ms
+  centred window, so a note's start is recognised with a similar delay) and
+  the mean loudness of the stream so far (a cumulative mean that becomes an
+  exponential one with a ``memory_seconds`` time constant), among the frames
+  the voicing gate plays (the engine's :class:`~timbral.features.voicing.VoicingGate`);
+- octave shift: Magenta's rule (:func:`~timbral.transfer.adjust.octave_rule`)
+  on the running mean pitch of note-on frames, applied at the first note and
+  afterwards changed only between notes (never in the middle of one);
 - loudness: quantile matching with the input's note-on loudness CDF taken
   from a decaying histogram (0.25 dB bins, ``memory_seconds``) that starts
   from the *dataset's* distribution with the weight of ``prior_seconds`` of
   note-on frames, so the mapping starts as the identity and moves toward the
-  input's own as it plays;
-- quiet: note-off frames lowered by ``quiet * max(0, 1 - ratio)`` dB;
+  input's own as it plays (:class:`~timbral.transfer.adjust.LoudnessMatch`,
+  which also keeps a narrow input, a held tone, from being stretched);
+- quiet: note-off frames lowered by ``quiet * max(0, 1 - ratio)`` dB
+  (:func:`~timbral.transfer.adjust.quiet_drop_db`);
 - autotune (``amount > 0``): the tuning factor and major key re-estimated
   every ``retune_seconds`` from the last ``memory_seconds`` (at most 10 s) of
-  note-on frames, each frame pulled toward the nearest note of that scale.
+  note-on frames, each frame pulled toward the nearest note of that scale
+  (:func:`~timbral.transfer.adjust.tune_f0`).
 
-Manual shifts are the engine's (they apply with or without auto-adjust).
+The rules are the offline ones (:mod:`timbral.transfer.adjust`); only the
+statistics they are fed differ. Manual shifts are the engine's (they apply
+with or without auto-adjust).
 """
 
 from __future__ import annotations
@@ -34,31 +40,32 @@ from typing import List, Mapping, Optional
 
 import numpy as np
 
-from ..core import hz_to_midi, midi_to_hz
+from ..core import hz_to_midi
 from ..data.statistics import REQUIRED_KEYS, QuantileTransform, validate_statistics
-from ..features.notes import DEFAULT_MIN_DB
-from ..transfer.adjust import MAX_F0_HZ, check_controls, get_tuning_factor, infer_major_key
+from ..features.notes import CONFIDENCE_EXPONENT, DEFAULT_MIN_DB, note_on_ratio
+from ..transfer.adjust import (LoudnessMatch, get_tuning_factor, infer_major_key,
+                               loudness_spread, octave_rule, quiet_drop_db, shift_f0, tune_f0)
+from ..transfer.controls import check_controls
 
-#: Magenta's constants of note detection.
-CONFIDENCE_EXPONENT = 2.0
-CONFIDENCE_THRESHOLD = 0.7
 #: Loudness histogram: bins (dB) for the running input CDF.
 HIST_LOW_DB, HIST_HIGH_DB, HIST_STEP_DB = -80.0, 40.0, 0.25
+#: The dataset's loudness spread counts as this much heard audio when the
+#: input's spread is estimated (a note's first frames alone have none yet).
+SPREAD_PRIOR_SECONDS = 0.25
 #: Autotune looks at most this far back (frames are kept in a fixed ring).
 TUNING_SECONDS = 10.0
-_MAJOR = np.array([0, 2, 4, 5, 7, 9, 11], np.float64)
+
+
+def _cdf(counts: np.ndarray) -> Optional[np.ndarray]:
+    """A histogram's CDF at its bin edges (None when it is empty)."""
+    total = counts.sum()
+    return None if total <= 0 else np.concatenate([[0.0], np.cumsum(counts) / total])
 
 
 def _midi(hz: float) -> float:
     import torch
 
     return float(hz_to_midi(torch.tensor(hz, dtype=torch.float64)))
-
-
-def _hz(midi: float) -> float:
-    import torch
-
-    return float(midi_to_hz(torch.tensor(midi, dtype=torch.float64)))
 
 
 @dataclass
@@ -91,7 +98,7 @@ class StreamingAdjust:
                  threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
                  smoothing_seconds: float = 0.08, memory_seconds: float = 30.0,
                  prior_seconds: float = 4.0, retune_seconds: float = 0.5):
-        controls = check_controls(threshold=threshold, quiet=quiet, autotune=autotune)
+        controls = check_controls(dict(threshold=threshold, quiet=quiet, autotune=autotune))
         self.frame_rate = float(frame_rate)
         self.threshold, self.quiet, self.autotune = (controls["threshold"], controls["quiet"],
                                                      controls["autotune"])
@@ -112,6 +119,8 @@ class StreamingAdjust:
         if self.enabled:
             self.mean_pitch = float(stats["mean_pitch"])
             self.target = QuantileTransform.from_dict(stats["quantile_transform"])
+            self.match = LoudnessMatch(self.target)
+            self._spread_prior = max(1.0, SPREAD_PRIOR_SECONDS * self.frame_rate)
             cdf = self.target.transform(np.clip(self.edges, self.target.quantiles[0] - 1e-9,
                                                 self.target.quantiles[-1] + 1e-9))
             pmf = np.diff(cdf)
@@ -133,7 +142,8 @@ class StreamingAdjust:
         self.mean_note_pitch = 0.0
         self.octave_shift = 0.0
         self._octave_set = False
-        self._hist = self._prior.copy()
+        self._heard = np.zeros_like(self._prior)  # the input's own note-on frames
+        self._prior_weight = 1.0  # decays like the frames heard
         self._tune_n = 0
         self._tune_i = 0
         self.tuning: Optional[float] = None
@@ -144,21 +154,31 @@ class StreamingAdjust:
         """Cumulative mean for the first frames, exponential afterwards."""
         return max(1.0 / n, 1.0 / self.memory_frames)
 
-    def _input_cdf(self, db: float) -> float:
-        total = self._hist.sum()
-        if total <= 0:
-            return 0.5
-        cdf = np.concatenate([[0.0], np.cumsum(self._hist) / total])
-        return float(np.interp(db, self.edges, cdf))
+    def _match_loudness(self, db: float) -> float:
+        """Note-on loudness through the offline rule, fed running statistics.
+
+        The frame's CDF value comes from the histogram with its prior; the
+        input's spread from the frames heard, pooled with the dataset's spread
+        weighted as :data:`SPREAD_PRIOR_SECONDS` of frames (the 4 s prior
+        would hide a held tone's narrow range for half a minute, and a note's
+        first frames alone have no spread yet).
+        """
+        cdf = _cdf(self._prior * self._prior_weight + self._heard)
+        if cdf is None:  # nothing heard and no prior: leave the frame as it is
+            return db
+        weight = self._heard.sum()
+        heard = 0.0 if weight <= 0 else loudness_spread(
+            lambda q: np.interp(q, _cdf(self._heard), self.edges))
+        prior = self._spread_prior * self._prior_weight
+        spread = (prior * self.match.spread + weight * heard) / (prior + weight)
+        return float(self.match(np.array([np.interp(db, self.edges, cdf)]), spread)[0])
 
     def _update_hist(self, db: float) -> None:
-        self._hist *= 1.0 - 1.0 / self.memory_frames
-        i = int(np.clip((db - HIST_LOW_DB) // HIST_STEP_DB, 0, len(self._hist) - 1))
-        self._hist[i] += 1.0
-
-    def _octaves(self) -> float:
-        diff = (self.mean_pitch - self.mean_note_pitch) / 12.0
-        return float(np.floor(diff) if diff > 1.5 else np.ceil(diff)) + 0.0
+        decay = 1.0 - 1.0 / self.memory_frames
+        self._heard *= decay
+        self._prior_weight *= decay
+        i = int(np.clip((db - HIST_LOW_DB) // HIST_STEP_DB, 0, len(self._heard) - 1))
+        self._heard[i] += 1.0
 
     def _retune(self) -> None:
         n = min(self._tune_n, len(self._tune_midi))
@@ -172,25 +192,18 @@ class StreamingAdjust:
         self.tuning = get_tuning_factor(midi, conf, mask)
         self.key = infer_major_key(midi, mask, self.tuning)
 
-    def _pull(self, midi: float) -> float:
-        rel = midi - self.tuning
-        octave = np.floor((rel - self.key) / 12.0)
-        notes = self.key + _MAJOR[None, :] + 12.0 * (octave + np.arange(-1, 2))[:, None]
-        nearest = notes.reshape(-1)[np.argmin(np.abs(rel - notes.reshape(-1)))]
-        return midi - self.autotune * (rel - nearest)
-
     # ------------------------------------------------------------------ frame
-    def __call__(self, f0_hz: float, confidence: float, loudness_db: float) -> AdjustedFrame:
-        """Adjust one frame (Hz, [0, 1], dB)."""
+    def __call__(self, f0_hz: float, confidence: float, loudness_db: float,
+                 voiced: bool = True) -> AdjustedFrame:
+        """Adjust one frame (Hz, [0, 1], dB; ``voiced``: the voicing gate plays
+        it, else it cannot be note-on)."""
         self.frames += 1
         ld = float(loudness_db)
         self.mean_db += (ld - self.mean_db) * self._rate(self.frames)
         self._conf[self._conf_i] = float(confidence) ** CONFIDENCE_EXPONENT
         self._conf_i = (self._conf_i + 1) % self.smooth_n
-        denominator = (self.mean_db - DEFAULT_MIN_DB) * CONFIDENCE_THRESHOLD ** CONFIDENCE_EXPONENT
-        ratio = 0.0 if denominator <= 0 else \
-            float(self._conf.mean() * (ld - DEFAULT_MIN_DB) / denominator)
-        note_on = ratio >= self.threshold
+        ratio = float(note_on_ratio(self._conf.mean(), ld, self.mean_db))
+        note_on = bool(voiced) and ratio >= self.threshold
         f0 = float(f0_hz)
         if not self.enabled:
             return AdjustedFrame(f0, ld, note_on, ratio, 0.0)
@@ -207,20 +220,20 @@ class StreamingAdjust:
                 self._tune_n += 1
         # the octave shift is set at the first note, then changes only between notes
         if self.notes and (not self._octave_set or not note_on):
-            self.octave_shift = self._octaves()
+            self.octave_shift = octave_rule(self.mean_note_pitch, self.mean_pitch)
             self._octave_set = True
-        f0 = float(np.clip(f0 * 2.0 ** self.octave_shift, 0.0, MAX_F0_HZ))
+        f0 = float(shift_f0([f0], self.octave_shift)[0])
 
         if note_on:
-            ld = float(self.target.inverse_transform(np.array([self._input_cdf(ld)]))[0])
+            ld = self._match_loudness(ld)
         else:
-            ld -= self.quiet * max(0.0, 1.0 - ratio)
+            ld -= float(quiet_drop_db(ratio, self.quiet))
 
         if self.autotune > 0 and f0 > 0:
             if self._tune_n and (self.tuning is None or self.frames % self.retune_every == 0):
                 self._retune()
             if self.tuning is not None:
-                f0 = float(np.clip(_hz(self._pull(_midi(f0))), 0.0, MAX_F0_HZ))
+                f0 = float(tune_f0([f0], self.tuning, self.key, self.autotune)[0])
         return AdjustedFrame(f0, ld, note_on, ratio, self.octave_shift)
 
 

@@ -1,9 +1,11 @@
 """The streaming engine: audio blocks in, audio blocks of the same size out.
 
 :class:`StreamProcessor` chains, for each feature frame as soon as its
-analysis window is complete: causal features (:mod:`.features`), streaming
-auto-adjust (:mod:`.adjust`) and manual shifts, then the model's stateful
-synthesis (:mod:`.synth`); it returns output blocks from a FIFO.
+analysis window is complete: causal features (:mod:`.features`), the voicing
+gate (:class:`~timbral.features.voicing.VoicingGate`, frames without a note
+become silence), streaming auto-adjust (:mod:`.adjust`) and manual shifts,
+then the model's stateful synthesis (:mod:`.synth`); it returns output blocks
+from a FIFO.
 
 Timing, for frame rate ``hop`` samples per frame:
 
@@ -33,9 +35,10 @@ from typing import Dict, List, Optional, Union
 import numpy as np
 import torch
 
+from ..features.voicing import VoicingGate, gate_rules
 from ..models.autoencoder import Autoencoder
-from ..models.preprocessing import LD_RANGE_DB
-from ..transfer.adjust import MAX_F0_HZ, check_controls
+from ..transfer.adjust import apply_manual_shifts, floor_loudness
+from ..transfer.controls import check_controls
 from ..validation import as_mono_audio, check_size
 from .adjust import StreamingAdjust
 from .features import CausalFeatures, InputHistory
@@ -113,6 +116,8 @@ class StreamProcessor:
       lookahead: samples of input after a frame's position its analysis may
         use (0: strictly causal, at most one second; adds to the delay).
       adjust: streaming auto-adjust toward the model's statistics.
+      hold_pitch, gate: the voicing gate (as offline; it decides from past
+        frames only and adds no latency).
       threshold, quiet, autotune: auto-adjust controls (as offline).
       pitch_shift, semitones, loudness_shift: manual shifts (octaves,
         semitones, dB), applied after auto-adjust.
@@ -126,6 +131,7 @@ class StreamProcessor:
 
     def __init__(self, model: Autoencoder, block_size: Optional[int] = None, *,
                  pitch_tracker: Optional[str] = None, lookahead: int = 0, adjust: bool = True,
+                 hold_pitch: bool = False, gate: float = 0.5,
                  threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
                  pitch_shift: float = 0.0, semitones: float = 0.0, loudness_shift: float = 0.0,
                  seed: int = 0, record: bool = False, backend: str = "auto"):
@@ -144,11 +150,13 @@ class StreamProcessor:
         if self.lookahead > self.sample_rate:
             raise ValueError(f"lookahead: expected 0..{self.sample_rate} samples (one second), "
                              f"got {self.lookahead}")
-        controls = check_controls(threshold=threshold, quiet=quiet, autotune=autotune,
-                                  pitch_shift=pitch_shift, semitones=semitones,
-                                  loudness_shift=loudness_shift)
-        self.octaves = controls["pitch_shift"] + controls["semitones"] / 12.0
-        self.loudness_shift = controls["loudness_shift"]
+        controls = check_controls(dict(adjust=adjust, hold_pitch=hold_pitch, gate=gate,
+                                       threshold=threshold, quiet=quiet,
+                                       autotune=autotune, pitch_shift=pitch_shift,
+                                       semitones=semitones, loudness_shift=loudness_shift))
+        self.shifts = dict(pitch_shift_octaves=controls["pitch_shift"],
+                           semitones=controls["semitones"],
+                           loudness_shift_db=controls["loudness_shift"])
         self.synth = StreamSynth(model, seed=seed, backend=backend)
         self.features = CausalFeatures(self.sample_rate, model.frame_rate,
                                        model.config["loudness_definition"],
@@ -156,6 +164,8 @@ class StreamProcessor:
                                        backend="torch" if backend == "jit" else backend)
         self.adjuster = StreamingAdjust(model.statistics, model.frame_rate, threshold=threshold,
                                         quiet=quiet, autotune=autotune) if adjust else None
+        rules = gate_rules(controls["gate"], controls["hold_pitch"])
+        self.gate = None if rules is None else VoicingGate(model.frame_rate, rules)
         self.messages: List[str] = list(self.adjuster.messages) if self.adjuster else []
         self.first_offset = self.synth.first_offset
         self.delay = engine_delay(block_size, self.hop, self.lookahead, self.first_offset)
@@ -187,6 +197,8 @@ class StreamProcessor:
         self.synth.reset()
         if self.adjuster is not None:
             self.adjuster.reset()
+        if self.gate is not None:
+            self.gate.reset()
         self.next_frame = 0
         start = self.delay + self.first_offset  # stream time of the first synthesised sample
         self._pending = np.zeros(max(0, start), np.float32)
@@ -194,7 +206,7 @@ class StreamProcessor:
         self.stats = StreamStats()
         self.record: Dict[str, list] = {k: [] for k in (
             "f0_hz", "f0_confidence", "loudness_db", "f0_adjusted", "loudness_adjusted",
-            "note_on")}
+            "note_on", "voiced")}
 
     # ---------------------------------------------------------------- process
     def _frames_due(self) -> List[int]:
@@ -207,16 +219,18 @@ class StreamProcessor:
     def _adjusted(self, feats: Dict[str, np.ndarray]):
         n = len(feats["f0_hz"])
         f0 = feats["f0_hz"].astype(np.float64)
+        conf = feats["f0_confidence"]
         ld = feats["loudness_db"].astype(np.float64)
         note_on = np.zeros(n, bool)
-        if self.adjuster is not None:
-            for i in range(n):
-                frame = self.adjuster(f0[i], feats["f0_confidence"][i], ld[i])
+        voiced = np.ones(n, bool)
+        for i in range(n):
+            if self.gate is not None:
+                voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i])
+            if self.adjuster is not None:
+                frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
                 f0[i], ld[i], note_on[i] = frame.f0_hz, frame.loudness_db, frame.note_on
-        f0 = np.clip(f0 * 2.0 ** self.octaves, 0.0, MAX_F0_HZ)
-        # Models never saw loudness below the -80 dB floor: quieter is silence to them.
-        ld = np.maximum(ld + self.loudness_shift, -LD_RANGE_DB)
-        return f0.astype(np.float32), ld.astype(np.float32), note_on
+        f0, ld = apply_manual_shifts(f0, ld, **self.shifts)
+        return f0, floor_loudness(ld, voiced), note_on, voiced
 
     def process(self, block) -> np.ndarray:
         """One block of input (mono float ``[n]``) -> the same number of output samples."""
@@ -234,7 +248,7 @@ class StreamProcessor:
             windows = np.stack([self.history.window(k * self.hop + self.lookahead, size)
                                 for k in due])
             feats = self.features.analyse(windows)
-            f0, ld, note_on = self._adjusted(feats)
+            f0, ld, note_on, voiced = self._adjusted(feats)
             audio = self.synth.process(f0, ld)
             if self._skip:
                 cut = min(self._skip, len(audio))
@@ -244,7 +258,8 @@ class StreamProcessor:
                 for key, value in (("f0_hz", feats["f0_hz"]),
                                    ("f0_confidence", feats["f0_confidence"]),
                                    ("loudness_db", feats["loudness_db"]), ("f0_adjusted", f0),
-                                   ("loudness_adjusted", ld), ("note_on", note_on)):
+                                   ("loudness_adjusted", ld), ("note_on", note_on),
+                                   ("voiced", voiced)):
                     self.record[key].extend(value.tolist())
         n = x.shape[0]
         if self._pending.shape[0] < n:  # cannot happen with the computed delay

@@ -38,7 +38,7 @@ import torch
 
 from ..audio import resample_audio
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
-from ..spectral_ops import LOUDNESS_DEFINITIONS, compute_loudness
+from ..dsp.spectral import LOUDNESS_DEFINITIONS, compute_loudness
 from ..validation import check_choice
 
 #: Causal trackers by name: (CREPE capacity, refine).

@@ -1,18 +1,18 @@
 """Stateful streaming synthesis: feed feature frames, get the model's audio.
 
 :class:`StreamSynth` keeps the state of a
-:class:`~timbral.models.export.SynthStep` (the model as a pure per-frame
-function, the same one that is exported) and supplies the noise synth's
-source: the offline renderer's noise, addressed by absolute sample, so a
-stream and :func:`timbral.models.rendering.render` given the same features
-and seed produce the same audio (float32 rounding apart).
+:class:`~timbral.models.export.StreamStep` (the model's stateful graph as a
+pure per-frame function, the same one that is exported) and supplies the
+noise synth's source: the offline renderer's noise, addressed by absolute
+sample, so a stream and :func:`timbral.models.rendering.render` given the
+same features and seed produce the same audio (float32 rounding apart).
 
 Backends (the same operations, results equal to ~1e-7):
 
 - ``"onnxruntime"``: the step exported to ONNX in memory and run by
   onnxruntime (about 3x faster than eager PyTorch at one frame per call);
 - ``"jit"``: a TorchScript trace of the step (about 1.4x faster than eager);
-- ``"torch"``: eager PyTorch (several frames per call);
+- ``"torch"``: eager PyTorch (any number of frames per call);
 - ``"auto"`` (default): onnxruntime when it is installed, else jit.
 """
 
@@ -25,17 +25,18 @@ import numpy as np
 import torch
 
 from ..models.autoencoder import Autoencoder
-from ..models.export import SynthStep, step_session
+from ..models.export import StreamStep, step_session
 from ..models.rendering import PositionalNoise
 
 BACKENDS = ("auto", "onnxruntime", "jit", "torch")
 
 
 class StreamSynth:
-    """:class:`~timbral.models.export.SynthStep` with its state kept: feed frames, get audio.
+    """:class:`~timbral.models.export.StreamStep` with its state kept: feed frames, get audio.
 
     Args:
-      model: the model (see :class:`~timbral.models.export.SynthStep`).
+      model: the model (its processor group must be streamable: Harmonic and/or
+        FilteredNoise, Add, a trainable reverb).
       seed: the noise synth's seed; the noise is the offline renderer's
         (indexed by absolute sample), so a stream and
         :func:`~timbral.models.rendering.render` with the same seed and
@@ -51,24 +52,31 @@ class StreamSynth:
     def __init__(self, model: Autoencoder, seed: int = 0, backend: str = "auto"):
         if backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {list(BACKENDS)}, got {backend!r}")
-        self.step = SynthStep(model).eval()
+        self.step = StreamStep(model).eval()
         self.seed = int(seed)
-        self._session = self._traced = None
+        self._run = None  # one frame -> (audio [1, hop], state), for the compiled backends
         if backend in ("auto", "onnxruntime"):
-            self._session, meta = step_session(model)
-            if self._session is None and backend == "onnxruntime":
+            session, meta = step_session(model)
+            if session is None and backend == "onnxruntime":
                 raise ValueError("backend 'onnxruntime' needs onnxruntime: "
                                  "pip install 'timbral[export]'")
-            if self._session is not None:
-                self._input_names = [i["name"] for i in meta["inputs"]]
-        if self._session is None and backend in ("auto", "jit"):
+            if session is not None:
+                names = [i["name"] for i in meta["inputs"]]
+                self._run = lambda *args: session.run(None, dict(zip(names, args)))
+                self.backend = "onnxruntime"
+        if self._run is None and backend in ("auto", "jit"):
             example = (torch.full((1, 1), 220.0), torch.full((1, 1), -30.0),
                        torch.zeros(1, self.step.hop), *self.step.initial_state(1))
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # input checks seen while tracing
-                self._traced = torch.jit.trace(self.step, example, check_trace=False)
-        self.backend = ("onnxruntime" if self._session is not None
-                        else "jit" if self._traced is not None else "torch")
+                traced = torch.jit.trace(self.step, example, check_trace=False)
+            def run(*args):
+                with torch.inference_mode():
+                    return [t.numpy() for t in traced(*[torch.from_numpy(a) for a in args])]
+            self._run = run
+            self.backend = "jit"
+        if self._run is None:
+            self.backend = "torch"
         self.reset()
 
     @property
@@ -80,9 +88,9 @@ class StreamSynth:
         return self.step.first_offset
 
     def reset(self) -> None:
-        """Start over: zero state, frame 0 next."""
+        """Start over: the initial state, frame 0 next."""
         self.state: List = self.step.initial_state(1)
-        if self._session is not None:
+        if self._run is not None:
             self.state = [s.numpy() for s in self.state]
         self.frames = 0
         self._noise = PositionalNoise(self.seed)
@@ -94,28 +102,19 @@ class StreamSynth:
         if n == 0:
             return np.zeros(0, np.float32)
         start = self.frames * hop
-        noise = self._noise.slice(start, start + n * hop)[None]
+        noise = self._noise.slice(start, start + n * hop)[None].numpy()
         self.frames += n
-        if self._session is not None:
-            noise = noise.numpy()
-            pieces = []
-            for i in range(n):
-                args = [f0[:, i:i + 1], ld[:, i:i + 1], noise[:, i * hop:(i + 1) * hop],
-                        *self.state]
-                piece, *self.state = self._session.run(None, dict(zip(self._input_names, args)))
-                pieces.append(piece[0])
-            return np.concatenate(pieces) if n > 1 else pieces[0]
-        with torch.inference_mode():
-            f0_t, ld_t = torch.from_numpy(f0), torch.from_numpy(ld)
-            if self._traced is None:
-                audio, *self.state = self.step(f0_t, ld_t, noise, *self.state)
-                return audio[0].numpy()
-            pieces = []
-            for i in range(n):
-                piece, *self.state = self._traced(f0_t[:, i:i + 1], ld_t[:, i:i + 1],
-                                                  noise[:, i * hop:(i + 1) * hop], *self.state)
-                pieces.append(piece[0])
-            return torch.cat(pieces).numpy() if n > 1 else pieces[0].numpy()
+        if self._run is None:  # eager: all frames in one call
+            with torch.inference_mode():
+                audio, *self.state = self.step(torch.from_numpy(f0), torch.from_numpy(ld),
+                                               torch.from_numpy(noise), *self.state)
+            return audio[0].numpy()
+        pieces = []
+        for i in range(n):  # compiled for one frame per call
+            piece, *self.state = self._run(f0[:, i:i + 1], ld[:, i:i + 1],
+                                           noise[:, i * hop:(i + 1) * hop], *self.state)
+            pieces.append(piece[0])
+        return np.concatenate(pieces) if n > 1 else pieces[0]
 
 
 __all__ = ["BACKENDS", "StreamSynth"]

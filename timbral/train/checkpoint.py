@@ -15,14 +15,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from ..files import atomic_output
+from ..files import atomic_output, write_error
 
 FORMAT = "timbral.checkpoint"
 
 
 def save_checkpoint(path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     step: int, info: dict) -> None:
-    """Write model weights, Adam state, ``step`` and ``info`` (JSON-able) to ``path``."""
+    """Write model weights, Adam state, ``step`` and ``info`` (JSON-able) to ``path``
+    (atomically; a failed write raises a one-line OSError and keeps the old file)."""
     tensors = {f"model/{k}": v.detach().cpu().contiguous()
                for k, v in model.state_dict().items()}
     state = optimizer.state_dict()
@@ -32,7 +33,10 @@ def save_checkpoint(path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     metadata = {"format": FORMAT, "step": str(int(step)),
                 "param_groups": json.dumps(state["param_groups"]), "info": json.dumps(info)}
     with atomic_output(path, overwrite=True) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as exc:  # a full disk, among others
+            raise write_error(path, exc) from None
 
 
 def read_checkpoint_info(path) -> Tuple[int, dict]:

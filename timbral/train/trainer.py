@@ -20,12 +20,16 @@ CPU, nccl on GPU); rank 0 writes every file.
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -34,8 +38,8 @@ from tqdm.auto import tqdm
 
 from ..data.dataset import TrainingData, dataset_size
 from ..data.statistics import compute_dataset_statistics
-from ..files import atomic_output
-from ..losses import SpectralLoss
+from ..files import atomic_output, write_error
+from ..processors.losses import SpectralLoss
 from ..models import Autoencoder, preset_config, save_model_folder
 from ..validation import check_positive, check_size
 from .checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
@@ -44,6 +48,29 @@ CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
 MAX_VALIDATION_EXAMPLES = 64
 MIN_VALIDATION_SECONDS = 0.5
+#: Less training audio than this (seconds) gets a warning: the shipped models learned
+#: from 5 minutes; a few seconds teach a handful of notes.
+MIN_TRAINING_SECONDS = 60.0
+#: A step whose loss exceeds the run's first by this factor (or is NaN or infinite)
+#: means the run diverged (spectral losses start near 10-30 and fall).
+DIVERGENCE_FACTOR = 100.0
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`train` after a whole step; its checkpoint is saved.
+
+    Attributes: ``step`` (steps done) and ``checkpoint`` (its path).
+    """
+
+    def __init__(self, step: int, checkpoint: Path):
+        super().__init__(f"stopped after step {step}; the checkpoint {checkpoint} is saved: "
+                         f"train again with resume=True to continue")
+        self.step, self.checkpoint = step, checkpoint
+
+
+class TrainingDiverged(ValueError):
+    """Training stopped: the loss became NaN, infinite or exploded, or the model's
+    controls did; that step was not applied, the last checkpoint is kept."""
 
 
 @dataclass
@@ -73,6 +100,36 @@ def _distributed() -> tuple:
 def _features(batch: dict, device) -> dict:
     return {k: torch.from_numpy(np.ascontiguousarray(batch[k])).to(device)
             for k in ("f0_hz", "loudness_db")}
+
+
+@contextmanager
+def _stop_requests() -> Iterator[list]:
+    """While training: Ctrl-C appends to the yielded list (the loop stops after
+    the step it is in, with a checkpoint); a second Ctrl-C interrupts at once.
+    Outside the main thread signals cannot be caught: Ctrl-C is left alone."""
+    asked: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield asked
+        return
+
+    def handler(signum, frame):
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _unstarted(output: Path) -> bool:
+    """Whether ``output`` holds only a run stopped before its first checkpoint:
+    ``train/`` (metrics, logs) and nothing else, no checkpoint."""
+    entries = list(output.iterdir()) if output.is_dir() else []
+    return (bool(entries) and all(p.name == "train" for p in entries)
+            and not (output / "train" / CHECKPOINT).exists())
 
 
 def _seed(*values: int) -> int:
@@ -141,7 +198,9 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
       learning_rate: initial Adam learning rate (default: the preset's; with
         ``resume``, replaces the run's own from the current step on).
       resume: continue from ``output/train/checkpoint.safetensors`` (model,
-        optimiser, step); ``preset`` is then read from the checkpoint.
+        optimiser, step); ``preset`` is then read from the checkpoint. A run
+        stopped before its first checkpoint starts again from step 0, with or
+        without ``resume``.
       seed: makes the run reproducible.
       max_minutes: stop (and finish normally) after this much wall time.
       name: the model's name (default: the folder's name).
@@ -149,6 +208,11 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
         the preset's).
       progress: show a progress bar with the loss.
       log_tensorboard: write TensorBoard event files when tensorboard is installed.
+
+    Ctrl-C stops after the current step, saves the checkpoint and raises
+    :class:`TrainingInterrupted`. A NaN, infinite or exploding loss stops the
+    run with :class:`TrainingDiverged` (a ValueError); the last checkpoint
+    stays. A failed write (full disk) raises a one-line OSError.
     """
     # Checked before anything is read or written: a bad number fails in one line.
     for value, label in ((steps, "steps"), (batch_size, "batch_size"),
@@ -164,19 +228,27 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     output = Path(output)
     run_dir = output / "train"
     checkpoint_path = run_dir / CHECKPOINT
+    if not Path(dataset).exists():
+        raise ValueError(f"{dataset}: no such folder; prepare recordings into it first "
+                         f"(timbral prepare AUDIO... --output {dataset})")
     data = TrainingData(dataset)
     settings = data.manifest["settings"]
 
-    if resume:
-        if not checkpoint_path.exists():
+    if resume and not checkpoint_path.exists():
+        if not _unstarted(output):
             raise ValueError(f"{output}: nothing to resume (no train/{CHECKPOINT}); start "
                              f"without --resume")
+        resume = False
+    if resume:
         _, info = read_checkpoint_info(checkpoint_path)
         config = info["config"]
     else:
-        if output.exists() and any(output.iterdir()):
+        if output.exists() and any(output.iterdir()) and not _unstarted(output):
             raise ValueError(f"{output}: already exists; pass --resume to continue its training "
                              f"or choose another --output")
+        if _unstarted(output) and rank == 0:
+            warnings.warn(f"{output}: its run stopped before the first checkpoint; starting "
+                          f"again from step 0", stacklevel=2)
         config = preset_config(preset, sample_rate=settings["sample_rate"],
                                pitch_tracker=settings["pitch_tracker"],
                                loudness_definition=settings["loudness_definition"],
@@ -217,6 +289,11 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     if not validation and rank == 0:
         warnings.warn(f"no held-out audio of {MIN_VALIDATION_SECONDS:g} s or more: training "
                       f"without validation loss", stacklevel=2)
+    train_seconds = dataset_size(data.path)["train_seconds"]
+    if train_seconds < MIN_TRAINING_SECONDS and rank == 0:
+        warnings.warn(f"{dataset}: only {train_seconds:.0f} s of training audio; a model "
+                      f"learns an instrument from minutes of it (the shipped ones from 5), so "
+                      f"expect it to know little more than these notes", stacklevel=2)
     history = _read_history(run_dir / METRICS, step) if rank == 0 else []
     writer = _tensorboard(run_dir, step) if rank == 0 and log_tensorboard else None
     if rank == 0:
@@ -229,47 +306,76 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
                disable=not progress or rank != 0)
     train_loss = float("nan")
     recent: List[float] = []
-    while step < t["steps"]:
-        lr = t["learning_rate"] * t["lr_decay_rate"] ** (step / t["lr_decay_steps"])
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        rng = np.random.default_rng([t["seed"], step, rank])
-        torch.manual_seed(_seed(t["seed"], step, rank))
-        batch = data.sample_batch(rng, local_batch, seconds, frame_rate)
-        audio = trained(_features(batch, device))["audio"]
-        loss = loss_fn(torch.from_numpy(batch["audio"]).to(device), audio)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip_norm"])
-        optimizer.step()
-        step += 1
-        recent.append(loss.item())
-        bar.update()
-        bar.set_postfix(loss=f"{recent[-1]:.3f}")
-        last = step == t["steps"] or (deadline is not None and time.perf_counter() > deadline)
-        if step % t["validation_every"] == 0 or last:
-            train_loss = float(np.mean(recent))
-            recent = []
-            row = {"step": step, "seconds": round(time.perf_counter() - started, 2),
-                   "train_loss": train_loss, "lr": lr, "grad_norm": float(grad_norm)}
-            if validation and rank == 0:
-                row["validation_loss"] = validation_loss(model, loss_fn, validation, device)
-            if rank == 0:
-                history.append(row)
-                _append_history(run_dir / METRICS, row)
-                if writer is not None:
-                    for key in ("train_loss", "validation_loss", "lr", "grad_norm"):
-                        if key in row:
-                            writer.add_scalar(key, row[key], step)
-                    writer.flush()
-        if (step % t["checkpoint_every"] == 0 or last) and rank == 0:
-            save_checkpoint(checkpoint_path, model, optimizer, step,
-                            {"config": config, "elapsed": time.perf_counter() - started})
-        if last:
-            break
-    bar.close()
-    if writer is not None:
-        writer.close()
+    # a training-loss row at least 50 times a run, so a short run's curve has a shape
+    log_every = max(1, min(t["validation_every"], t["steps"] // 50))
+    first_loss = None
+    with _stop_requests() as stop_asked:
+        try:
+            while step < t["steps"]:
+                lr = t["learning_rate"] * t["lr_decay_rate"] ** (step / t["lr_decay_steps"])
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                rng = np.random.default_rng([t["seed"], step, rank])
+                torch.manual_seed(_seed(t["seed"], step, rank))
+                batch = data.sample_batch(rng, local_batch, seconds, frame_rate,
+                                          t.get("max_unsure", 1.0))
+                try:
+                    audio = trained(_features(batch, device))["audio"]
+                    loss = loss_fn(torch.from_numpy(batch["audio"]).to(device), audio)
+                except ValueError as exc:  # the synths refuse NaN or infinite controls
+                    if first_loss is None:  # the first step: the data or config, not training
+                        raise
+                    raise TrainingDiverged(_diverged(step + 1, str(exc).split(";")[0], lr,
+                                                     checkpoint_path)) from None
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(),
+                                                           t["grad_clip_norm"])
+                value, norm = loss.item(), float(grad_norm)
+                first_loss = value if first_loss is None else first_loss
+                bad = not (math.isfinite(value) and math.isfinite(norm)) \
+                    or value > DIVERGENCE_FACTOR * max(first_loss, 1.0)
+                # every rank must take the same decision at the same step
+                bad, stop = _agree([bad, bool(stop_asked)], world, device)
+                if bad:
+                    raise TrainingDiverged(_diverged(step + 1, f"loss {value:.3g}, gradient "
+                                                     f"norm {norm:.3g}", lr, checkpoint_path))
+                optimizer.step()
+                step += 1
+                recent.append(value)
+                bar.update()
+                # the bar shows what the next metrics row (and the curve) will say
+                bar.set_postfix(loss=f"{np.mean(recent):.3f}")
+                last = (step == t["steps"] or stop
+                        or (deadline is not None and time.perf_counter() > deadline))
+                validate = step % t["validation_every"] == 0 or last
+                if step % log_every == 0 or validate:
+                    train_loss = float(np.mean(recent))
+                    recent = []
+                    row = {"step": step, "seconds": round(time.perf_counter() - started, 2),
+                           "train_loss": train_loss, "lr": lr, "grad_norm": norm}
+                    if validate and validation and rank == 0:
+                        row["validation_loss"] = validation_loss(model, loss_fn, validation,
+                                                                 device)
+                    if rank == 0:
+                        history.append(row)
+                        _append_history(run_dir / METRICS, row)
+                        if writer is not None:
+                            for key in ("train_loss", "validation_loss", "lr", "grad_norm"):
+                                if key in row:
+                                    writer.add_scalar(key, row[key], step)
+                            writer.flush()
+                if (step % t["checkpoint_every"] == 0 or last) and rank == 0:
+                    save_checkpoint(checkpoint_path, model, optimizer, step,
+                                    {"config": config, "elapsed": time.perf_counter() - started})
+                if stop:
+                    raise TrainingInterrupted(step, checkpoint_path)
+                if last:
+                    break
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
     result = TrainResult(output, step, time.perf_counter() - started,
                          history[-1]["train_loss"] if history else train_loss,
                          history[-1].get("validation_loss", float("nan")) if history
@@ -281,6 +387,23 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     if world > 1:
         dist.barrier()
     return result
+
+
+def _agree(flags: List[bool], world: int, device) -> List[bool]:
+    """Each flag, set if it is set on any rank (one all-reduce)."""
+    if world == 1:
+        return flags
+    values = torch.tensor([float(f) for f in flags], device=device)
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in values.tolist()]
+
+
+def _diverged(step: int, what: str, lr: float, checkpoint: Path) -> str:
+    """The one-line message of :class:`TrainingDiverged`; ``what`` went wrong."""
+    again = (f"the checkpoint of step {read_checkpoint_info(checkpoint)[0]} is kept: resume"
+             if checkpoint.exists() else "no checkpoint was written: start again")
+    return (f"training diverged at step {step} ({what}); {again} with a lower learning rate "
+            f"(now {lr:.3g})")
 
 
 def _check_replicas(model: Autoencoder, run_dir: Path, rank: int, world: int) -> None:
@@ -306,7 +429,10 @@ def _finish(output: Path, model: Autoencoder, data: TrainingData, result: TrainR
     examples = data.examples("train", config["example_seconds"], 1.0, config["frame_rate"])
     statistics = compute_dataset_statistics(examples, config["frame_rate"])
     card = _model_card(config, data, result, model.n_parameters)
-    save_model_folder(output, model, statistics, card, overwrite=True)
+    from ..midi import measure_expression  # how the data phrases, for `timbral play`
+
+    save_model_folder(output, model, statistics, card, overwrite=True,
+                      expression=measure_expression(data))
     plot_training_curve(result.history, output / "train" / "curve.png", overwrite=True)
 
 
@@ -325,8 +451,11 @@ def _write_history(path: Path, rows: List[dict]) -> None:
 
 
 def _append_history(path: Path, row: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    except OSError as exc:
+        raise write_error(path, exc) from None
 
 
 def _tensorboard(run_dir: Path, step: int):
@@ -335,7 +464,8 @@ def _tensorboard(run_dir: Path, step: int):
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(run_dir / "tensorboard"), purge_step=step or None)
+    # purge_step: TensorBoard hides what an earlier attempt logged after ``step``
+    return SummaryWriter(str(run_dir / "tensorboard"), purge_step=step)
 
 
-__all__ = ["train", "TrainResult", "validation_loss"]
+__all__ = ["train", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "validation_loss"]

@@ -4,16 +4,28 @@ what a model was trained on (the flow of Magenta's timbre-transfer notebook).
 :func:`auto_adjust` runs the whole flow on one input's features:
 
 1. note-on frames: :func:`~timbral.features.notes.detect_notes` (the
-   threshold control, smoothing scaled to the frame rate);
+   threshold control, smoothing scaled to the frame rate), among the frames
+   the voicing gate plays when it is given (``voiced``);
 2. octave shift: whole octaves toward the dataset's ``mean_pitch``
-   (:func:`octave_shift_to_dataset`, :func:`shift_f0`);
+   (:func:`octave_rule`, :func:`shift_f0`);
 3. loudness: quantile (CDF) matching of the note-on loudness onto the
-   dataset's note-on loudness table (:func:`fit_quantile_transform`);
-4. quiet: note-off frames lowered by ``quiet * (1 - note_on_ratio)`` dB;
-5. autotune (``amount > 0``): :func:`get_tuning_factor` then :func:`auto_tune`.
+   dataset's note-on loudness table (:func:`fit_quantile_transform`,
+   :class:`LoudnessMatch`);
+4. quiet: note-off frames lowered by ``quiet * (1 - note_on_ratio)`` dB
+   (:func:`quiet_drop_db`);
+5. autotune (``amount > 0``): :func:`get_tuning_factor`,
+   :func:`infer_major_key`, then :func:`tune_f0`.
 
 :func:`apply_manual_shifts` is the notebook's manual step (pitch in octaves
-and/or semitones, loudness in dB), applied after auto-adjust.
+and/or semitones, loudness in dB), applied after auto-adjust, and
+:func:`floor_loudness` keeps the result at or above the models' -80 dB floor,
+and at it on the frames the voicing gate does not play
+(:mod:`timbral.features.voicing`): silence, not a quieter note.
+
+The streaming auto-adjust (:mod:`timbral.stream.adjust`) applies the same
+rules (:func:`octave_rule`, :func:`shift_f0`, :class:`LoudnessMatch`,
+:func:`quiet_drop_db`, :func:`tune_f0`) frame by frame, with running statistics instead of the
+whole input's.
 
 Units: f0 in Hz (0 = unvoiced), pitch in MIDI note numbers (floats),
 loudness in dB, confidence in [0, 1]. Curves are 1-D ``[n_frames]`` (numpy or
@@ -37,6 +49,10 @@ Differences from Magenta, on purpose:
   standard deviation and picks -0.5).
 - Note smoothing is 160 ms at any frame rate (Magenta: 40 frames).
 - A silent input (mean loudness at the floor) has no notes instead of NaNs.
+- Loudness matching widens the input's note-on range at most
+  :data:`MAX_LOUDNESS_EXPANSION` times (:class:`LoudnessMatch`): Magenta maps a
+  held tone's 1 dB wobble onto the dataset's 30 dB, a deep tremolo (in Magenta
+  the adjusted loudness never reaches the model, here it does).
 """
 
 from __future__ import annotations
@@ -48,27 +64,18 @@ import numpy as np
 import torch
 
 from ..core import hz_to_midi, midi_to_hz
-from ..data.statistics import (REQUIRED_KEYS, QuantileTransform, _same_rate,
-                               validate_statistics)
-from ..features.notes import (_contiguous, _detect_notes, as_curve, check_confidence,
-                              check_same_length, smoothing_frames)
-from ..validation import as_tensor, check_bool, check_number
+from ..data.statistics import REQUIRED_KEYS, QuantileTransform, same_rate, validate_statistics
+from ..features.notes import (as_curve, check_confidence, check_same_length, contiguous,
+                              detect_notes, smoothing_frames)
+from ..models.preprocessing import LD_RANGE_DB
+from ..validation import as_tensor, check_bool, check_number, check_size
+from .controls import check_controls
 
-__all__ = ["AdjustResult", "auto_adjust", "apply_manual_shifts", "fit_quantile_transform",
-           "get_tuning_factor", "auto_tune", "infer_major_key", "shift_f0", "shift_ld",
-           "octave_shift_to_dataset", "MAX_MIDI", "MAX_F0_HZ", "KEY_NAMES"]
-
-#: The notebook's controls and their ranges (transfer, streaming, the web page).
-CONTROL_RANGES = {"threshold": (0.0, 2.0), "quiet": (0.0, 60.0), "autotune": (0.0, 1.0),
-                  "pitch_shift": (-2.0, 2.0), "semitones": (-24.0, 24.0),
-                  "loudness_shift": (-20.0, 20.0)}
-
-
-def check_controls(**controls) -> dict:
-    """Each of the given :data:`CONTROL_RANGES` controls as a float in its
-    range (one-line ValueError otherwise)."""
-    return {name: check_number(value, name, *CONTROL_RANGES[name])
-            for name, value in controls.items()}
+__all__ = ["AdjustResult", "auto_adjust", "apply_manual_shifts", "floor_loudness",
+           "fit_quantile_transform", "get_tuning_factor", "auto_tune", "infer_major_key",
+           "tune_f0", "shift_f0", "shift_ld", "octave_rule", "octave_shift_to_dataset",
+           "quiet_drop_db", "LoudnessMatch", "loudness_spread", "MAX_MIDI", "MAX_F0_HZ",
+           "KEY_NAMES", "MAX_LOUDNESS_EXPANSION", "SPREAD_QUANTILES"]
 
 #: f0 is clipped to this MIDI note (Magenta's notebook: ``midi_to_hz(110)``).
 MAX_MIDI = 110.0
@@ -83,12 +90,18 @@ _MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 _ALL_SCALES = np.stack([np.ravel([_MAJOR + 12 * octave for octave in range(-1, 12)]) + root
                         for root in range(12)]).astype(np.float64)
 
+#: The CDF values between which a loudness distribution's spread is measured (5 % of
+#: frames cut at each end: a note's attack and release frames are not its dynamics).
+SPREAD_QUANTILES = (0.05, 0.95)
+#: Loudness matching widens the input's note-on spread at most this many times.
+MAX_LOUDNESS_EXPANSION = 2.0
+
 QuantileLike = Union[QuantileTransform, Mapping]
 
 
 # -------------------------------------------------------------- validation
 def _mask(mask_on, name: str, n: int) -> np.ndarray:
-    t = as_tensor(_contiguous(mask_on), name)
+    t = as_tensor(contiguous(mask_on), name)
     while t.ndim > 1 and t.shape[0] == 1:
         t = t[0]
     if t.ndim != 1 or t.shape[0] != n:
@@ -107,6 +120,13 @@ def _quantile(q: QuantileLike, name: str) -> QuantileTransform:
         return QuantileTransform.from_dict(q)
     raise ValueError(f"{name}: expected a QuantileTransform or its dict form, "
                      f"got {type(q).__name__}")
+
+
+def _check_key(key) -> int:
+    key = check_size(key, "key", 0)
+    if key > 11:
+        raise ValueError(f"key: expected a pitch class 0 (C) .. 11 (B), got {key}")
+    return key
 
 
 def _midi(f0_hz: np.ndarray) -> np.ndarray:
@@ -135,14 +155,26 @@ def shift_ld(loudness_db, db: float) -> np.ndarray:
     return as_curve(loudness_db, "loudness_db") + check_number(db, "db")
 
 
-def octave_shift_to_dataset(f0_hz, mask_on, mean_pitch: float) -> float:
-    """Whole octaves that move the input's note-on pitch toward ``mean_pitch``.
+def octave_rule(input_pitch: float, mean_pitch: float) -> float:
+    """Whole octaves that move ``input_pitch`` toward ``mean_pitch`` (both MIDI).
 
-    Magenta's notebook rule, kept as is: ``d = (mean_pitch -
-    mean(hz_to_midi(f0_hz)[mask_on])) / 12`` octaves, then ``floor(d)`` if
-    ``d > 1.5`` else ``ceil(d)``. Note the rule is not symmetric rounding:
-    an input 0.3 octave below the dataset goes up a whole octave, one 0.3
-    octave above stays, and 1.2 octaves below goes up 2.
+    Magenta's notebook rule, kept as is: ``d = (mean_pitch - input_pitch) /
+    12`` octaves, then ``floor(d)`` if ``d > 1.5`` else ``ceil(d)``. Note the
+    rule is not symmetric rounding: an input 0.3 octave below the dataset
+    goes up a whole octave, one 0.3 octave above stays, and 1.2 octaves below
+    goes up 2.
+
+    Returns:
+      octaves as a float with an integer value (0.0, 1.0, -2.0, ...).
+    """
+    diff = (check_number(mean_pitch, "mean_pitch")
+            - check_number(input_pitch, "input_pitch")) / 12.0
+    return float(np.floor(diff) if diff > 1.5 else np.ceil(diff)) + 0.0  # no -0.0
+
+
+def octave_shift_to_dataset(f0_hz, mask_on, mean_pitch: float) -> float:
+    """Whole octaves that move the input's note-on pitch toward ``mean_pitch``:
+    :func:`octave_rule` on the mean of ``hz_to_midi(f0_hz)[mask_on]``.
 
     Args:
       f0_hz: ``[n_frames]`` Hz.
@@ -156,12 +188,11 @@ def octave_shift_to_dataset(f0_hz, mask_on, mean_pitch: float) -> float:
     mask = _mask(mask_on, "mask_on", len(f0))
     if not mask.any():
         raise ValueError("mask_on: has no note-on frames; cannot compare pitch")
-    return _octave_shift(f0, mask, check_number(mean_pitch, "mean_pitch"))
+    return _octave_shift(f0, mask, mean_pitch)
 
 
 def _octave_shift(f0_hz: np.ndarray, mask: np.ndarray, mean_pitch: float) -> float:
-    diff = (mean_pitch - float(np.mean(_midi(f0_hz)[mask]))) / 12.0
-    return float(np.floor(diff) if diff > 1.5 else np.ceil(diff)) + 0.0  # no -0.0
+    return octave_rule(float(np.mean(_midi(f0_hz)[mask])), mean_pitch)
 
 
 def apply_manual_shifts(f0_hz, loudness_db, pitch_shift_octaves: float = 0.0,
@@ -182,7 +213,79 @@ def apply_manual_shifts(f0_hz, loudness_db, pitch_shift_octaves: float = 0.0,
     return _shift_f0(f0, octaves).astype(np.float32), ld.astype(np.float32)
 
 
+def floor_loudness(loudness_db: np.ndarray, voiced: Optional[np.ndarray] = None) -> np.ndarray:
+    """``loudness_db`` (numpy, any shape, dtype kept) raised to at least -80 dB,
+    and exactly -80 dB where ``voiced`` (bool, the same shape) is False.
+
+    Models never saw loudness below the -80 dB floor of
+    :func:`~timbral.spectral_ops.compute_loudness`: quieter frames (after
+    "quiet" or a negative shift) are silence to them, not something to
+    extrapolate. Frames the voicing gate (:mod:`timbral.features.voicing`)
+    does not play are set to that floor after every shift, so they are
+    silence whatever the shifts, not a quieter note.
+    """
+    ld = np.maximum(np.asarray(loudness_db), -LD_RANGE_DB)
+    if voiced is None:
+        return ld
+    return np.where(voiced, ld, -LD_RANGE_DB).astype(ld.dtype)
+
+
+def quiet_drop_db(note_on_ratio, quiet: float) -> np.ndarray:
+    """dB to take off a note-off frame: ``quiet * max(0, 1 - note_on_ratio)``.
+
+    ``note_on_ratio``: a float or ``[n_frames]`` array (the ratio of
+    :func:`~timbral.features.notes.detect_notes`); ``quiet``: dB. A frame
+    whose ratio is above 1 is not raised (Magenta's ``quiet * (1 - ratio)``
+    would). Returns float64 of the ratio's shape.
+    """
+    ratio = np.asarray(note_on_ratio, dtype=np.float64)
+    return check_number(quiet, "quiet", minimum=0.0) * np.maximum(0.0, 1.0 - ratio)
+
+
 # ---------------------------------------------------------------- loudness
+def loudness_spread(inverse_cdf) -> float:
+    """dB between the :data:`SPREAD_QUANTILES` of a loudness distribution.
+
+    ``inverse_cdf`` maps CDF values (a float64 array) to dB: a
+    :class:`QuantileTransform`'s ``inverse_transform``, or the streaming
+    adjust's running histogram read backwards.
+    """
+    low, high = inverse_cdf(np.array(SPREAD_QUANTILES))
+    return float(high - low)
+
+
+class LoudnessMatch:
+    """Quantile matching of note-on loudness onto a dataset's, for a narrow input too.
+
+    ``LoudnessMatch(target)(u, input_spread_db)`` gives the dataset's loudness
+    (dB) for input frames at CDF values ``u`` (``[n]`` in [0, 1], in the
+    input's own note-on loudness distribution, whose :func:`loudness_spread`
+    is ``input_spread_db``): quantile matching, ``target.inverse_transform(u)``,
+    with the input's spread widened at most :data:`MAX_LOUDNESS_EXPANSION`
+    times. When the dataset's spread is wider than that, every matched value
+    is pulled toward the dataset's median: ``median + gain * (matched -
+    median)``, ``gain = MAX_LOUDNESS_EXPANSION * input_spread_db / spread``. A
+    melody's usual 15-30 dB range is matched as Magenta matches it; a held
+    tone's fraction-of-a-dB wobble stays a wobble around the dataset's median
+    instead of a tremolo over the whole training range. Returns float64 ``[n]``.
+
+    Attributes ``target``, ``median`` and ``spread`` (dB) describe the dataset's
+    distribution (computed once: the streaming adjust calls this every frame).
+    """
+
+    def __init__(self, target: QuantileTransform):
+        self.target = target
+        self.median = float(target.inverse_transform(np.array([0.5]))[0])
+        self.spread = loudness_spread(target.inverse_transform)
+
+    def __call__(self, u, input_spread_db: float) -> np.ndarray:
+        matched = self.target.inverse_transform(u)
+        widest = MAX_LOUDNESS_EXPANSION * max(0.0, float(input_spread_db))
+        if self.spread <= widest:
+            return matched
+        return self.median + (widest / self.spread) * (matched - self.median)
+
+
 def fit_quantile_transform(loudness_db, mask_on, inv_quantile: Optional[QuantileLike] = None
                            ) -> Tuple[QuantileTransform, np.ndarray]:
     """Quantile-match the note-on loudness of an input onto a dataset's.
@@ -191,7 +294,9 @@ def fit_quantile_transform(loudness_db, mask_on, inv_quantile: Optional[Quantile
     (1000 quantiles at most) on ``loudness_db[mask_on]``, map those frames to
     uniform [0, 1] with it, then back to dB with ``inv_quantile``'s inverse,
     so the note-on frames end up with the dataset's loudness distribution
-    (and the same order as before). Note-off frames are unchanged.
+    (and the same order as before). Note-off frames are unchanged. Unlike
+    Magenta, a narrow input is not stretched over the dataset's whole range
+    (:class:`LoudnessMatch`).
 
     Args:
       loudness_db: ``[n_frames]`` dB.
@@ -213,10 +318,11 @@ def fit_quantile_transform(loudness_db, mask_on, inv_quantile: Optional[Quantile
 
 def _fit_quantile_transform(ld: np.ndarray, mask: np.ndarray,
                             inv: Optional[QuantileTransform]):
-    fitted = QuantileTransform._fit(ld[mask], 1000)
+    fitted = QuantileTransform.fit(ld[mask], 1000)
     out = ld.copy()
     if inv is not None:
-        out[mask] = inv._inverse_transform(fitted._transform(ld[mask]))
+        out[mask] = LoudnessMatch(inv)(fitted.transform(ld[mask]),
+                                       loudness_spread(fitted.inverse_transform))
     return fitted, out
 
 
@@ -323,23 +429,51 @@ def auto_tune(f0_midi, tuning_factor: float, mask_on, amount: float = 0.0,
     check_bool(chromatic, "chromatic")
     if not chromatic and not mask.any():
         raise ValueError("mask_on: has no note-on frames to infer a scale from")
-    return _auto_tune(f0, tuning_factor, mask, amount, chromatic)[0]
+    key = None if chromatic else _infer_key(f0[mask] - tuning_factor)
+    return _pull(f0, tuning_factor, key, amount)
 
 
-def _auto_tune(f0_midi: np.ndarray, tuning_factor: float, mask: np.ndarray, amount: float,
-               chromatic: bool) -> Tuple[np.ndarray, Optional[int]]:
+def _pull(f0_midi: np.ndarray, tuning_factor: float, key: Optional[int],
+          amount: float) -> np.ndarray:
+    """Voiced frames ``amount`` of the way to the nearest note of the major
+    scale of ``key`` (None: every semitone), shifted by ``tuning_factor``."""
     rel = f0_midi - tuning_factor
-    key = None
-    if chromatic:
+    if key is None:
         diff = rel % 1.0
         diff[diff > 0.5] -= 1.0
     else:
-        key = _infer_key(rel[mask])
         to_notes = rel[:, None] - _ALL_SCALES[key][None, :]
         nearest = np.argmin(np.abs(to_notes), axis=-1)
         diff = np.take_along_axis(to_notes, nearest[:, None], axis=-1)[:, 0]
     voiced = f0_midi > 0.0
-    return np.where(voiced, f0_midi - amount * diff, f0_midi), key
+    return np.where(voiced, f0_midi - amount * diff, f0_midi)
+
+
+def tune_f0(f0_hz, tuning_factor: float, key: int, amount: float) -> np.ndarray:
+    """Autotune in Hz: :func:`auto_tune` toward a given major key.
+
+    Each voiced frame's pitch moves ``amount`` of the way to the nearest note
+    of the major scale of ``key`` (0 = C .. 11 = B, :func:`infer_major_key`)
+    shifted by ``tuning_factor`` semitones (:func:`get_tuning_factor`); the
+    result is clipped to [0, :data:`MAX_F0_HZ`] and unvoiced frames (0 Hz)
+    stay 0 Hz.
+
+    Args:
+      f0_hz: ``[n_frames]`` Hz.
+      tuning_factor: detuning in semitones.
+      key: root pitch class of the major scale.
+      amount: 0..1 (1 lands on the scale).
+
+    Returns:
+      float64 ``[n_frames]`` Hz.
+    """
+    return _tune_f0(as_curve(f0_hz, "f0_hz"), check_number(tuning_factor, "tuning_factor"),
+                    _check_key(key), check_number(amount, "amount"))
+
+
+def _tune_f0(f0_hz: np.ndarray, tuning_factor: float, key: int, amount: float) -> np.ndarray:
+    tuned = _pull(_midi(f0_hz), tuning_factor, key, amount)
+    return np.where(f0_hz > 0.0, np.clip(_hz(tuned), 0.0, MAX_F0_HZ), 0.0)
 
 
 # ----------------------------------------------------------------- the flow
@@ -376,7 +510,8 @@ class AdjustResult:
 
 def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
                 frame_rate: Optional[float] = None, threshold: float = 1.0,
-                quiet: float = 20.0, autotune: float = 0.0) -> AdjustResult:
+                quiet: float = 20.0, autotune: float = 0.0,
+                voiced: Optional[np.ndarray] = None) -> AdjustResult:
     """The notebook's auto-adjust of one input toward a model's training data.
 
     Args:
@@ -394,6 +529,10 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
         ``1 - note_on_ratio`` (0..60).
       autotune: amount of pitch correction toward the inferred major scale
         (0..1; 0 = off).
+      voiced: bool ``[n_frames]``, the frames the voicing gate plays
+        (:func:`~timbral.features.voicing.gate_voicing`), or None (all): a
+        note-on frame must be voiced too. The others keep their loudness here;
+        :func:`floor_loudness` silences them after the manual shifts.
 
     Returns:
       an :class:`AdjustResult`. When no notes are detected or there are no
@@ -409,7 +548,7 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
         if "frame_rate" not in features:
             raise ValueError("frame_rate: not given and features have no 'frame_rate'")
         frame_rate = features["frame_rate"]
-    elif "frame_rate" in features and not _same_rate(features["frame_rate"], frame_rate):
+    elif "frame_rate" in features and not same_rate(features["frame_rate"], frame_rate):
         raise ValueError(f"frame_rate: {frame_rate} differs from the features' "
                          f"{features['frame_rate']}")
     smoothing = smoothing_frames(frame_rate)
@@ -418,14 +557,13 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
     ld = as_curve(features["loudness_db"], "features.loudness_db")
     check_same_length(f0_hz=f0, f0_confidence=conf, loudness_db=ld)
     check_confidence(conf, "features.f0_confidence")
-    threshold = check_number(threshold, "threshold", minimum=0.0)
-    quiet = check_number(quiet, "quiet", minimum=0.0)
-    autotune = check_number(autotune, "autotune", minimum=0.0)
-    if autotune > 1.0:
-        raise ValueError(f"autotune: expected an amount in [0, 1], got {autotune}")
+    controls = check_controls(dict(threshold=threshold, quiet=quiet, autotune=autotune))
+    threshold, quiet, autotune = (controls[k] for k in ("threshold", "quiet", "autotune"))
     stats = None if statistics is None else validate_statistics(statistics)
 
-    mask, ratio = _detect_notes(ld, conf, note_threshold=threshold, smoothing=smoothing)
+    mask, ratio = detect_notes(ld, conf, note_threshold=threshold, smoothing=smoothing)
+    if voiced is not None:
+        mask &= _mask(voiced, "voiced", len(ld))
     result = AdjustResult(f0.astype(np.float32), ld.astype(np.float32), mask, ratio,
                           threshold=threshold)
     if stats is None:
@@ -451,13 +589,13 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
     result.messages.append(f"Matched the loudness of {int(mask.sum())} note-on frames to "
                            f"the training data.")
     off = ~mask
-    ld[off] -= quiet * np.maximum(0.0, 1.0 - ratio[off])
+    ld[off] -= quiet_drop_db(ratio[off], quiet)
 
     if autotune > 0.0:
         f0_midi = _midi(f0)
         tuning = _tuning_factor(f0_midi, conf, mask)
-        tuned, key = _auto_tune(f0_midi, tuning, mask, autotune, chromatic=False)
-        f0 = np.where(f0 > 0.0, np.clip(_hz(tuned), 0.0, MAX_F0_HZ), 0.0)
+        key = _infer_key(f0_midi[mask] - tuning)
+        f0 = _tune_f0(f0, tuning, key, autotune)
         result.tuning_factor = tuning
         result.key = KEY_NAMES[key]
         result.messages.append(f"Autotune {autotune:.0%}: key {KEY_NAMES[key]} major, tuning "

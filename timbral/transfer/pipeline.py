@@ -1,9 +1,11 @@
 """Timbre transfer end to end: audio in, the same performance on another instrument out.
 
-The notebook's flow (SPEC section 6) as one function, :func:`transfer`:
-features at the model's rate -> auto-adjust toward the model's training data
-(on by default) -> manual pitch and loudness shifts -> chunked synthesis.
-Unlike Magenta's model, the adjusted loudness is what the decoder sees.
+The notebook's flow as one function, :func:`transfer`:
+features at the model's rate -> the voicing gate (which frames have a note to
+play, :mod:`timbral.features.voicing`) -> auto-adjust toward the model's
+training data (on by default) -> manual pitch and loudness shifts -> chunked
+synthesis. Unlike Magenta's model, the adjusted loudness is what the decoder
+sees, and frames without a note are silence.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import numpy as np
 from ..audio import check_sample_rate, resample_audio
 from ..features import PitchTracker, compute_audio_features
 from ..features.notes import detect_notes, smoothing_frames
+from ..features.voicing import Voicing, gate_rules, gate_voicing
 from ..models import Autoencoder
-from ..models.preprocessing import LD_RANGE_DB
 from ..models.rendering import render
 from ..validation import as_mono_audio
 from ..zoo import load_model
-from .adjust import AdjustResult, apply_manual_shifts, auto_adjust, check_controls
+from .adjust import AdjustResult, apply_manual_shifts, auto_adjust, floor_loudness
+from .controls import check_controls
 
 #: Audio rendered at once; longer inputs are chunked with state carried over.
 CHUNK_SECONDS = 20.0
@@ -45,6 +48,8 @@ class TransferResult:
       messages: what happened, for the user.
       timings: seconds spent in ``"model_load"``, ``"features"``,
         ``"adjust"`` and ``"synthesis"``.
+      voicing: what the voicing gate decided
+        (:class:`~timbral.features.voicing.Voicing`; None with the gate off).
     """
 
     audio: np.ndarray
@@ -58,6 +63,7 @@ class TransferResult:
     adjust: Optional[AdjustResult]
     messages: List[str] = field(default_factory=list)
     timings: Dict[str, float] = field(default_factory=dict)
+    voicing: Optional[Voicing] = None
 
     @property
     def note_on_fraction(self) -> float:
@@ -66,10 +72,11 @@ class TransferResult:
 
 
 def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust: bool = True,
-             threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
+             hold_pitch: bool = False, gate: float = 0.5, threshold: float = 1.0,
+             quiet: float = 20.0, autotune: float = 0.0,
              pitch_shift: float = 0.0, semitones: float = 0.0, loudness_shift: float = 0.0,
              pitch_tracker: Union[str, PitchTracker, None] = None, seed: int = 0,
-             chunk_seconds: float = CHUNK_SECONDS) -> TransferResult:
+             chunk_seconds: float = CHUNK_SECONDS, progress: bool = False) -> TransferResult:
     """Play ``audio``'s melody with ``model``'s instrument.
 
     Args:
@@ -77,18 +84,17 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
       sample_rate: its rate (Hz); it is resampled to the model's.
       model: a loaded model, or anything :func:`timbral.load_model` takes
         (shipped name, folder, zip, Magenta folder).
-      adjust: auto-adjust pitch register and loudness to the training data.
-      threshold: note detection threshold (0..2).
-      quiet: dB to lower note-off frames by (0..60), scaled by how far below
-        the threshold they are.
-      autotune: pull f0 toward the inferred major scale (0..1).
-      pitch_shift: octaves to shift f0 by (-2..2), after auto-adjust.
-      semitones: further shift in semitones (-24..24).
-      loudness_shift: dB added to the loudness (-20..20), after auto-adjust.
+      adjust, hold_pitch, gate, threshold, quiet, autotune, pitch_shift,
+        semitones, loudness_shift: the transfer controls (auto-adjust on/off,
+        holding pitch through consonants, the noise gate 0..1, note
+        threshold, quiet in dB, autotune amount, then manual shifts in
+        octaves, semitones and dB); :data:`~timbral.transfer.controls.CONTROLS`
+        gives each one's meaning, range and default.
       pitch_tracker: tracker name or object (None: the default tracker,
         whatever the model was trained with).
       seed: the noise synth's seed.
       chunk_seconds: synthesis chunk (bounds memory on long inputs).
+      progress: show progress bars for the features and the synthesis.
     """
     timings: Dict[str, float] = {}
     start = time.perf_counter()
@@ -97,8 +103,10 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     timings["model_load"] = time.perf_counter() - start
     audio = as_mono_audio(audio)
     sample_rate = check_sample_rate(sample_rate)
-    check_controls(threshold=threshold, quiet=quiet, autotune=autotune,
-                   pitch_shift=pitch_shift, semitones=semitones, loudness_shift=loudness_shift)
+    c = check_controls(dict(adjust=adjust, hold_pitch=hold_pitch, gate=gate,
+                            threshold=threshold, quiet=quiet, autotune=autotune,
+                            pitch_shift=pitch_shift, semitones=semitones,
+                            loudness_shift=loudness_shift))
     min_samples = 2 * model.hop * sample_rate / model.sample_rate
     if audio.shape[0] < min_samples:
         raise ValueError(f"audio: {audio.shape[0] / sample_rate * 1000:.1f} ms is too short to "
@@ -110,32 +118,54 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     # is both more accurate and 100x faster than the CREPE full Magenta's models used.
     features = compute_audio_features(audio, model.sample_rate, model.frame_rate,
                                       pitch_tracker,
-                                      loudness_definition=model.config["loudness_definition"])
+                                      loudness_definition=model.config["loudness_definition"],
+                                      progress=progress)
     timings["features"] = time.perf_counter() - start
 
     start = time.perf_counter()
     messages: List[str] = []
+    voicing, voiced, played = None, None, features
+    rules = gate_rules(c["gate"], c["hold_pitch"])
+    if rules is not None:
+        voicing = gate_voicing(features["f0_hz"], features["f0_confidence"],
+                               features["loudness_db"], model.frame_rate, rules)
+        voiced = voicing.voiced
+        played = dict(features, f0_hz=voicing.f0_hz)
     adjusted = None
-    if adjust:
-        adjusted = auto_adjust(features, model.statistics, frame_rate=model.frame_rate,
-                               threshold=threshold, quiet=quiet, autotune=autotune)
+    if c["adjust"]:
+        adjusted = auto_adjust(played, model.statistics, frame_rate=model.frame_rate,
+                               threshold=c["threshold"], quiet=c["quiet"],
+                               autotune=c["autotune"], voiced=voiced)
         f0, ld = adjusted.f0_hz, adjusted.loudness_db
         mask, ratio = adjusted.mask_on, adjusted.note_on_ratio
         messages += adjusted.messages
     else:
-        f0, ld = features["f0_hz"], features["loudness_db"]
-        mask, ratio = detect_notes(ld, features["f0_confidence"], note_threshold=threshold,
+        f0, ld = played["f0_hz"], played["loudness_db"]
+        mask, ratio = detect_notes(ld, played["f0_confidence"], note_threshold=c["threshold"],
                                    smoothing=smoothing_frames(model.frame_rate))
-    f0, ld = apply_manual_shifts(f0, ld, pitch_shift, semitones, loudness_shift)
-    # Models never saw loudness below the -80 dB floor of compute_loudness: quieter
-    # frames (after "quiet" or a negative shift) are silence to them, not extrapolation.
-    ld = np.maximum(ld, -LD_RANGE_DB).astype(np.float32)
+        if voiced is not None:
+            mask &= voiced
+    if voicing is not None:
+        messages.append(gate_message(voicing))
+    f0, ld = apply_manual_shifts(f0, ld, c["pitch_shift"], c["semitones"], c["loudness_shift"])
+    ld = floor_loudness(ld, voiced)
     timings["adjust"] = time.perf_counter() - start
 
     start = time.perf_counter()
     n_frames = -(-audio.shape[0] // model.hop)  # frames covering every sample
     output = render(model, f0[:n_frames], ld[:n_frames], n_samples=audio.shape[0],
-                    chunk_seconds=chunk_seconds, seed=seed)
+                    chunk_seconds=chunk_seconds, seed=seed, progress=progress)
     timings["synthesis"] = time.perf_counter() - start
     return TransferResult(output, model.sample_rate, features, f0, ld, mask, ratio,
-                          float(threshold), adjusted, messages, timings)
+                          c["threshold"], adjusted, messages, timings, voicing)
+
+
+def gate_message(voicing: Voicing) -> str:
+    """One line for the user on what the voicing gate let play."""
+    share = float(np.mean(voicing.voiced))
+    floor = voicing.noise_floor_db
+    where = "silence" if floor <= -80.0 else f"{floor:.0f} dB"
+    if share == 0.0:
+        return (f"Noise gate: no pitched sound above the noise floor ({where}); the output is "
+                f"silent (a lower gate lets more through).")
+    return f"Noise gate: {share:.0%} of frames play (noise floor: {where})."

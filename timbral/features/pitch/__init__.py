@@ -5,25 +5,10 @@
 frames are centred on ``i * hop_length`` (``n_samples // hop_length + 1``).
 
 Trackers (each one's weights ship inside its pip package; nothing is
-downloaded), as measured by ``benchmarks/pitch_probe.py --soundfont`` on 2
-cores: "synthetic" is six 10 s harmonic signals with exactly known f0 (80-1500
-Hz, notes, legato, glides, vibrato, two at 20 dB SNR), "SoundFont" five 10 s
-FluidSynth-rendered melodies (violin, flute, trumpet, tenor sax, cello);
-median |error| (cents) and gross errors (> 50 cents) over voiced frames at a
-4 ms hop, voicing recall / false alarms at the tracker's threshold (0.5 for
-all), RTF = compute time / audio time for 10 s:
-
-======================  ====================================  =========  ======
-name                    synthetic: median, gross, rec., f.a.  SoundFont  RTF
-                                                              gross
-======================  ====================================  =========  ======
-``crepe-full``          3.0 c  4.6 %  0.96  0.001              6.1 %     4.0
-``crepe-tiny``          3.8 c  4.3 %  0.95  0.001              9.1 %     0.16
-``pesto``               8.4 c  3.5 %  0.89  0.000              9.5 %     0.27
-``world``               0.4 c  4.2 %  0.96  0.063             17.1 %     0.010
-``crepe-tiny-refined``  0.3 c  1.4 %  0.99  0.004              4.3 %     0.031
-``pesto-refined``       0.3 c  3.0 %  1.00  0.002              7.7 %     0.034
-======================  ====================================  =========  ======
+downloaded); BENCHMARKS.md ("Pitch trackers", measured by
+``python benchmarks/pitch.py --soundfont``) gives each one's median and gross
+(> 50 cents) error, voicing recall and false alarms and speed, on synthetic
+signals with exactly known f0 and on FluidSynth-rendered melodies:
 
 - ``crepe-full`` / ``crepe-tiny``: CREPE + Viterbi decoding, as Magenta's DDSP
   computes f0 (see :mod:`.crepe`).
@@ -33,9 +18,10 @@ name                    synthetic: median, gross, rec., f.a.  SoundFont  RTF
   on every frame from the harmonics' instantaneous frequencies (see
   :mod:`.refine`).
 
-The default, ``crepe-tiny-refined``, has the fewest gross errors on both sets
-(fewer than CREPE full), a median far below 10 cents, and takes ~0.3 s for
-10 s of audio at 250 frames/s (budget 0.5 s).
+The default, ``crepe-tiny-refined``, has no more gross errors than any other
+tracker on either set (fewer than CREPE full), a median error under one cent,
+and runs at under 0.05 of real time on 2 cores (RTF 0.023-0.028 for 10 s of
+audio at 250 frames/s).
 
 torchcrepe and pesto-pitch are installed with ``--no-deps`` (they declare
 torchaudio, whose only build for this torch does not load on a CPU-only
@@ -66,7 +52,7 @@ TRACKERS: Dict[str, Tuple[str, str, dict, str, str]] = {
     "pesto-refined": ("refine", "RefinedTracker", {"coarse": "pesto"}, "pesto", "pesto-pitch"),
 }
 
-#: The tracker used when none is named: chosen by benchmarks/pitch_probe.py.
+#: The tracker used when none is named: chosen by benchmarks/pitch.py.
 DEFAULT_TRACKER = "crepe-tiny-refined"
 
 _CACHE: Dict[Tuple[str, str], PitchTracker] = {}

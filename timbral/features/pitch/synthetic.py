@@ -1,6 +1,6 @@
 """Harmonic test signals with exactly known f0, and the scores of a track.
 
-Used by the tests and by ``benchmarks/pitch_probe.py``: every signal is a sum
+Used by the tests and by ``benchmarks/pitch.py``: every signal is a sum
 of harmonics whose phase integrates a per-sample f0 (float64), so the true f0
 at each frame centre is known exactly; an amplitude envelope says where it is
 voiced.

@@ -1,201 +1,3 @@
-"""The web app's page: HTML, CSS and JavaScript, all served by the app itself.
-
-Kept as Python strings so they ship with the package wherever it is
-installed. Nothing here refers to another site: no CDN, no web fonts, no
-analytics; the server's Content-Security-Policy would block it anyway.
-"""
-
-from __future__ import annotations
-
-from html import escape
-
-#: The notebook's controls: (id, label, min, max, step, default, unit, help).
-#: Ranges are those :func:`timbral.transfer.transfer` accepts.
-CONTROLS = [
-    ("threshold", "Note threshold", 0.0, 2.0, 0.01, 1.0, "",
-     "How clearly a frame must sound like a note to count as one (higher: fewer notes)."),
-    ("quiet", "Quiet between notes", 0.0, 60.0, 1.0, 20.0, "dB",
-     "How much softer the frames between notes are made (auto-adjust)."),
-    ("autotune", "Autotune", 0.0, 1.0, 0.01, 0.0, "",
-     "Pull the pitch toward the notes of the inferred major scale (auto-adjust)."),
-    ("pitch_shift", "Pitch shift", -2.0, 2.0, 1.0, 0.0, "octaves",
-     "Move the melody by octaves, after auto-adjust."),
-    ("semitones", "Pitch shift", -24.0, 24.0, 1.0, 0.0, "semitones",
-     "And by semitones."),
-    ("loudness_shift", "Loudness shift", -20.0, 20.0, 1.0, 0.0, "dB",
-     "Play louder or softer, after auto-adjust."),
-]
-
-#: The same, for the page's script (GET /api/config).
-CONTROLS_JSON = [dict(zip(("id", "label", "min", "max", "step", "default", "unit", "help"), c))
-                 for c in CONTROLS]
-
-#: Controls that only act when auto-adjust is on.
-ADJUST_ONLY = ("quiet", "autotune")
-
-
-def _slider(cid, label, low, high, step, default, unit, help_text) -> str:
-    unit_html = f' <span class="unit">{escape(unit)}</span>' if unit else ""
-    return (f'<div class="control" id="control-{cid}">'
-            f'<label for="{cid}">{escape(label)}{unit_html}</label>'
-            f'<input type="range" id="{cid}" name="{cid}" min="{low:g}" max="{high:g}" '
-            f'step="{step:g}" value="{default:g}" data-default="{default:g}" '
-            f'aria-describedby="{cid}-help">'
-            f'<output id="{cid}-value" for="{cid}">{default:g}</output>'
-            f'<p class="help" id="{cid}-help">{escape(help_text)}</p></div>')
-
-
-INDEX_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>timbral: timbre transfer</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/app.css">
-<script src="/app.js" defer></script>
-</head>
-<body>
-<header>
-  <h1>timbral <span>timbre transfer</span></h1>
-  <p>Play a recording with another instrument. Everything runs on this computer:
-  your audio is not sent anywhere else.</p>
-</header>
-<main>
-<div id="error" class="error" role="alert" hidden></div>
-
-<section id="input-section">
-  <h2><span class="step">1</span> Your audio</h2>
-  <div class="row">
-    <button type="button" id="record">&#9679; Record</button>
-    <button type="button" id="stop" disabled>&#9632; Stop</button>
-    <span id="record-time" class="muted"></span>
-    <span class="or">or</span>
-    <label class="file-button">Upload a file
-      <input type="file" id="audio-file"
-             accept=".wav,.mp3,.flac,.ogg,.oga,.opus,.aif,.aiff,audio/*"></label>
-    <button type="button" id="example" class="link" hidden>or try the example clip</button>
-  </div>
-  <p class="help" id="audio-limits">wav, mp3, flac or ogg.</p>
-  <div id="input-info" class="info"></div>
-  <audio id="input-audio" controls preload="metadata" hidden></audio>
-</section>
-
-<section id="model-section">
-  <h2><span class="step">2</span> Instrument</h2>
-  <div class="row">
-    <label for="model">Model</label>
-    <select id="model"></select>
-    <span class="or">or</span>
-    <label class="file-button">Upload a model zip
-      <input type="file" id="model-file" accept=".zip,application/zip"></label>
-  </div>
-  <p class="help" id="model-card"></p>
-</section>
-
-<section id="controls-section">
-  <h2><span class="step">3</span> Controls</h2>
-  <label class="check"><input type="checkbox" id="adjust" checked>
-    Auto-adjust: move the pitch register and loudness toward what the instrument was trained
-    on</label>
-  <div class="controls">
-""" + "\n".join("    " + _slider(*c) for c in CONTROLS) + """
-  </div>
-  <div class="row">
-    <label class="check"><input type="checkbox" id="plots" checked> Draw the plots</label>
-    <button type="button" id="reset" class="link">Reset the controls</button>
-  </div>
-</section>
-
-<section id="run-section">
-  <div class="row">
-    <button type="button" id="run" class="primary" disabled>Transfer</button>
-    <span id="status" class="muted" role="status" aria-live="polite"></span>
-  </div>
-</section>
-
-<section id="output-section" hidden>
-  <h2><span class="step">4</span> Result</h2>
-  <div class="players">
-    <div><h3>Input</h3><audio id="input-copy" controls preload="metadata"></audio></div>
-    <div><h3>Output</h3><audio id="output-audio" controls preload="metadata"></audio></div>
-  </div>
-  <p><a id="download" class="button" href="#" download>Download the result (WAV)</a>
-     <span id="output-info" class="muted"></span></p>
-  <ul id="messages"></ul>
-  <details open><summary>Timings</summary><table id="timings"></table></details>
-  <figure id="notes-figure" hidden><img id="notes-plot" alt="note detection, loudness and
-    pitch before and after adjusting"><figcaption>Notes, loudness and pitch: what the
-    instrument was given.</figcaption></figure>
-  <figure id="spectrogram-figure" hidden><img id="spectrogram-plot" alt="spectrograms of the
-    input and the output"><figcaption>Spectrograms of the input and the output.</figcaption>
-  </figure>
-</section>
-</main>
-<footer id="limits" class="muted"></footer>
-</body>
-</html>
-"""
-
-APP_CSS = """
-:root { --fg: #1d2330; --muted: #5b6475; --line: #d8dde6; --accent: #3457d5;
-        --bad: #a4262c; --bg: #f6f7fb; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: var(--fg); background: var(--bg); }
-header, main, footer { max-width: 980px; margin: 0 auto; padding: 0 20px; }
-header { padding-top: 18px; }
-h1 { margin: 0 0 4px; font-size: 26px; }
-h1 span { font-weight: 400; color: var(--muted); }
-h2 { font-size: 18px; margin: 0 0 10px; }
-h3 { font-size: 14px; margin: 0 0 4px; color: var(--muted); }
-section { background: #fff; border: 1px solid var(--line); border-radius: 10px;
-          padding: 14px 18px; margin: 14px 0; }
-.step { display: inline-block; width: 24px; height: 24px; border-radius: 12px;
-        background: var(--accent); color: #fff; text-align: center; font-size: 14px;
-        line-height: 24px; margin-right: 6px; }
-.row { display: flex; flex-wrap: wrap; align-items: center; gap: 10px; }
-.or { color: var(--muted); }
-.muted, .help { color: var(--muted); }
-.help { font-size: 13px; margin: 4px 0 0; }
-button, .button, .file-button { font: inherit; padding: 6px 14px; border-radius: 6px;
-  border: 1px solid var(--line); background: #fff; color: var(--fg); cursor: pointer;
-  text-decoration: none; display: inline-block; }
-button:disabled { opacity: .5; cursor: default; }
-button.primary { background: var(--accent); color: #fff; border-color: var(--accent);
-                 font-weight: 600; padding: 8px 26px; }
-button.link { border: none; background: none; color: var(--accent); padding: 0; }
-#record { color: var(--bad); }
-.file-button { position: relative; overflow: hidden; }
-.file-button input { position: absolute; inset: 0; opacity: 0; cursor: pointer; }
-select { font: inherit; padding: 5px 8px; border-radius: 6px; border: 1px solid var(--line);
-         min-width: 200px; }
-.controls { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr));
-            gap: 8px 26px; margin: 12px 0; }
-.control { display: grid; grid-template-columns: 1fr 56px; align-items: center; }
-.control label { grid-column: 1 / 3; font-weight: 600; font-size: 14px; }
-.control .unit { font-weight: 400; color: var(--muted); }
-.control input[type=range] { width: 100%; }
-.control output { text-align: right; font-variant-numeric: tabular-nums; }
-.control .help { grid-column: 1 / 3; }
-.control.off { opacity: .45; }
-.check { display: block; margin: 4px 0; }
-.error { background: #fdecee; color: var(--bad); border: 1px solid #f3b7bd;
-         border-radius: 8px; padding: 10px 14px; margin: 14px 0; white-space: pre-wrap; }
-.info { margin: 8px 0 4px; }
-audio { width: 100%; max-width: 460px; margin-top: 6px; }
-.players { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
-#messages { padding-left: 20px; }
-#timings td { padding: 1px 14px 1px 0; font-variant-numeric: tabular-nums; }
-#timings td:last-child { text-align: right; }
-figure { margin: 14px 0 0; }
-figure img { max-width: 100%; border: 1px solid var(--line); border-radius: 6px; }
-figcaption { color: var(--muted); font-size: 13px; }
-footer { font-size: 13px; padding-bottom: 24px; }
-@media (max-width: 640px) { .players { grid-template-columns: 1fr; } }
-"""
-
-APP_JS = r"""
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -398,18 +200,53 @@ APP_JS = r"""
   });
 
   // ---- controls ----------------------------------------------------------
-  function sliders() { return state.config.controls.map((c) => $(c.id)); }
-  function showValue(input) { $(`${input.id}-value`).textContent = input.value; }
+  // Built from the server's table (GET /api/config "controls"): a checkbox per switch,
+  // a slider per number; each input's id is the control's name in the transfer request.
+  function element(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    node.append(...children);
+    return node;
+  }
+  function buildControl(c) {
+    const help = element("p", { class: "help", id: `${c.id}-help` }, c.help);
+    if (c.kind === "bool") {
+      const input = element("input", { type: "checkbox", id: c.id, "aria-describedby": help.id });
+      input.checked = c.default;
+      return element("div", { class: "switch", id: `control-${c.id}` },
+                     element("label", { class: "check" }, input, ` ${c.label}`), help);
+    }
+    const label = element("label", { for: c.id }, c.label);
+    if (c.unit) label.append(" ", element("span", { class: "unit" }, c.unit));
+    const input = element("input", { type: "range", id: c.id, name: c.id, min: c.min,
+                                     max: c.max, step: c.step, value: c.default,
+                                     "aria-describedby": help.id });
+    const output = element("output", { id: `${c.id}-value`, for: c.id }, String(c.default));
+    input.addEventListener("input", () => showValue(c));
+    return element("div", { class: "control", id: `control-${c.id}` }, label, input, output,
+                   help);
+  }
+  function buildControls() {
+    for (const c of state.config.controls) {
+      $(c.kind === "bool" ? "switches" : "sliders").append(buildControl(c));
+    }
+    $("adjust").addEventListener("change", adjustChanged);
+    adjustChanged();
+  }
+  function showValue(c) { $(`${c.id}-value`).textContent = $(c.id).value; }
+  function controlValue(c) { return c.kind === "bool" ? $(c.id).checked : Number($(c.id).value); }
   function adjustChanged() {
-    for (const id of ["quiet", "autotune"]) {
-      $(id).disabled = !$("adjust").checked;
-      $(`control-${id}`).classList.toggle("off", !$("adjust").checked);
+    for (const c of state.config.controls.filter((c) => c.adjust_only)) {
+      $(c.id).disabled = !$("adjust").checked;
+      $(`control-${c.id}`).classList.toggle("off", !$("adjust").checked);
     }
   }
-  $("adjust").addEventListener("change", adjustChanged);
   $("reset").addEventListener("click", () => {
-    for (const input of sliders()) { input.value = input.dataset.default; showValue(input); }
-    $("adjust").checked = true;
+    $("polyphonic").checked = false;
+    for (const c of state.config.controls) {
+      if (c.kind === "bool") $(c.id).checked = c.default;
+      else { $(c.id).value = c.default; showValue(c); }
+    }
     adjustChanged();
   });
 
@@ -450,9 +287,9 @@ APP_JS = r"""
 
   $("run").addEventListener("click", async () => {
     clearError();
-    const body = { model: $("model").value, adjust: $("adjust").checked,
-                   plots: $("plots").checked };
-    for (const input of sliders()) body[input.id] = Number(input.value);
+    const body = { model: $("model").value, plots: $("plots").checked,
+                   polyphonic: $("polyphonic").checked };
+    for (const c of state.config.controls) body[c.id] = controlValue(c);
     const started = performance.now();
     setBusy(true, "Working...");
     const timer = setInterval(() => status(
@@ -497,8 +334,7 @@ APP_JS = r"""
       $("model").appendChild(option);
     }
     showCard();
-    for (const input of sliders()) input.addEventListener("input", () => showValue(input));
-    adjustChanged();
+    buildControls();
     window.addEventListener("pagehide", () => navigator.sendBeacon(sessionPath("close")));
     // A page restored from the back/forward cache has lost its session: start afresh.
     window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
@@ -507,4 +343,3 @@ APP_JS = r"""
   }
   start();
 })();
-"""

@@ -11,6 +11,15 @@ names a model output (``"f0_hz"``) or an earlier node's output
 Every processor can be written to and rebuilt from a plain JSON-able config
 (:meth:`Processor.get_config`, :func:`processor_from_config`); trainable
 values (e.g. a reverb's impulse response) live in the ``state_dict``.
+
+The same processors also run *statefully*, a few frames at a time, for
+chunked offline rendering, streaming and export: :meth:`Processor.init_state`
+gives the state before the first frame (phase, filter and reverb tails, as a
+flat dict of tensors) and :meth:`Processor.process` turns the next frames'
+inputs and the state into the next stretch of audio and the next state.
+Nothing is hidden in the module, so one traced call is the exported
+streaming step. Calling the processor (``forward``) renders a whole example
+at once, as training does.
 """
 
 from __future__ import annotations
@@ -23,13 +32,13 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 import torch
 from torch import nn
 
-from . import core
-from .validation import as_audio, check_choice, check_size
+from .. import dsp
+from ..validation import as_audio, check_choice, check_size
 
 TensorDict = Dict[str, torch.Tensor]
 
 #: Scale functions a config may name.
-SCALE_FNS: Dict[str, Callable] = {"exp_sigmoid": core.exp_sigmoid}
+SCALE_FNS: Dict[str, Callable] = {"exp_sigmoid": dsp.exp_sigmoid}
 
 #: Processor classes by name, filled as subclasses are defined.
 PROCESSOR_TYPES: Dict[str, type] = {}
@@ -107,6 +116,51 @@ class Processor(nn.Module):
         """Render the output signal from controls."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------ stateful use
+    #: True for processors that draw noise: :meth:`process` then takes ``noise``.
+    uses_noise = False
+
+    def init_state(self, batch: int, hop: int, channels: Sequence[Optional[int]]) -> TensorDict:
+        """The state before the first frame of a stream, as a flat dict of tensors.
+
+        Args:
+          batch: streams rendered at once.
+          hop: samples per frame.
+          channels: for each input, its channel count (frame-rate controls
+            ``[batch, n_frames, channels]``) or None (audio ``[batch, n_samples]``).
+
+        Processors that cannot run in pieces raise a ValueError naming themselves.
+        """
+        raise ValueError(f"{type(self).__name__} {self.name!r} cannot be rendered in chunks or "
+                         f"streamed; streamable processors: "
+                         f"{sorted(n for n, t in PROCESSOR_TYPES.items() if t.streamable())}")
+
+    @classmethod
+    def streamable(cls) -> bool:
+        """Whether this processor implements :meth:`init_state` and :meth:`process`."""
+        return cls.init_state is not Processor.init_state
+
+    def stream_offset(self, hop: int, channels: Sequence[Optional[int]]) -> int:
+        """Where :meth:`process` output sits in model time (samples, <= 0).
+
+        The call that receives frames ``k .. k + N - 1`` (frame ``j`` is at
+        sample ``j * hop``) returns the samples ``[k * hop + offset, (k + N) *
+        hop + offset)``: a synth trails its newest frame by what its
+        interpolation and filters must see. Effects add no delay (0).
+        """
+        return 0
+
+    def process(self, *inputs: torch.Tensor, state: TensorDict, hop: int,
+                noise: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, TensorDict]:
+        """The next ``N * hop`` samples ``[batch, N * hop]`` and the next state.
+
+        ``inputs`` are those of :meth:`get_controls` for ``N`` new frames
+        (controls ``[batch, N, channels]``, audio ``[batch, N * hop]``);
+        ``noise`` ``[batch, N * hop]`` uniform in [-1, 1) is the source of a
+        processor that :attr:`uses_noise`.
+        """
+        raise NotImplementedError
+
     def get_config(self) -> dict:
         """``{"type": class name, "config": constructor arguments}`` as plain data."""
         config = {k: _config_value(k, v) for k, v in self._init_args.items()}
@@ -143,6 +197,12 @@ class Add(Processor):
             raise ValueError(f"signal_two: shape {list(signal_two.shape)} does not match "
                              f"signal_one's {list(signal_one.shape)}")
         return signal_one + signal_two
+
+    def init_state(self, batch, hop, channels) -> TensorDict:
+        return {}
+
+    def process(self, signal_one, signal_two, state, hop, noise=None):
+        return self.get_signal(signal_one, signal_two), state
 
 
 class Crop(Processor):
@@ -269,6 +329,91 @@ class ProcessorGroup(Processor):
     def forward(self, inputs: TensorDict, return_outputs_dict: bool = False):
         outputs = self.get_controls(inputs)
         return outputs if return_outputs_dict else outputs["out/signal"]
+
+    # ------------------------------------------------------------ stateful use
+    # Sources (nodes whose inputs are all frame-rate controls) trail their newest
+    # frame by different amounts; each source's output is delayed to the latest
+    # one's, silenced before model time 0, and effects downstream add no delay.
+    def _stream_plan(self, hop: int, channels: Dict[str, int]):
+        """Per node: (input channels, offset or None for effects); and the group's offset."""
+        plan, offsets = [], []
+        signals = {f"{p.name}/signal" for p in self.processors}
+        for proc, keys in self.dag:
+            chans = []
+            for key in keys:
+                if key in signals:
+                    chans.append(None)
+                elif key in channels:
+                    chans.append(int(channels[key]))
+                else:
+                    raise ValueError(f"{type(proc).__name__} {proc.name!r} reads {key!r}, "
+                                     f"which a stream cannot give it (known: "
+                                     f"{sorted(channels)} and the processors' signals)")
+            source = all(c is not None for c in chans)
+            offset = int(proc.stream_offset(hop, chans)) if source else None
+            if offset is not None:
+                offsets.append(offset)
+            elif proc.stream_offset(hop, chans) != 0:
+                raise ValueError(f"{proc.name!r}: an effect in a stream cannot add delay")
+            plan.append((chans, offset))
+        if not offsets:
+            raise ValueError("dag: a stream needs a synth (a processor fed by controls)")
+        if sum(p.uses_noise for p in self.processors) > 1:
+            raise ValueError("dag: a stream feeds one noise source; this group has several "
+                             "noise synths")
+        return plan, min(offsets)
+
+    def stream_offset(self, hop: int, channels: Dict[str, int]) -> int:
+        """Where :meth:`process` output sits: ``min`` of the sources' offsets (samples)."""
+        return self._stream_plan(hop, channels)[1]
+
+    def init_state(self, batch: int, hop: int, channels: Dict[str, int]) -> TensorDict:
+        """Every node's state keyed ``"<name>/<key>"``, the sources' alignment delay
+        lines (``"<name>/delay"``) and ``"position"``: the model time (samples,
+        float64 ``[batch, 1]``) of the next output sample.
+
+        ``channels`` maps each input key the nodes read to its channel count.
+        """
+        plan, first = self._stream_plan(hop, channels)
+        state: TensorDict = {}
+        for (proc, _), (chans, offset) in zip(self.dag, plan):
+            for key, value in proc.init_state(batch, hop, chans).items():
+                state[f"{proc.name}/{key}"] = value
+            if offset is not None and offset > first:
+                state[f"{proc.name}/delay"] = torch.zeros(batch, offset - first)
+        state["position"] = torch.full((batch, 1), float(first), dtype=torch.float64)
+        return state
+
+    def process(self, inputs: TensorDict, state: TensorDict, hop: int,
+                noise: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, TensorDict]:
+        """The next audio ``[batch, N * hop]`` and state from ``N`` new frames of
+        the model outputs in ``inputs`` (``[batch, N, channels]`` each).
+
+        ``state`` may hold other keys (a model's decoder state); only this
+        group's are read and returned. ``noise`` ``[batch, N * hop]`` feeds the
+        noise synth.
+        """
+        new: TensorDict = {}
+        outputs: TensorDict = {}
+        position = state["position"]
+        for proc, keys in self.dag:
+            prefix = f"{proc.name}/"
+            own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            line = own.pop("delay", None)
+            args = [outputs[k] if k in outputs else inputs[k] for k in keys]
+            signal, own = proc.process(*args, state=own, hop=hop,
+                                       noise=noise if proc.uses_noise else None)
+            new.update({prefix + k: v for k, v in own.items()})
+            if all(k in inputs for k in keys):  # a source: align it, silence before time 0
+                if line is not None:
+                    both = torch.cat([line, signal], dim=1)
+                    new[prefix + "delay"] = both[:, both.shape[1] - line.shape[1]:]
+                    signal = both[:, :both.shape[1] - line.shape[1]]
+                steps = torch.cumsum(torch.ones_like(signal, dtype=torch.float64), dim=1) - 1.0
+                signal = signal * ((steps + position) >= 0).to(signal.dtype)
+            outputs[f"{proc.name}/signal"] = signal
+        new["position"] = position + signal.shape[1]
+        return outputs[f"{self.processors[-1].name}/signal"], new
 
     def get_config(self) -> dict:
         return {"type": "ProcessorGroup",

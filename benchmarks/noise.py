@@ -1,0 +1,317 @@
+"""Noise in, silence out: the voicing gate on noise, ambient recordings, noisy melodies, speech.
+
+    OMP_NUM_THREADS=1 python benchmarks/noise.py          # the full sweep (about an hour, one core)
+    OMP_NUM_THREADS=1 python benchmarks/noise.py --quick  # one model, fewer signals (2 minutes)
+
+Material the project makes or ships: coloured noise (white, pink, brown; generated),
+ambient recordings from Debian packages (sonic-pi-samples' CC0 hiss, sauna, wind and
+rumble, alsa-utils' Noise.wav; ``requirements/soundfont-apt.txt``), SoundFont melodies
+(``timbral.data.render_melody``, whose notes are known exactly) mixed with noise at 20,
+10 and 0 dB SNR (the melody's power over its held notes against the noise's), and
+alsa-utils' spoken phrases ("Front Center", ... ; /usr/share/sounds/alsa).
+
+Sections and targets (default controls, gate 0.5):
+
+1. pure noise at -40, -25 and -10 dBFS through every shipped model, offline and
+   streamed: output RMS at least 40 dB below the input's;
+2. melody + noise: during rests (no note held or ringing, one frame away from any)
+   the output at least 40 dB below its notes; the frames the gate plays against the
+   notes held: recall >= 95 % and false alarms (a frame played in a rest) <= 2 % of
+   all frames, at 10 dB SNR; 20 and 0 dB reported;
+3. speech: share of output energy in frames where the input is unvoiced (neither
+   CREPE full at confidence 0.5 nor WORLD calls them voiced) <= 5 %;
+4. transitions: clean melodies, frames played more than 80 cents from the true pitch
+   (times 2 ** the applied octave shift), attacks included, <= 1 % of the notes' frames;
+5. the example clip: the gate against no gate (``gate=0``, the behaviour before it).
+
+Sections 2-4 run ``timbral.transfer`` with a dry model (``--model``, default flute, 100
+frames/s: a model with a room, such as the violin trained on recordings, rings into the
+rests by design) and ``StreamProcessor`` with violin_realtime (50 frames/s, blocks of 320
+samples).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SR = 16000
+SONIC_PI = Path("/usr/share/sonic-pi/samples")
+ALSA = Path("/usr/share/sounds/alsa")
+#: Noise-like ambient recordings (no steady pitch): name -> file.
+AMBIENT = {
+    "vinyl hiss": SONIC_PI / "vinyl_hiss.flac",
+    "sauna": SONIC_PI / "ambi_sauna.flac",
+    "dark woosh (wind)": SONIC_PI / "ambi_dark_woosh.flac",
+    "cineboom (rumble)": SONIC_PI / "misc_cineboom.flac",
+    "alsa Noise.wav": ALSA / "Noise.wav",
+}
+NOISES = ("white", "pink", "brown")
+INSTRUMENTS = (("violin", 3), ("flute", 5), ("trumpet", 2), ("tenor_sax", 4), ("clarinet", 6))
+
+
+# ------------------------------------------------------------------- material
+def coloured_noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+    """White, pink (1/f power) or brown (1/f^2) noise at 16 kHz, RMS 1, float64."""
+    n = int(seconds * SR)
+    white = np.random.default_rng(seed).standard_normal(n)
+    if kind != "white":
+        spectrum = np.fft.rfft(white)
+        freqs = np.fft.rfftfreq(n, 1 / SR)
+        freqs[0] = freqs[1]
+        white = np.fft.irfft(spectrum / freqs ** {"pink": 0.5, "brown": 1.0}[kind], n)
+    return white / np.sqrt(np.mean(white ** 2))
+
+
+def recording(path: Path) -> np.ndarray:
+    """A shipped recording as mono 16 kHz float64 at RMS 1."""
+    from timbral.audio import load_audio, resample_audio
+
+    audio, rate = load_audio(path)
+    x = resample_audio(audio, rate, SR).astype(np.float64)
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+def noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+    """Coloured noise by name, or an ambient recording (looped to ``seconds``), RMS 1."""
+    if kind in NOISES:
+        return coloured_noise(kind, seconds, seed)
+    return np.resize(recording(AMBIENT[kind]), int(seconds * SR))
+
+
+def at_dbfs(x: np.ndarray, db: float) -> np.ndarray:
+    return (x * 10 ** (db / 20) / np.sqrt(np.mean(x ** 2))).astype(np.float32)
+
+
+def noisy_melody(instrument: str, seed: int, kind: str, snr_db, seconds: float = 8.0):
+    """A rendered phrase plus noise at ``snr_db`` (None: clean); (audio, rendering)."""
+    from timbral.data import render_melody
+
+    rendering = render_melody(instrument, seconds, seed=seed)
+    x = rendering.audio.astype(np.float64)
+    if snr_db is None:
+        return x.astype(np.float32), rendering
+    held = rendering.voiced_at(np.arange(len(x)) / SR)
+    power = np.mean(x[held] ** 2)
+    x = x + noise(kind, len(x) / SR, seed + 100) * np.sqrt(power / 10 ** (snr_db / 10))
+    return x.astype(np.float32), rendering
+
+
+def speech() -> np.ndarray:
+    """alsa-utils' spoken phrases, each followed by 0.25 s of silence, at 16 kHz."""
+    phrases = [recording(p) for p in sorted(ALSA.glob("*.wav")) if p.name != "Noise.wav"]
+    out = np.concatenate([np.concatenate([p, np.zeros(SR // 4)]) for p in phrases])
+    return at_dbfs(out, -20.0)
+
+
+# ------------------------------------------------------------------- measuring
+def level_db(x) -> float:
+    return float(10 * np.log10(np.mean(np.square(np.asarray(x, np.float64))) + 1e-30))
+
+
+def frame_power(audio: np.ndarray, hop: int, n_frames: int) -> np.ndarray:
+    """Mean square of the ``hop`` samples centred on each frame (frame k at k * hop)."""
+    padded = np.concatenate([np.zeros(hop // 2), np.asarray(audio, np.float64) ** 2,
+                             np.zeros(n_frames * hop)])
+    return padded[:n_frames * hop].reshape(n_frames, hop).mean(axis=1)
+
+
+def near(mask: np.ndarray, frames: int) -> np.ndarray:
+    """``mask`` widened by ``frames`` on each side."""
+    out = mask.copy()
+    for s in range(1, frames + 1):
+        out[s:] |= mask[:-s]
+        out[:-s] |= mask[s:]
+    return out
+
+
+def offline(audio, model, **controls):
+    """(output audio, played [n], f0 played / 2 ** octave shift [n], hop)."""
+    from timbral.transfer import transfer
+
+    result = transfer(audio, SR, model, **controls)
+    n = len(result.f0_hz)
+    played = np.ones(n, bool) if result.voicing is None else result.voicing.voiced
+    shift = result.adjust.octave_shift if result.adjust is not None else 0.0
+    return result.audio, played, result.f0_hz / 2.0 ** shift, model.hop
+
+
+def streamed(audio, model, **controls):
+    """The same through the streaming engine (f0 only meaningful with adjust=False)."""
+    from timbral.stream import StreamProcessor, stream_audio
+
+    processor = StreamProcessor(model, 320, record=True, **controls)
+    out = stream_audio(processor, audio)
+    return (out, np.array(processor.record["voiced"]), np.array(processor.record["f0_adjusted"]),
+            model.hop)
+
+
+# -------------------------------------------------------------------- sections
+def pure_noise(models, kinds, levels) -> None:
+    print("\n1. Pure noise: output RMS - input RMS (dB); target <= -40 for every model, "
+          "offline and streamed")
+    print(f"{'noise':<20} {'dBFS':>5} " + " ".join(f"{m.config['name'][:12]:>12}" for m in models)
+          + "   (offline / streamed)")
+    worst = -np.inf
+    for kind in kinds:
+        source = noise(kind, 6.0, seed=1)
+        for db in levels:
+            x = at_dbfs(source, db)
+            cells = []
+            for model in models:
+                pair = [level_db(run(x, model)[0]) - level_db(x) for run in (offline, streamed)]
+                worst = max(worst, *pair)
+                cells.append("/".join(f"{max(v, -99):.0f}" for v in pair))
+            print(f"{kind:<20} {db:>5.0f} " + " ".join(f"{c:>12}" for c in cells), flush=True)
+    print(f"worst: {worst:.1f} dB ({'met' if worst <= -40 else 'MISSED'})")
+
+
+def melodies(model_off, model_str, kinds, snrs, instruments) -> None:
+    print("\n2. Melody + noise: rests vs notes in the output (dB, target <= -40), recall "
+          "(>= 0.95) and false alarms (share of all frames, <= 0.02) of the played frames; "
+          "'1 s+': the stream's rests after its first second (its noise floor is known)")
+    print(f"{'instrument':<10} {'noise':<18} {'SNR':>4} | {'offline: rest':>13} {'recall':>6} "
+          f"{'f.a.':>6} | {'stream: rest':>12} {'1 s+':>6} {'recall':>6} {'f.a.':>6}")
+    pooled = {}
+    for instrument, seed in instruments:
+        for kind in kinds:
+            for snr in snrs:
+                x, rendering = noisy_melody(instrument, seed, kind, snr)
+                row = []
+                for run, model in ((offline, model_off), (streamed, model_str)):
+                    out, played, _, hop = run(x, model)
+                    truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
+                    held, ringing = truth.voiced, truth.release
+                    rest = ~near(held | ringing, 1)
+                    power = frame_power(out, hop, len(played))
+                    notes_db = 10 * np.log10(power[held].mean() + 1e-30)
+                    late = rest & (np.arange(len(rest)) >= model.frame_rate)
+                    rest_db, late_db = (10 * np.log10(power[r].mean() + 1e-30) - notes_db
+                                        if r.any() else -np.inf for r in (rest, late))
+                    recall = float(played[held].mean())
+                    alarms = float((played & ~held & ~ringing).mean())
+                    row.append((rest_db, recall, alarms, late_db))
+                    pooled.setdefault((run.__name__, snr), []).append(row[-1])
+                (a, b, c, _), (d, e, f, g) = row
+                print(f"{instrument:<10} {kind:<18} {snr:>4} | {max(a, -99):>13.1f} {b:>6.3f} "
+                      f"{c:>6.3f} | {max(d, -99):>12.1f} {max(g, -99):>6.1f} {e:>6.3f} "
+                      f"{f:>6.3f}", flush=True)
+    print("pooled (mean over instruments and noises; rest: the worst):")
+    for (mode, snr), values in sorted(pooled.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        v = np.array(values)
+        print(f"  {mode:<8} {snr:>3} dB: rest {v[:, 0].max():6.1f} dB (after 1 s "
+              f"{v[:, 3].max():6.1f}), recall {v[:, 1].mean():.3f} (min {v[:, 1].min():.3f}), "
+              f"false alarms {v[:, 2].mean():.4f} (max {v[:, 2].max():.4f})")
+
+
+def reference_voicing(audio, frame_rate: float, n_frames: int) -> np.ndarray:
+    """Voiced unless both CREPE full (confidence 0.5) and WORLD call a frame unvoiced:
+    references independent of the gate's tracker, each of which misses some voice."""
+    from timbral.features import compute_audio_features
+
+    voiced = np.zeros(n_frames, bool)  # frames past the end of the input: no voice
+    for tracker in ("crepe-full", "world"):
+        conf = compute_audio_features(audio, SR, frame_rate, tracker)["f0_confidence"][:n_frames]
+        voiced[:len(conf)] |= conf >= 0.5
+    return voiced
+
+
+def speech_section(model_off, model_str) -> None:
+    print("\n3. Speech: share of output energy in frames the input has no voice in "
+          "(target <= 0.05)")
+    clean = speech()
+    noisy = (clean + at_dbfs(noise("pink", len(clean) / SR, 3), level_db(clean) - 20)) \
+        .astype(np.float32)
+    for label, x in (("alsa phrases", clean), ("alsa phrases + pink 20 dB", noisy)):
+        for hold in (False, True):
+            cells = []
+            for run, model in ((offline, model_off), (streamed, model_str)):
+                out, played, _, hop = run(x, model, hold_pitch=hold)
+                voiced = reference_voicing(clean, model.frame_rate, len(played))
+                power = frame_power(out, hop, len(played))
+                cells.append(power[~voiced].sum() / max(power.sum(), 1e-30))
+            print(f"  {label:<28} hold_pitch={str(hold):<5}: offline {cells[0]:.3f}, "
+                  f"streamed {cells[1]:.3f}", flush=True)
+
+
+def transitions(model_off, model_str, instruments, snrs) -> None:
+    print("\n4. Transitions: frames played > 80 cents from the truth, share of the notes' "
+          "frames (target <= 0.01; streamed with adjust off, no octave shift)")
+    for snr in snrs:
+        totals = {"offline": [0, 0], "streamed": [0, 0]}
+        cells = []
+        for instrument, seed in instruments:
+            x, rendering = noisy_melody(instrument, seed, "pink", snr)
+            for name, run, model, extra in (("offline", offline, model_off, {}),
+                                            ("streamed", streamed, model_str, {"adjust": False})):
+                _, played, f0, _ = run(x, model, **extra)
+                truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
+                held = truth.voiced
+                cents = np.abs(1200 * np.log2(f0 / np.where(held, truth.f0_hz, 1.0)))
+                bad = int((played & held & (cents > 80)).sum())
+                totals[name][0] += bad
+                totals[name][1] += int(held.sum())
+                cells.append(f"{instrument} {name[:3]} {bad / held.sum():.3f}")
+        label = "clean" if snr is None else f"pink {snr} dB"
+        print(f"  {label:<12} " + ", ".join(cells))
+        print(f"  {label:<12} pooled: offline {totals['offline'][0] / totals['offline'][1]:.4f}, "
+              f"streamed {totals['streamed'][0] / totals['streamed'][1]:.4f}", flush=True)
+
+
+def example_clip(models) -> None:
+    from timbral.audio import load_audio
+    from timbral.transfer import transfer
+    from timbral.zoo import EXAMPLE_CLIP
+
+    print("\n5. The example clip: the default gate (0.5) against none (gate=0, as before): "
+          "frames played, note-on frames before -> after, frames whose loudness changed, the "
+          "largest f0 change on note-on frames, and the output difference re the output")
+    audio, rate = load_audio(EXAMPLE_CLIP)
+    for model in models:
+        before = transfer(audio, rate, model, gate=0.0)
+        after = transfer(audio, rate, model)
+        changed = np.abs(after.loudness_db - before.loudness_db) > 1e-3
+        cents = np.abs(1200 * np.log2(after.f0_hz / before.f0_hz))[before.mask_on]
+        diff = level_db(after.audio - before.audio) - level_db(before.audio)
+        print(f"  {model.config['name']:<16} played {after.voicing.voiced.mean():.3f}, note-on "
+              f"{before.mask_on.sum()} -> {after.mask_on.sum()}, loudness changed on "
+              f"{changed.mean():.3f}, f0 {cents.max():.2f} cents, output {diff:.1f} dB; "
+              f"{after.messages[-1]}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one model, fewer signals")
+    parser.add_argument("--sections", default="12345", help="which sections to run (digits)")
+    parser.add_argument("--model", default="flute", help="the offline model of sections 2-5")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from timbral.zoo import list_models, load_model
+
+    start = time.perf_counter()
+    dry, realtime = load_model(args.model), load_model("violin_realtime")
+    if args.quick:
+        pure_noise([dry, realtime], ("white", "brown", "vinyl hiss"), (-40, -10))
+        melodies(dry, realtime, ("white", "pink"), (10,), INSTRUMENTS[:2])
+        transitions(dry, realtime, INSTRUMENTS[:2], (None,))
+    else:
+        sections = {
+            "1": lambda: pure_noise([load_model(m["name"]) for m in list_models()],
+                                    NOISES + tuple(AMBIENT), (-40, -25, -10)),
+            "2": lambda: melodies(dry, realtime, ("white", "pink", "brown", "vinyl hiss",
+                                                  "sauna"), (20, 10, 0), INSTRUMENTS),
+            "3": lambda: speech_section(dry, realtime),
+            "4": lambda: transitions(dry, realtime, INSTRUMENTS, (None, 20)),
+            "5": lambda: example_clip([load_model(m["name"]) for m in list_models()]),
+        }
+        for key in args.sections:
+            sections[key]()
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,453 @@
+"""What a demanding user (or a full disk) found: each command as a user types it, its exit
+status, its one-line message, and what is or is not on disk afterwards."""
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from timbral import cli
+from timbral.audio import load_audio, read_audio, save_audio
+from timbral.features import compute_audio_features
+from timbral.features.pitch import PitchTracker
+
+SR = 16000
+
+
+def _tone(seconds=2.0, hz=440.0, amplitude=0.3, rate=SR):
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def _run(*args, limit_bytes=None, timeout=300):
+    """``timbral ARGS`` in a fresh process (optionally with files limited to
+    ``limit_bytes``: writes beyond fail as on a full disk)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.run([sys.executable, "-m", "timbral", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          preexec_fn=limit if limit_bytes else None)
+
+
+def _one_error_line(err: str, command: str) -> str:
+    """The last stderr line, checked to be the command's one-line error."""
+    assert "Traceback" not in err, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"timbral {command}: error: "), err
+    return line
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def recordings(tmp_path):
+    """A folder a user might hand over: two good takes, two of one name, and junk."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    sf.write(folder / "a.wav", _tone(hz=440), SR)
+    sf.write(folder / "x.wav", _tone(hz=330), SR)
+    sf.write(folder / "x.mp3", _tone(hz=392), SR, format="MP3")
+    (folder / "notes.wav").write_text("a text file named .wav")
+    sf.write(folder / "click.wav", _tone(0.01), SR)  # 10 ms
+    return folder
+
+
+# ----------------------------------------------------------------- folder transfer
+
+def test_folder_transfer_skips_bad_files_names_them_and_fails_at_the_end(recordings, tmp_path):
+    out = tmp_path / "out"
+    result = _run("transfer", recordings, "--model", "violin", "--output", out)
+    err = result.stderr
+    assert result.returncode == 2
+    warned = [line for line in err.splitlines() if line.startswith("timbral: warning: skipped")]
+    assert len(warned) == 2
+    assert any("notes.wav" in w and "cannot decode" in w for w in warned)
+    assert any("click.wav" in w and "too short" in w for w in warned)
+    last = _one_error_line(err, "transfer")
+    assert "2 of 5 file(s) failed" in last and "notes.wav" in last and "click.wav" in last
+    # Every good file was transferred, the two of one name to two names.
+    assert _files(out) == ["a.wav", "x_mp3.wav", "x_wav.wav"]
+    for name in _files(out):
+        audio, rate = sf.read(out / name)
+        assert rate == SR and len(audio) == 2 * SR
+
+
+def test_output_names_that_would_collide_are_told_apart_before_any_work(recordings,
+                                                                         tmp_path, capsys):
+    for junk in ("notes.wav", "click.wav"):
+        (recordings / junk).unlink()
+    (recordings / "sub").mkdir()
+    sf.write(recordings / "sub" / "x.wav", _tone(hz=262), SR)
+    out = tmp_path / "out"
+    assert cli.main(["transfer", str(recordings), "--model", "violin", "--output",
+                     str(out), "--plots"]) == 0
+    names = _files(out)
+    assert [n for n in names if n.endswith(".wav")] == ["a.wav", "x_mp3.wav", "x_wav.wav",
+                                                        "x_wav_2.wav"]
+    assert len(names) == 4 * 3  # each with its two pictures
+    # --overwrite replaces each output with its own input's result, never another's.
+    before = {n: sf.read(out / n)[0] for n in names if n.endswith(".wav")}
+    assert cli.main(["transfer", str(recordings), "--model", "violin", "--output",
+                     str(out), "--overwrite"]) == 0
+    for name, audio in before.items():
+        np.testing.assert_allclose(sf.read(out / name)[0], audio, atol=1e-4)
+    # An existing output is refused before anything is written.
+    (out / "a.wav").unlink()
+    capsys.readouterr()
+    assert cli.main(["transfer", str(recordings), "--model", "violin", "--output",
+                     str(out)]) == 2
+    assert "already exists; choose another name or pass --overwrite" in capsys.readouterr().err
+    assert not (out / "a.wav").exists()
+
+
+def test_overwrite_never_replaces_an_input(recordings, capsys):
+    original = (recordings / "a.wav").read_bytes()
+    for args in ([str(recordings / "a.wav"), "--output", str(recordings / "a.wav")],
+                 [str(recordings), "--output", str(recordings)]):
+        assert cli.main(["transfer", *args, "--model", "violin", "--overwrite"]) == 2
+        line = _one_error_line(capsys.readouterr().err, "transfer")
+        assert "is an input; the output may not replace it" in line
+    assert (recordings / "a.wav").read_bytes() == original
+
+
+def test_an_unknown_output_extension_is_not_taken_for_a_folder(recordings, tmp_path, capsys):
+    for output in (tmp_path / "song.wmv", tmp_path / "takes.v2"):
+        assert cli.main(["transfer", str(recordings / "a.wav"), "--model", "violin",
+                         "--output", str(output)]) == 2
+        line = _one_error_line(capsys.readouterr().err, "transfer")
+        assert "is not an audio format timbral writes" in line and "end it with /" in line
+        assert not output.exists()
+    # A name ending in / is a folder, whatever its dots.
+    assert cli.main(["transfer", str(recordings / "a.wav"), "--model", "violin",
+                     "--output", f"{tmp_path / 'takes.v2'}/"]) == 0
+    assert _files(tmp_path / "takes.v2") == ["a.wav"]
+
+
+def test_every_output_is_checked_before_any_work(recordings, tmp_path, capsys):
+    wav = recordings / "a.wav"
+    cases = [
+        (["transfer", str(wav), "--model", "violin", "--output", str(tmp_path / "o.wav"),
+          "--plot", str(tmp_path / "o.jpg")], "pictures are written as PNG"),
+        (["transfer", str(wav), "--model", "violin", "--output", str(tmp_path / "o.wav"),
+          "--spectrogram", str(tmp_path / "s.svg")], "pictures are written as PNG"),
+        (["features", str(wav), "--output", str(tmp_path / "f.npz"), "--plot",
+          str(tmp_path / "f.jpg")], "pictures are written as PNG"),
+        (["transfer", str(wav), "--model", "violin", "--output", str(tmp_path / "o.wav"),
+          "--jobs", "0"], "--jobs 0: expected 1 or more"),
+        (["transfer", str(wav), "--model", "violin", "--output", str(tmp_path / "o.wav"),
+          "--mix", "1.5"], "--mix: expected a share from 0"),
+        (["transfer", str(wav), "--model", "violin", "--output", str(tmp_path / "o.wav"),
+          "--sample-rate", "10"], "--sample-rate: 10 Hz is not a usable sample rate"),
+    ]
+    for args, message in cases:
+        assert cli.main(args) == 2
+        assert message in _one_error_line(capsys.readouterr().err, args[0])
+    assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob("f.*"))
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_unwritable_output_is_refused_first_and_named(recordings, capsys):
+    wav = str(recordings / "a.wav")
+    for args in (["transfer", wav, "--model", "violin", "--output", "/proc/x.wav"],
+                 ["features", wav, "--output", "/proc/x.npz"],
+                 ["stream", wav, "--model", "violin_realtime", "--output", "/proc/x.wav"]):
+        start = time.perf_counter()
+        assert cli.main(args) == 2
+        line = _one_error_line(capsys.readouterr().err, args[0])
+        assert "/proc/x." in line and "cannot write" in line and ".timbral" not in line
+        assert time.perf_counter() - start < 5  # refused before the work, not after
+
+
+def test_a_full_disk_gives_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "out.wav"
+    long = tmp_path / "long.wav"
+    sf.write(long, np.tile(_tone(), 5), SR)  # 10 s: 320 kB of 16-bit output
+    result = _run("transfer", long, "--model", "violin", "--output", out,
+                  limit_bytes=100_000)
+    assert result.returncode == 2
+    line = _one_error_line(result.stderr, "transfer")
+    assert f"{out}: cannot write" in line
+    assert _files(tmp_path) == ["long.wav"]  # no output, no temporary file
+
+
+def test_a_full_disk_stops_training_with_one_line(violin_dataset, tmp_path):
+    out = tmp_path / "model"
+    result = _run("train", violin_dataset, "--output", out, "--steps", 2, "--batch-size", 2,
+                  "--checkpoint-every", 2, limit_bytes=1_000_000)  # a checkpoint is ~10 MB
+    assert result.returncode == 2
+    line = _one_error_line(result.stderr, "train")
+    assert "checkpoint.safetensors: cannot write" in line
+    assert not (out / "train" / "checkpoint.safetensors").exists()
+    assert not [p for p in (out / "train").iterdir() if p.name.startswith(".")]
+
+
+def test_a_huge_model_config_is_refused_before_anything_is_built(recordings, tmp_path, capsys):
+    from timbral.zoo import MODELS_DIR
+
+    folder = tmp_path / "huge"
+    shutil.copytree(MODELS_DIR / "violin", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["decoder"]["config"]["ch"] = 20000
+    (folder / "config.json").write_text(json.dumps(config))
+    start = time.perf_counter()
+    assert cli.main(["transfer", str(recordings / "a.wav"), "--model", str(folder),
+                     "--output", str(tmp_path / "o.wav")]) == 2
+    line = _one_error_line(capsys.readouterr().err, "transfer")
+    assert "config.json" in line and "M parameters, more than the 50 M" in line
+    assert time.perf_counter() - start < 5 and not (tmp_path / "o.wav").exists()
+    config["decoder"]["config"]["ch"] = 256
+    reverb = {"type": "Reverb", "config": {"trainable": True, "reverb_length": 10**9}}
+    config["processor_group"]["config"]["dag"].append({"processor": reverb,
+                                                       "inputs": ["add/signal"]})
+    (folder / "config.json").write_text(json.dumps(config))
+    assert cli.main(["transfer", str(recordings / "a.wav"), "--model", str(folder),
+                     "--output", str(tmp_path / "o.wav")]) == 2
+    assert "GiB of memory, more than the 1 GiB" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- training
+
+def _poll(predicate, seconds=120.0):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again(violin_dataset, tmp_path):
+    out = tmp_path / "model"
+    proc = subprocess.Popen([sys.executable, "-m", "timbral", "train", str(violin_dataset),
+                             "--output", str(out), "--steps", "1000", "--batch-size", "2",
+                             "--checkpoint-every", "1000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert _poll(lambda: (out / "train" / "metrics.jsonl").exists())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (out / "train").is_dir() and not (out / "train" / "checkpoint.safetensors").exists()
+    shutil.copytree(out, tmp_path / "killed")
+    for extra in ([], ["--resume"]):  # either way, the run starts afresh
+        shutil.rmtree(out)
+        shutil.copytree(tmp_path / "killed", out)
+        result = _run("train", violin_dataset, "--output", out, "--steps", 2, "--batch-size", 2,
+                      "--checkpoint-every", 2, *extra)
+        assert result.returncode == 0, result.stderr
+        assert "stopped before the first checkpoint; starting again" in result.stderr
+        assert (out / "config.json").exists()
+        rows = (out / "train" / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(r)["step"] for r in rows] == [2]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(violin_dataset, tmp_path):
+    out = tmp_path / "model"
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "timbral", "train", str(violin_dataset),
+                                 "--output", str(out), "--steps", "1000", "--batch-size", "2",
+                                 "--checkpoint-every", "1000"],
+                                stdout=subprocess.DEVNULL, stderr=err,
+                                env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert _poll(lambda: "loss=" in log.read_text())  # inside the training loop
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    text = log.read_text()
+    assert "Traceback" not in text
+    line = text.strip().splitlines()[-1]
+    assert line.startswith("timbral train: interrupted: stopped after step ")
+    assert f"continue with: timbral train {violin_dataset} --output {out} --resume" in line
+    step = int(line.split("after step ")[1].split()[0])
+    from timbral.train import read_checkpoint_info
+
+    assert read_checkpoint_info(out / "train" / "checkpoint.safetensors")[0] == step
+    assert not (out / "config.json").exists()
+    result = _run("train", violin_dataset, "--output", out, "--resume", "--steps", step + 1)
+    assert result.returncode == 0, result.stderr
+    assert read_checkpoint_info(out / "train" / "checkpoint.safetensors")[0] == step + 1
+
+
+def test_a_diverging_run_stops_with_one_line(violin_dataset, tmp_path):
+    result = _run("train", violin_dataset, "--output", tmp_path / "m", "--steps", 6,
+                  "--batch-size", 2, "--learning-rate", 1e30)
+    assert result.returncode == 2
+    line = _one_error_line(result.stderr, "train")
+    assert "training diverged at step 2" in line and "lower learning rate" in line
+    assert not (tmp_path / "m" / "config.json").exists()
+
+
+def test_a_nan_loss_stops_the_run_and_the_checkpoint_is_kept(violin_dataset, tmp_path,
+                                                               monkeypatch):
+    from timbral.processors.losses import SpectralLoss
+    from timbral.train import TrainingDiverged, read_checkpoint_info, train
+
+    calls = {"n": 0}
+    forward = SpectralLoss.forward
+
+    def poisoned(self, target, audio):  # the third training step's loss is NaN
+        calls["n"] += torch.is_grad_enabled()  # validation runs without gradients
+        loss = forward(self, target, audio)
+        return loss * float("nan") if calls["n"] == 3 and torch.is_grad_enabled() else loss
+
+    monkeypatch.setattr(SpectralLoss, "forward", poisoned)
+    out = tmp_path / "m"
+    with pytest.warns(UserWarning, match="only 14 s of training audio"), \
+            pytest.raises(TrainingDiverged, match=r"diverged at step 3 \(loss nan.*"
+                                                  r"checkpoint of step 2 is kept: resume"):
+        train(violin_dataset, out, steps=6, batch_size=2, checkpoint_every=2, progress=False)
+    step, _ = read_checkpoint_info(out / "train" / "checkpoint.safetensors")
+    assert step == 2
+
+
+def test_train_on_a_missing_folder_says_so(tmp_path):
+    result = _run("train", tmp_path / "nowhere", "--output", tmp_path / "m")
+    assert result.returncode == 2
+    assert "nowhere: no such folder" in _one_error_line(result.stderr, "train")
+    assert not (tmp_path / "m").exists()
+
+
+# ----------------------------------------------------------------- messages
+
+def test_a_corrupt_mp3_reads_as_one_line_without_decoder_noise(tmp_path, capfd):
+    good = tmp_path / "good.mp3"
+    sf.write(good, _tone(3.0), SR, format="MP3")
+    data = good.read_bytes()
+    (tmp_path / "bad.mp3").write_bytes(data[:300] + bytes(range(256)) * 20)
+    (tmp_path / "cut.mp3").write_bytes(data[:len(data) // 2])
+    capfd.readouterr()
+    with pytest.raises(ValueError) as info:
+        load_audio(tmp_path / "bad.mp3")
+    message = str(info.value)
+    assert "bad.mp3: cannot decode audio (not a format libsndfile knows, or a damaged file)" \
+        in message and "pipe" not in message and "\n" not in message
+    with pytest.warns(UserWarning, match="cut.mp3: shorter than its header says"):
+        audio, _ = load_audio(tmp_path / "cut.mp3")
+    assert 0 < len(audio) < 2 * SR
+    assert capfd.readouterr().err == ""  # mpg123's "Note: Trying to resync..." stays hidden
+
+
+def test_prepare_refuses_zero_workers(violin_clips, tmp_path, capsys):
+    assert cli.main(["prepare", str(violin_clips), "--output", str(tmp_path / "ds"),
+                     "--workers", "0"]) == 2
+    assert "workers: expected an integer >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_save_audio_speaks_python_to_python_and_flags_to_the_command_line(tmp_path, capsys):
+    path = save_audio(tmp_path / "a.wav", _tone(), SR)
+    with pytest.raises(FileExistsError) as info:
+        save_audio(path, _tone(), SR)
+    assert "overwrite=True" in str(info.value) and "--overwrite" not in str(info.value)
+    assert cli.main(["features", str(path), "--output", str(tmp_path / "f.npz")]) == 0
+    assert cli.main(["features", str(path), "--output", str(tmp_path / "f.npz")]) == 2
+    line = _one_error_line(capsys.readouterr().err, "features")
+    assert line.endswith("f.npz already exists; choose another name or pass --overwrite")
+
+
+# ----------------------------------------------------------------- silent surprises
+
+def test_render_with_another_soundfont_refuses_to_mix_clips(tmp_path, capsys):
+    from timbral.data.soundfonts import find_soundfonts
+
+    fonts = list(find_soundfonts())
+    if len(fonts) < 2:
+        pytest.skip("needs two SoundFonts installed")
+    out = tmp_path / "clips"
+    args = ["render", "violin", "--minutes", "0.05", "--clip-seconds", "3", "--output", str(out)]
+    assert cli.main([*args, "--soundfont", fonts[0]]) == 0
+    before = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert cli.main([*args, "--soundfont", fonts[1]]) == 2
+    line = _one_error_line(capsys.readouterr().err, "render")
+    assert "was rendered with soundfont" in line and "choose another --output" in line
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert cli.main([*args, "--soundfont", fonts[0]]) == 0  # the same again: kept as they are
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_warnings_for_what_a_file_hides(tmp_path):
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, _tone(amplitude=1.5), SR, subtype="FLOAT")
+    with pytest.warns(UserWarning, match=r"loud.wav: samples reach 1.5, beyond full scale"):
+        read_audio(loud)
+    three = tmp_path / "three.wav"
+    sf.write(three, np.stack([_tone()] * 3, axis=1), SR)
+    with pytest.warns(UserWarning, match="three.wav: 3 channels averaged to mono"):
+        assert read_audio(three).channels == 3
+    cut = tmp_path / "cut.wav"
+    sf.write(tmp_path / "whole.wav", _tone(3.0), SR)
+    cut.write_bytes((tmp_path / "whole.wav").read_bytes()[:SR])  # a third of it
+    with pytest.warns(UserWarning, match="cut.wav: shorter than its header says"):
+        audio, _ = load_audio(cut)
+    assert len(audio) < SR
+    stereo = tmp_path / "stereo.wav"
+    sf.write(stereo, np.stack([_tone(), _tone()], axis=1), SR)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # stereo is ordinary: no warning
+        assert read_audio(stereo).channels == 2
+
+
+def test_features_of_any_file_rate(tmp_path):
+    rate = 22050
+    features = compute_audio_features(_tone(3.0, rate=rate), rate, 100, "crepe-tiny")
+    assert features["frame_rate"] == 100 and features["sample_rate"] == 22100
+    assert abs(len(features["f0_hz"]) - 301) <= 1
+    voiced = features["f0_confidence"] > 0.5
+    assert voiced.mean() > 0.8
+    assert np.median(features["f0_hz"][voiced]) == pytest.approx(440.0, rel=0.005)
+
+
+def test_silence_is_refused_before_the_pitch_tracker_runs():
+    class Untouchable(PitchTracker):
+        name, sample_rate = "untouchable", SR
+
+        def track(self, audio, hop_length):
+            raise AssertionError("the pitch tracker ran on silence")
+
+    with pytest.raises(ValueError, match="silent"):
+        compute_audio_features(np.zeros(3 * SR, np.float32), SR, 250, Untouchable(),
+                               silence_db=-70.0)
+
+
+# ----------------------------------------------------------------- what users expect
+
+def test_transfer_writes_the_rate_and_mix_asked_and_says_stereo_is_mono(tmp_path, capsys):
+    stereo = tmp_path / "duo.flac"
+    tone = _tone(hz=440, rate=44100)
+    sf.write(stereo, np.stack([tone, 0.5 * tone], axis=1), 44100)
+    out = tmp_path / "duo_violin.wav"
+    assert cli.main(["transfer", str(stereo), "--model", "violin", "--output", str(out),
+                     "--sample-rate", "44100"]) == 0
+    captured = capsys.readouterr()
+    assert "duo.flac: the input is stereo: its mid channel" in captured.out
+    assert "(mono, 44100 Hz" in captured.out
+    assert "pitch (crepe-tiny-refined)" in captured.err  # progress per stage
+    wet, rate = sf.read(out)
+    assert rate == 44100 and wet.ndim == 1 and abs(len(wet) - 2 * 44100) <= 2
+    dry_out = tmp_path / "dry.wav"
+    assert cli.main(["transfer", str(stereo), "--model", "violin", "--output", str(dry_out),
+                     "--sample-rate", "44100", "--mix", "0"]) == 0
+    dry, _ = sf.read(dry_out)
+    np.testing.assert_allclose(dry, 0.75 * tone, atol=2e-4)  # the original's mid channel, 16-bit
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_device_cuda_without_cuda_is_one_line(recordings, tmp_path, capsys):
+    assert cli.main(["transfer", str(recordings / "a.wav"), "--model", "violin", "--output",
+                     str(tmp_path / "o.wav"), "--device", "cuda"]) == 2
+    assert "--device cuda: PyTorch sees no CUDA device" in capsys.readouterr().err

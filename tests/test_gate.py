@@ -1,0 +1,219 @@
+"""The voicing gate: noise in, silence out; notes in noise still play; clean transitions.
+
+Material from benchmarks/noise.py (coloured noise, Debian's ambient recordings and
+spoken phrases, SoundFont melodies with known notes); the full sweep is that script.
+"""
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from timbral.features.voicing import (GateRules, NoiseFloor, VoicingGate, clean_transitions,
+                                      gate_rules, gate_voicing, noise_floor)
+from timbral.stream import StreamProcessor, stream_audio
+from timbral.transfer import transfer
+from timbral.transfer.adjust import floor_loudness
+from timbral.transfer.controls import CONTROLS, add_arguments, as_json, check_controls
+from timbral.zoo import load_model
+
+_spec = importlib.util.spec_from_file_location(
+    "noise_benchmark", Path(__file__).parents[1] / "benchmarks" / "noise.py")
+material = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(material)
+
+RATE = 50  # frames per second of the synthetic feature curves
+RULES = gate_rules(0.5)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("violin_realtime")
+
+
+def _gate(conf, ld, f0=440.0, rules=RULES, floor=-60.0):
+    """Offline gate over synthetic curves (a fixed noise floor)."""
+    n = len(conf)
+    f0 = np.full(n, f0) if np.isscalar(f0) else np.asarray(f0, float)
+    gate = VoicingGate(RATE, rules, floor)
+    return np.array([gate(*frame).voiced for frame in zip(f0, conf, ld)])
+
+
+# ------------------------------------------------------------------ the rules
+def test_controls_come_from_the_one_table():
+    names = [c.name for c in CONTROLS]
+    assert names[:3] == ["adjust", "hold_pitch", "gate"]  # switches first, as the page shows
+    assert check_controls({})["gate"] == 0.5 and check_controls({})["hold_pitch"] is False
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--gate", "0.8", "--hold-pitch"])
+    assert (args.gate, args.hold_pitch) == (0.8, True)
+    sliders = {d["id"]: d for d in as_json()}
+    assert sliders["gate"]["kind"] == "float" and sliders["gate"]["max"] == 1.0
+    assert sliders["hold_pitch"]["kind"] == "bool"
+    with pytest.raises(ValueError, match="gate: expected a finite number from 0 to 1"):
+        check_controls({"gate": 1.5})
+    assert gate_rules(0.0) is None  # off: every frame plays
+    strict, lenient = gate_rules(1.0), gate_rules(0.2)
+    assert strict.confidence_on > lenient.confidence_on
+    assert strict.margin_on_db > lenient.margin_on_db
+    assert gate_rules(0.5, hold_pitch=True).bridge_seconds > RULES.bridge_seconds
+
+
+def test_hysteresis_starts_on_clear_pitch_and_holds_through_dips():
+    conf = np.array([0.2] * 5 + [0.9] + [0.6, 0.5, 0.7] * 5 + [0.2] * 10)
+    ld = np.full(len(conf), -20.0)
+    voiced = _gate(conf, ld)
+    assert not voiced[:5].any() and voiced[5:20].all()
+    # A fair confidence (0.7) alone never starts a note.
+    assert not _gate(np.full(20, 0.7), np.full(20, -20.0)).any()
+    # Too quiet above the floor, or outside the pitch range: no note.
+    assert not _gate(np.full(20, 0.95), np.full(20, -59.0)).any()
+    assert not _gate(np.full(20, 0.95), np.full(20, -20.0), f0=30.0).any()
+
+
+def test_gaps_are_bridged_only_where_legato():
+    n = 40
+    conf = np.full(n, 0.95)
+    conf[15:17] = 0.1  # a two-frame dip inside a note...
+    legato = np.full(n, -20.0)  # ... where the input keeps sounding
+    rest = legato.copy()
+    rest[15:17] = -59.5  # ... where it stops (a rest)
+    assert _gate(conf, legato)[15:17].all()
+    assert not _gate(conf, rest)[15:17].any()
+    # Offline, a bridge that turns out to be no note (loud noise goes on) is taken back.
+    i = np.arange(60)
+    conf2 = np.where((i >= 20) & (i < 40), 0.95, 0.1)
+    ld2 = np.where(i < 20, -50.0, -20.0)
+    v = gate_voicing(np.full(60, 440.0), conf2, ld2, RATE, RULES)
+    assert v.voiced[20:40].all() and not v.voiced[:20].any() and not v.voiced[40:].any()
+    assert _gate(conf2, ld2, floor=-50.0)[40:43].all()  # a stream bridged it
+    # hold_pitch bridges a quiet consonant (a stop: silence, then a burst) at the held pitch.
+    hold = gate_rules(0.5, hold_pitch=True)
+    f0 = np.where(np.arange(n) < 15, 440.0, 300.0)
+    f0[17:] = 440.0
+    gate = VoicingGate(RATE, hold, -60.0)
+    frames = [gate(*x) for x in zip(f0, conf, rest)]
+    assert all(f.voiced and f.bridged and f.f0_hz == 440.0 for f in frames[15:17])
+
+
+def test_offline_takes_back_blips_and_follows_attacks():
+    n = 60
+    conf = np.full(n, 0.1)
+    conf[10] = 0.95  # one frame: shorter than a note
+    conf[30:50] = 0.95
+    ld = np.full(n, -40.0)
+    ld[10] = -20.0
+    ld[26:30] = [-38.0, -35.0, -32.0, -29.0]  # the attack rising out of the noise
+    ld[30:50] = -20.0
+    v = gate_voicing(np.full(n, 440.0), conf, ld, RATE, RULES)
+    assert not v.voiced[10]
+    assert v.voiced[26:50].all() and not v.voiced[:26].any() and not v.voiced[50:].any()
+    assert v.noise_floor_db == pytest.approx(-40.0)
+    # the stream cannot look back: it plays the blip and starts at the clear pitch
+    streamed = _gate(conf, ld, floor=-40.0)
+    assert streamed[10] and not streamed[26:30].any() and streamed[30:50].all()
+
+
+def test_decisions_depend_on_the_past_only():
+    rng = np.random.default_rng(0)
+    n = 200
+    conf, ld = rng.uniform(0, 1, n), rng.uniform(-60, -10, n)
+    f0 = rng.uniform(100, 800, n)
+    whole = _gate(conf, ld, f0)
+    for cut in (37, 120):
+        np.testing.assert_array_equal(_gate(conf[:cut], ld[:cut], f0[:cut]), whole[:cut])
+
+
+def test_noise_floor_offline_and_running_agree():
+    rng = np.random.default_rng(1)
+    ld = -45.0 + 2.0 * rng.standard_normal(1000)
+    conf = rng.uniform(0.0, 0.3, 1000)
+    offline = noise_floor(ld, conf, RATE)
+    running = NoiseFloor(RATE)
+    assert running.value == -80.0  # nothing heard yet
+    for c, d in zip(conf, ld):
+        running.update(c, d)
+    assert offline == pytest.approx(np.quantile(ld, 0.2))
+    assert abs(running.value - offline) < 1.5
+    # a clean recording has no aperiodic frames to measure: the floor of silence
+    assert noise_floor(np.full(100, -20.0), np.full(100, 0.9), RATE) == -80.0
+
+
+def test_clean_transitions_fix_attack_octaves_and_blips_only():
+    a4, a3, e5 = 440.0, 220.0, 659.26
+    f0 = np.array([a3] * 5 + [a4] * 30 + [e5] + [a4] * 10 + [0.0] * 5 + [a3] * 30)
+    out = clean_transitions(f0, 100)
+    np.testing.assert_allclose(out[:46], a4)  # the attack's octave error and the blip
+    np.testing.assert_allclose(out[51:], a3)  # a real note an octave down stays
+    assert (out[46:51] == 0).all()
+    long_low = np.array([a3] * 30 + [a4] * 30)  # an octave leap between real notes
+    np.testing.assert_allclose(clean_transitions(long_low, 100), long_low)
+
+
+def test_unvoiced_frames_are_silence_after_every_shift():
+    ld = np.array([-30.0, -30.0, -85.0], np.float32)
+    voiced = np.array([True, False, True])
+    np.testing.assert_array_equal(floor_loudness(ld + 20.0, voiced), [-10.0, -80.0, -65.0])
+    assert floor_loudness(ld + 20.0, voiced).dtype == np.float32
+
+
+# ---------------------------------------------------------------- on real audio
+@pytest.mark.parametrize("kind", ["white", "pink", "brown", "vinyl hiss"])
+def test_noise_in_silence_out_offline_and_streamed(kind, model):
+    if kind in material.AMBIENT and not material.AMBIENT[kind].exists():
+        pytest.skip("needs sonic-pi-samples (requirements/soundfont-apt.txt)")
+    x = material.at_dbfs(material.noise(kind, 2.0, seed=2), -25.0)
+    result = transfer(x, 16000, model)
+    assert not result.voicing.voiced.any() and "Noise gate" in result.messages[-1]
+    streamed = stream_audio(StreamProcessor(model, 320), x)
+    for out in (result.audio, streamed):
+        assert material.level_db(out) <= material.level_db(x) - 40.0
+    if kind == "white":  # without the gate the noise plays as a loud drone
+        ungated = transfer(x, 16000, model, gate=0.0)
+        assert material.level_db(ungated.audio) > material.level_db(x) - 30.0
+
+
+def test_melody_in_noise_plays_its_notes_and_rests_are_silent(model):
+    x, rendering = material.noisy_melody("flute", 5, "pink", 10, seconds=4.0)
+    for run in (material.offline, material.streamed):
+        out, played, _, hop = run(x, model)
+        truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
+        held, ringing = truth.voiced, truth.release
+        rest = ~material.near(held | ringing, 1)
+        power = material.frame_power(out, hop, len(played))
+        assert 10 * np.log10(power[rest].mean() / power[held].mean()) < -40.0
+        assert played[held].mean() >= (0.95 if run is material.offline else 0.9)
+        assert (played & ~held & ~ringing).mean() <= 0.02
+
+
+def test_consonants_and_pauses_of_speech_make_no_notes(model):
+    path = material.ALSA / "Front_Center.wav"
+    if not path.exists():
+        pytest.skip("needs alsa-utils (requirements/soundfont-apt.txt)")
+    x = np.concatenate([material.at_dbfs(material.recording(path), -20.0),
+                        np.zeros(4000, np.float32)])
+    out, played, _, hop = material.offline(x, model)
+    voiced = material.reference_voicing(x, model.frame_rate, len(played))
+    power = material.frame_power(out, hop, len(played))
+    assert power[~voiced].sum() / power.sum() <= 0.05
+    assert played[voiced].mean() > 0.8  # the vowels still play
+
+
+def test_the_stream_gate_adds_no_latency(model):
+    gated, plain = StreamProcessor(model, 160), StreamProcessor(model, 160, gate=0.0)
+    assert gated.delay == plain.delay and gated.latency_ms == plain.latency_ms == 24.0
+    x, _ = material.noisy_melody("trumpet", 2, "white", 20, seconds=2.0)
+    out64 = stream_audio(StreamProcessor(model, 64, seed=1), x)
+    out160 = stream_audio(StreamProcessor(model, 160, seed=1), x)
+    np.testing.assert_allclose(out64, out160, atol=1e-5)
+
+
+def test_rules_must_be_rules():
+    with pytest.raises(ValueError, match="rules: expected GateRules"):
+        VoicingGate(RATE, {"confidence_on": 0.8})
+    with pytest.raises(ValueError, match="gate: expected a number from 0 to 1"):
+        gate_rules(2.0)
+    assert isinstance(RULES, GateRules)

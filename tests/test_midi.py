@@ -1,0 +1,513 @@
+"""Playing models from MIDI: reading files, voices, the expression profile, and what comes out.
+
+The accuracy tests write MIDI files from the project's melody generator (legato,
+rests, pitch bends), play them with shipped models, and measure the output audio
+with the project's pitch tracker and loudness (250 frames/s):
+
+- a note's pitch: the median of (output f0 - written pitch - pitch bend) over
+  the note, from 50 ms after its onset to its note-off;
+- a frame's pitch: the same per frame (the model's vibrato included);
+- an onset: after silence (the output 30 dB or more below the note before it,
+  as a repeated note is played), where the loudness rises through 30 dB below
+  the note's (the profile's own definition of an onset); between slurred
+  notes, where the f0 crosses the midpoint between the two pitches; after a gap
+  too short for that, the loudness minimum between the two;
+- a rest: from the end of the note's release (the profile's release curve has
+  reached silence) to 60 ms before the next onset, its loudest frame against
+  the notes on both sides.
+"""
+
+import json
+import shutil
+
+import mido
+import numpy as np
+import pytest
+
+from timbral import cli
+from timbral.data import generate_phrase, get_instrument, render_melody
+from timbral.data.dataset import TrainingData
+from timbral.features import compute_audio_features
+from timbral.midi import (ExpressionProfile, MidiNote, allocate_voices, measure_expression,
+                          neutral_profile, play_midi, play_score, profile_for, read_midi,
+                          voice_curves)
+from timbral.midi.expression import ONSET_DB
+from timbral.models.folder import EXPRESSION_FILE, read_model_folder
+from timbral.zoo import MODELS_DIR, load_model
+
+TICKS = 480  # per quarter note; 120 bpm unless a test sets a tempo: 960 ticks per second
+ANALYSIS_RATE = 250
+HELD_OUT_SEED = 200000  # the shipped models trained on phrase seeds 0..9
+
+
+# ------------------------------------------------------------------ MIDI files
+def write_midi(path, tracks, names=None, midi_type=1, tempo=None):
+    """``tracks``: lists of ``(seconds, mido.Message)`` at 120 bpm (960 ticks per
+    second); ``tempo``: ``(tick, bpm)`` events for track 0."""
+    midi = mido.MidiFile(type=midi_type, ticks_per_beat=TICKS)
+    for i, events in enumerate(tracks):
+        track = mido.MidiTrack()
+        if names and names[i]:
+            track.append(mido.MetaMessage("track_name", name=names[i], time=0))
+        timed = sorted(((int(round(s * 2 * TICKS)), order, m) for order, (s, m)
+                        in enumerate(events)), key=lambda e: (e[0], e[1]))
+        if i == 0 and tempo:
+            timed = sorted([(tick, -1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+                            for tick, bpm in tempo] + timed, key=lambda e: (e[0], e[1]))
+        last = 0
+        for tick, _, message in timed:
+            track.append(message.copy(time=tick - last))
+            last = tick
+        midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+def note_events(notes, channel=0):
+    """Note-on/off messages; a note-off sorts before a note-on at the same time."""
+    out = []
+    for n in notes:
+        out.append((n.offset - 1e-9, mido.Message("note_off", note=int(n.pitch), velocity=0,
+                                                  channel=channel)))
+        out.append((n.onset, mido.Message("note_on", note=int(n.pitch), velocity=n.velocity,
+                                          channel=channel)))
+    return sorted(out, key=lambda e: e[0])
+
+
+def phrase_with_bends(instrument, seconds, seed, channel=0, low=None, high=None):
+    """A generated phrase (legato, rests; no vibrato: the model adds its own) as MIDI
+    events, with every other note of 0.6 s or more bent: up a semitone 0.3 s after
+    its onset, or a glissando of a semitone over 0.2 s, back at its note-off."""
+    inst = get_instrument(instrument)
+    performance = generate_phrase(np.random.default_rng(seed), low or inst.low, high or inst.high,
+                                  seconds, vibrato_probability=0.0, legato=0.5,
+                                  rest_probability=0.3)
+    events = note_events(performance.notes, channel)
+    long_notes = [n for n in performance.notes if n.duration >= 0.6]
+    for k, n in enumerate(long_notes[::2]):
+        if k % 2:
+            events.append((n.onset + 0.3, mido.Message("pitchwheel", pitch=4096, channel=channel)))
+        else:
+            for j in range(11):
+                events.append((n.onset + 0.3 + 0.02 * j,
+                               mido.Message("pitchwheel", pitch=int(409.6 * j), channel=channel)))
+        events.append((n.offset - 0.002, mido.Message("pitchwheel", pitch=0, channel=channel)))
+    return sorted(events, key=lambda e: e[0]), performance
+
+
+# ----------------------------------------------------------------- measuring
+def evaluate(audio, sample_rate, notes, controls, profile):
+    """The measurements of the module doc for one voice; a dict of figures."""
+    f = compute_audio_features(audio, sample_rate, ANALYSIS_RATE)
+    t = np.arange(len(f["f0_hz"])) / ANALYSIS_RATE
+    cents = 1200.0 * np.log2(f["f0_hz"] / 440.0) + 6900.0
+    ld = f["loudness_db"].astype(np.float64)
+
+    def expected(note, times):
+        return 100.0 * note.pitch + controls.bend_cents(times)
+
+    def rising(times, values, threshold):
+        """First time ``values`` rises through ``threshold`` (linear between frames)."""
+        k = np.flatnonzero((values[:-1] < threshold) & (values[1:] >= threshold))
+        if not len(k):
+            return None
+        k = k[0]
+        return times[k] + (threshold - values[k]) / (values[k + 1] - values[k]) / ANALYSIS_RATE
+
+    medians, good_frames, all_frames, onsets, rests, levels = [], 0, 0, [], [], []
+    kinds = {"silence": 0, "slur": 0, "dip": 0}
+    for i, n in enumerate(notes):
+        held = (t >= n.onset + 0.05) & (t < n.offset)
+        err = cents[held] - expected(n, t[held])
+        medians.append(float(np.median(err)))
+        good_frames += int((np.abs(err) <= 50).sum())
+        all_frames += int(held.sum())
+        level = float(np.median(ld[held]))
+        levels.append(level)
+        prev = notes[i - 1] if i else None
+        near = (t >= n.onset - 0.3) & (t <= n.onset + 0.06)
+        cut = prev.onset + 0.5 * prev.duration if prev else 0.0  # the earliest release
+        slur = prev is not None and prev.offset >= n.onset - 1e-6
+        a = expected(prev, n.onset - 0.05) if slur else 0.0
+        b = expected(n, n.onset + 0.05)
+        if slur and abs(b - a) >= 50.0:  # the pitch moves (a bend may have cancelled it)
+            x = (cents - a) / (b - a)
+            window = (t >= n.onset - 0.06) & (t <= n.onset + 0.06)
+            found = rising(t[window], x[window], 0.5)
+            kind = "slur"
+        elif ld[near & (t >= cut)].min() <= level - ONSET_DB:
+            window = near & (t >= cut)
+            last_quiet = np.flatnonzero(window & (ld <= level - ONSET_DB))[-1]
+            found = rising(t[last_quiet:], ld[last_quiet:], level - ONSET_DB)
+            kind = "silence"
+        else:
+            window = np.flatnonzero((t >= n.onset - 0.06) & (t <= n.onset + 0.03))
+            found = t[window[np.argmin(ld[window])]]
+            kind = "dip"
+        kinds[kind] += 1
+        onsets.append(np.inf if found is None else found - n.onset)
+        gap_start = prev.offset + profile.release.end_s if prev else 0.0
+        rest = (t >= gap_start) & (t < n.onset - 0.06)
+        if rest.any():
+            rests.append(min(level, levels[-2] if prev else level) - float(ld[rest].max()))
+    onsets = np.abs(np.array(onsets)) * 1000.0
+    return {"notes": len(notes), "note_recall": float(np.mean(np.abs(medians) <= 10.0)),
+            "median_cents": float(np.median(np.abs(medians))),
+            "frames_within_50": good_frames / all_frames,
+            "onsets_within_20ms": float(np.mean(onsets <= 20.0)),
+            "onset_median_ms": float(np.median(onsets)), "onset_max_ms": float(onsets.max()),
+            "onset_kinds": kinds, "rests": len(rests),
+            "rest_margin_db": float(min(rests)) if rests else None}
+
+
+def check_accuracy(figures):
+    assert figures["note_recall"] >= 0.95, figures
+    assert figures["frames_within_50"] >= 0.95, figures
+    assert figures["onsets_within_20ms"] >= 0.95, figures
+    assert figures["rests"] >= 3 and figures["rest_margin_db"] > 40.0, figures
+
+
+# -------------------------------------------------------------- reading files
+def test_read_midi_times_bends_and_controllers(tmp_path):
+    conductor = []
+    melody = [(0.0, mido.Message("control_change", control=101, value=0)),
+              (0.0, mido.Message("control_change", control=100, value=0)),
+              (0.0, mido.Message("control_change", control=6, value=12)),  # bend range 12
+              (0.0, mido.Message("control_change", control=7, value=50)),
+              (0.5, mido.Message("note_on", note=60, velocity=90)),
+              (0.75, mido.Message("pitchwheel", pitch=4096)),  # + 6 semitones
+              (0.9, mido.Message("control_change", control=11, value=64)),
+              (1.0, mido.Message("note_on", note=60, velocity=0)),  # velocity 0 = off
+              (1.0, mido.Message("note_on", note=62, velocity=70)),
+              (1.5, mido.Message("note_on", note=62, velocity=80)),  # struck again
+              (3.0, mido.Message("note_off", note=62))]
+    drums = [(0.5, mido.Message("note_on", note=36, velocity=100, channel=9)),
+             (0.6, mido.Message("note_off", note=36, channel=9))]
+    # 120 bpm, then 60 bpm from beat 4 (2 s): events written at 120 bpm after 2 s
+    # come twice as late
+    path = write_midi(tmp_path / "a.mid", [conductor, melody, drums],
+                      names=["", "Melody", "Drums"], tempo=[(0, 120), (4 * TICKS, 60)])
+    score = read_midi(path)
+    assert [(p.track, p.channel) for p in score.parts] == [(1, 0)]
+    assert "channel 10" in score.messages[0]
+    assert score.tracks == [(0, "", 0), (1, "Melody", 3), (2, "Drums", 1)]
+    notes = score.parts[0].notes
+    assert [(n.onset, n.offset, n.pitch, n.velocity) for n in notes] == [
+        (0.5, 1.0, 60.0, 90), (1.0, 1.5, 62.0, 70), (1.5, 4.0, 62.0, 80)]
+    controls = score.parts[0].controls
+    assert controls.bend_cents([0.7, 0.8]).tolist() == [0.0, 600.0]
+    gain = controls.gain_db([0.1, 0.95])
+    assert gain[0] == pytest.approx(40 * np.log10(0.5))
+    assert gain[1] == pytest.approx(40 * np.log10(0.5) + 40 * np.log10(64 / 127))
+    assert score.duration == 4.0
+    # selection, tempo scale and transposition
+    fast = read_midi(path, track=1, tempo_scale=2.0, transpose=-1.5)
+    assert [(n.onset, n.pitch) for n in fast.parts[0].notes] == [(0.25, 58.5), (0.5, 60.5),
+                                                                (0.75, 60.5)]
+    drums_only = read_midi(path, channel=10)
+    assert [n.pitch for n in drums_only.notes] == [36.0] and not drums_only.messages
+
+
+def test_read_midi_says_what_is_wrong_in_one_line(tmp_path):
+    path = write_midi(tmp_path / "a.mid", [[(0.0, mido.Message("note_on", note=60)),
+                                            (1.0, mido.Message("note_off", note=60))]],
+                      names=["Flute"])
+    (tmp_path / "bad.mid").write_bytes(b"MThd not really")
+    for call, match in ((lambda: read_midi(tmp_path / "none.mid"), "no such file"),
+                        (lambda: read_midi(tmp_path / "bad.mid"), "not a readable standard MIDI"),
+                        (lambda: read_midi(path, track=3), "has tracks 0..0"),
+                        (lambda: read_midi(path, channel=2), r"channel 2: no notes to play "
+                                                             r"\(tracks with notes: 0 'Flute'"),
+                        (lambda: read_midi(path, channel=17), "expected 1..16"),
+                        (lambda: read_midi(path, tempo_scale=0), "tempo_scale"),
+                        (lambda: read_midi(path, transpose=float("nan")), "transpose")):
+        with pytest.raises(ValueError, match=match) as err:
+            call()
+        assert "\n" not in str(err.value)
+
+
+# --------------------------------------------------------------------- voices
+def _notes(*spec):
+    return [MidiNote(on, off, pitch, 80) for on, off, pitch in spec]
+
+
+def test_chords_are_dealt_to_voices_that_move_to_the_nearest_note():
+    c_major = _notes((0, 1, 60), (0, 1, 64), (0, 1, 67))
+    f_major = _notes((1, 2, 60), (1, 2, 65), (1, 2, 69))
+    voices = allocate_voices(c_major + f_major)
+    assert [[n.pitch for n in v] for v in voices] == [[67, 69], [64, 65], [60, 60]]
+    # keyboard legato: the next key goes down 30 ms before the last comes up
+    line = allocate_voices(_notes((0, 0.53, 60), (0.5, 1.0, 62), (1.0, 1.5, 64)))
+    assert len(line) == 1 and line[0][0].offset == 0.5
+    # a held note under a moving line stays its own voice
+    held = allocate_voices(_notes((0, 2, 48), (0, 0.5, 72), (0.5, 1, 74), (1, 2, 76)))
+    assert [[n.pitch for n in v] for v in held] == [[72, 74, 76], [48]]
+    for voices in (allocate_voices(c_major + f_major), line, held):
+        for v in voices:
+            assert all(a.offset <= b.onset for a, b in zip(v, v[1:]))
+
+
+# --------------------------------------------------------- curves and profile
+def test_curves_follow_notes_bends_velocity_and_the_profile(tmp_path):
+    profile = neutral_profile().with_overrides(portamento=0.05)
+    path = write_midi(tmp_path / "a.mid", [
+        note_events([MidiNote(0.2, 0.7, 60, 127), MidiNote(0.7, 1.2, 67, 1),
+                     MidiNote(1.6, 2.0, 60, 64)])
+        + [(1.8, mido.Message("pitchwheel", pitch=-8192))]])
+    part = read_midi(path).parts[0]
+    f0, ld = voice_curves(part.notes, part.controls, profile, 100, 250)
+    midi = 12 * np.log2(f0 / 440.0) + 69
+    assert midi[[10, 50, 90, 170, 190]] == pytest.approx([60, 60, 67, 60, 58], abs=1e-3)
+    assert midi[70] == pytest.approx(63.5, abs=1e-3)  # slurred: glide centred on the onset
+    assert ld[50] == pytest.approx(profile.level_db(127), abs=1e-3)
+    assert ld[100] == pytest.approx(profile.level_db(1), abs=1e-3)
+    assert ld[170] == pytest.approx(profile.level_db(64), abs=0.01)
+    assert ld[[0, 5, 140, 240]].max() == -80.0  # silence before, between and after
+
+
+def test_profile_json_round_trip_overrides_and_model_folders(tmp_path):
+    profile = ExpressionProfile.from_dict(load_model("flute").expression)
+    d = profile.to_dict()
+    assert ExpressionProfile.from_dict(json.loads(json.dumps(d))).to_dict() == d
+    plain = profile.with_overrides(vibrato=0, attack=0.2, release=0, portamento=0.05, scoop=0)
+    assert plain.vibrato.depth_cents == 0 and plain.portamento_s == 0.05
+    assert plain.attack.seconds == 0.2 and plain.release.seconds == 0
+    assert plain.scoop.values == (0.0,)
+    stretched = [v for v in plain.attack.values]
+    reached = np.flatnonzero((plain.attack.start_s + plain.attack.step_s * np.arange(
+        len(stretched)) >= 0) & (np.array(stretched) >= -3.0))
+    assert plain.attack.start_s + plain.attack.step_s * reached[0] == pytest.approx(0.2, abs=0.01)
+    with pytest.raises(ValueError, match="vibrato-rate: expected a finite number from 0.5"):
+        profile.with_overrides(vibrato_rate=100)
+    # in a model folder: read back, and a broken file named in one line
+    folder = tmp_path / "flute"
+    shutil.copytree(MODELS_DIR / "flute", folder)
+    assert read_model_folder(folder).expression == load_model("flute").expression
+    broken = dict(d, levels_db=d["levels_db"][::-1])
+    (folder / EXPRESSION_FILE).write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match="expression.json: levels_db: percentiles must not "
+                                         "decrease"):
+        profile_for(load_model(folder))
+    (folder / EXPRESSION_FILE).write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ValueError, match="expression.json: 'format' is 'other'"):
+        load_model(folder)
+    (folder / EXPRESSION_FILE).unlink()
+    neutral, messages = profile_for(load_model(folder))
+    assert "no expression profile" in messages[0] and neutral.vibrato.depth_cents == 0
+
+
+def _renders(instrument, seconds, seeds, **kwargs):
+    renders = [render_melody(instrument, seconds, seed=s, measure_intrinsic=False, **kwargs)
+               for s in seeds]
+    return renders, [compute_audio_features(r.audio, r.sample_rate, 500) for r in renders]
+
+
+def _waveform_envelope(renders):
+    """Ground truth from the renders' own waveforms (2 ms RMS, exact note times):
+    median attack (onset to within 3 dB of the note's level), release (note-off to
+    40 dB down) and the 5th-95th percentile spread of note levels (dB)."""
+    attacks, releases, levels = [], [], []
+    for r in renders:
+        block = r.sample_rate // 500
+        frames = r.audio[:len(r.audio) // block * block].reshape(-1, block).astype(np.float64)
+        db = 10 * np.log10(np.maximum((frames ** 2).mean(axis=1), 1e-12))
+        for i, n in enumerate(r.notes):
+            on, off = int(round(n.onset * 500)), int(round(n.offset * 500))
+            if off - on < 50:
+                continue
+            level = np.median(db[on + 25:off])
+            levels.append(level)
+            if n.onset - (r.notes[i - 1].offset if i else -1.0) >= 0.3:
+                attacks.append(np.flatnonzero(db[on:off] >= level - 3)[0] / 500)
+            if (r.notes[i + 1].onset if i + 1 < len(r.notes) else np.inf) - n.offset >= 0.4:
+                releases.append(np.flatnonzero(db[off:] <= level - 40)[0] / 500)
+    spread = np.percentile(levels, 95) - np.percentile(levels, 5)
+    return np.median(attacks), np.median(releases), spread
+
+
+@pytest.mark.parametrize("instrument", ["flute", "trumpet"])
+def test_the_profile_recovers_known_vibrato_and_the_renders_envelope(instrument):
+    """FluidSynth renders whose vibrato is known (pitch bend of the generated
+    phrases: 5.5 Hz, 25 cents, from 0.25 s after the onset, faded in over 0.2 s;
+    the SoundFont's own LFOs are off) and whose envelope is measured on the
+    waveform at the exact note times."""
+    renders, features = _renders(instrument, 30.0, [HELD_OUT_SEED, HELD_OUT_SEED + 1],
+                                 vibrato_rate_hz=5.5, vibrato_depth_cents=25.0,
+                                 vibrato_delay_s=0.25, vibrato_probability=1.0)
+    profile = ExpressionProfile.measure(features, 500)
+    v = profile.vibrato
+    print(f"\n{instrument}: {profile.measured}\n  vibrato {v}")
+    assert v.rate_hz == pytest.approx(5.5, abs=0.2)
+    assert v.depth_cents == pytest.approx(25.0, rel=0.1)
+    assert v.delay_s == pytest.approx(0.25, abs=0.05)
+    assert v.fade_s == pytest.approx(0.2, abs=0.08)
+    attack, release, spread = _waveform_envelope(renders)
+    print(f"  attack {profile.attack.seconds:.3f} s (waveform {attack:.3f}), release "
+          f"{profile.release.seconds:.3f} s (waveform {release:.3f}), level spread "
+          f"{profile.levels_db[-1] - profile.levels_db[0]:.1f} dB (waveform {spread:.1f}), "
+          f"portamento {profile.portamento_s:.3f} s")
+    assert profile.attack.seconds == pytest.approx(attack, abs=0.015)
+    assert profile.release.seconds == pytest.approx(release, abs=0.03)
+    assert profile.levels_db[-1] - profile.levels_db[0] == pytest.approx(spread, abs=3.5)
+    # FluidSynth changes pitch at once between slurred notes: what is measured is
+    # the pitch tracker's own transition
+    assert profile.portamento_s <= 0.03
+
+
+def test_measure_expression_reads_a_prepared_dataset(violin_dataset):
+    d = measure_expression(violin_dataset)
+    profile = ExpressionProfile.from_dict(d)
+    assert d["measured"]["frame_rate"] == TrainingData(violin_dataset).frame_rate
+    assert d["measured"]["notes"] > 10 and profile.levels_db is not None
+    assert d == measure_expression(TrainingData(violin_dataset))
+
+
+def test_training_writes_the_profile_into_the_model_folder(violin_dataset, tmp_path):
+    from timbral.train import train
+
+    train(violin_dataset, tmp_path / "m", steps=1, batch_size=1, progress=False,
+          log_tensorboard=False)
+    assert load_model(tmp_path / "m").expression == measure_expression(violin_dataset)
+
+
+# ----------------------------------------------------------- what is played
+@pytest.mark.parametrize("name", ["flute", "trumpet"])
+def test_played_notes_onsets_and_rests_are_where_the_file_says(name, tmp_path):
+    events, _ = phrase_with_bends(name, 24.0, HELD_OUT_SEED + 7)
+    path = write_midi(tmp_path / "phrase.mid", [events])
+    model = load_model(name)
+    result = play_midi(path, model)
+    part = result.score.parts[0]
+    profile, _ = profile_for(model)
+    figures = evaluate(result.audio, result.sample_rate, result.voices[0].voice.notes,
+                       part.controls, profile)
+    print(f"\n{name}: {figures}")
+    check_accuracy(figures)
+
+
+def test_a_string_quartet_with_two_models(tmp_path):
+    """Four parts in parallel rhythm (the generator gives one seed the same rhythm
+    in any range): violins on violin_realtime (50 frames/s), viola and cello on
+    tenor_sax (100 frames/s); the cello's channel has a 12-semitone bend range."""
+    ranges = [(67, 84), (60, 76), (53, 67), (44, 58)]
+    tracks, parts = [], []
+    for i, (low, high) in enumerate(ranges):
+        events, _ = phrase_with_bends("violin", 16.0, HELD_OUT_SEED + 3, channel=i,
+                                      low=low, high=high)
+        if i == 3:  # RPN 0 = 12 semitones: the written +4096 is now +6 semitones
+            events = [(0.0, mido.Message("control_change", control=c, value=v, channel=3))
+                      for c, v in ((101, 0), (100, 0), (6, 12))] + events
+        tracks.append(events)
+    path = write_midi(tmp_path / "quartet.mid", tracks,
+                      names=["Violin I", "Violin II", "Viola", "Cello"])
+    violin, sax = load_model("violin_realtime"), load_model("tenor_sax")
+    result = play_score(read_midi(path), violin, {2: sax, 3: sax})
+    assert [(p.voice.part.name, p.model_name) for p in result.voices] == [
+        ("Violin I", "violin_realtime"), ("Violin II", "violin_realtime"),
+        ("Viola", "tenor_sax"), ("Cello", "tenor_sax")]
+    mix = np.sum([p.audio for p in result.voices], axis=0)
+    scale = result.audio[np.argmax(np.abs(mix))] / mix[np.argmax(np.abs(mix))]
+    assert np.allclose(result.audio, mix * scale, atol=1e-6)
+    assert result.score.parts[3].controls.bend_range([1.0]).tolist() == [12.0]
+    for played in result.voices:
+        m = violin if played.model_name == "violin_realtime" else sax
+        figures = evaluate(played.audio, result.sample_rate, played.voice.notes,
+                           played.voice.part.controls, profile_for(m)[0])
+        print(f"\n{played.voice.label} ({played.model_name}): {figures}")
+        check_accuracy(figures)
+
+
+# --------------------------------------------------------------- command line
+def test_play_command(tmp_path, capsys):
+    events, _ = phrase_with_bends("flute", 6.0, HELD_OUT_SEED + 11)
+    path = write_midi(tmp_path / "a.mid", [events, note_events(
+        [MidiNote(1.0, 3.0, 60, 90), MidiNote(1.0, 3.0, 64, 90)], channel=1)],
+        names=["Melody", "Chords"])
+    with pytest.raises(SystemExit):
+        cli.main(["play", "--help"])
+    assert "--vibrato-rate HZ" in capsys.readouterr().out
+    out, roll = tmp_path / "out" / "a.wav", tmp_path / "a.png"
+    argv = ["play", str(path), "--model", "flute", "--output", str(out), "--plot", str(roll),
+            "--track-model", "1=trumpet", "--vibrato", "0", "--legato", "--transpose", "2"]
+    assert cli.main(argv) == 0
+    said = capsys.readouterr().out
+    assert "track 0 'Melody'" in said and "-> 3 voice(s)" in said and f"wrote {roll}" in said
+    assert out.stat().st_size > 1000 and roll.stat().st_size > 20000
+    assert cli.main(argv) == 2  # outputs exist
+    assert "already exists" in capsys.readouterr().err
+    for bad, says in ((["--track-model", "x=flute"], "expected TRACK=MODEL"),
+                      (["--track-model", "5=flute"], "track 5 has no notes"),
+                      (["--channel", "9"], "channel 9: no notes to play"),
+                      (["--vibrato", "-1"], "vibrato: expected a finite number from 0"),
+                      (["--model", "nonesuch"], "not a shipped model"),
+                      (["--plot", str(tmp_path / "x.jpg")], "use a .png name")):
+        argv = ["play", str(path), "--model", "flute", "--output", str(tmp_path / "b.wav"), *bad]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert says in err and "\n" not in err, err
+
+
+# ----------------------------------------------------------------------- live
+def _on(key, velocity=90):
+    return mido.Message("note_on", note=key, velocity=velocity)
+
+
+def _off(key):
+    return mido.Message("note_off", note=key)
+
+
+def _run(engine, script, blocks):
+    """Feed ``script`` (block -> messages sent before that block) and collect the output."""
+    out = []
+    for b in range(blocks):
+        for message in script.get(b, ()):
+            engine.send(message)
+        out.append(engine.process())
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("voices", [1, 3])
+def test_note_engine_is_the_offline_rendering_of_the_curves_it_played(voices):
+    from timbral.midi.live import NoteEngine
+    from timbral.models.rendering import render
+
+    model = load_model("flute")
+    script = {5: [_on(72)], 60: [_on(76)], 120: [_off(72)],
+              160: [mido.Message("pitchwheel", pitch=4096)], 200: [_off(76)],
+              300: [_on(74, 40)], 380: [_off(74)], 420: [_on(60), _on(64), _on(67), _on(71)]}
+    engine = NoteEngine(model, 64, voices=voices, seed=5, record=True)
+    out = _run(engine, script, 480)
+    f0, ld = engine.curves()
+    offline = sum(render(model, f0[v], ld[v], seed=5 + v) for v in range(voices))
+    n = min(len(out), len(offline))
+    assert n > 0.9 * len(out) and np.abs(out[:n] - offline[:n]).max() < 1e-5
+    frame = lambda block: int(block * 64 / model.hop)  # noqa: E731 - first frame of a block
+    midi = 12 * np.log2(f0 / 440.0) + 69
+    if voices == 1:  # overlapping keys slur: the pitch glides, the loudness does not dip
+        assert midi[0, frame(40)] == pytest.approx(72, abs=0.5)
+        assert midi[0, frame(100)] == pytest.approx(76, abs=0.5)
+        level = ld[0, frame(40)]
+        assert ld[0, frame(55):frame(110)].min() > level - 6.0
+        assert midi[0, frame(180)] == pytest.approx(77, abs=0.5)  # bent a semitone
+        assert ld[0, frame(290)] == -80.0  # released, rung out
+    else:  # a chord: two voices at once, then four notes on three voices
+        assert midi[0, frame(100)] == pytest.approx(72, abs=0.5)
+        assert midi[1, frame(100)] == pytest.approx(76, abs=0.5)
+        assert (ld[:2, frame(100)] > -40).all()
+        # the fourth takes the voice the third just got (all started together); bent +1
+        assert sorted(np.round(midi[:, -1]).tolist()) == [61, 65, 72]
+
+
+def test_live_midi_says_in_one_line_what_is_missing(capsys):
+    from timbral.midi.live import midi_ports
+    from timbral.stream.live import LiveAudioError
+
+    try:
+        ports = midi_ports()
+    except LiveAudioError:
+        ports = []
+    if ports:
+        pytest.skip("this machine has MIDI inputs")
+    assert cli.main(["live", "--midi", "--model", "flute"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "MIDI" in err and "\n" not in err, err

@@ -1,0 +1,62 @@
+"""The web app's options and entry point, shared by ``timbral serve`` and
+``python -m timbral.app``."""
+
+from __future__ import annotations
+
+import argparse
+
+from .limits import DEFAULTS, Limits
+
+DESCRIPTION = (
+    "Run the timbre-transfer web app and print the address to open in a browser: record or "
+    "upload audio, pick a shipped model or upload a model zip, set the notebook's controls, "
+    "listen, look at the plots and download the result. Listens on 127.0.0.1 (this computer "
+    "only) unless --host says otherwise; makes no network requests of its own. "
+    "See docs/web.md.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's options (``timbral serve`` and ``python -m timbral.app``)."""
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this computer only; "
+                             "0.0.0.0 opens the app to the network)")
+    parser.add_argument("--port", type=int, default=8000,
+                        help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--model", action="append", default=[], metavar="PATH",
+                        help="also offer this model folder or zip (repeatable)")
+    parser.add_argument("--max-upload-mb", type=float, default=DEFAULTS["max_upload_mb"],
+                        help="largest audio upload in MB (default %(default)g)")
+    parser.add_argument("--max-model-mb", type=float, default=DEFAULTS["max_model_mb"],
+                        help="largest model zip upload in MB, and the most it may expand to "
+                             "or its config may describe (default %(default)g)")
+    parser.add_argument("--max-seconds", type=float, default=DEFAULTS["max_seconds"],
+                        help="longest audio accepted, in seconds (default %(default)g)")
+    parser.add_argument("--jobs", type=int, default=DEFAULTS["jobs"],
+                        help="transfers computed at once (default %(default)d)")
+    parser.add_argument("--max-queue", type=int, default=DEFAULTS["max_queue"],
+                        help="transfers allowed to wait beyond those (default %(default)d)")
+    parser.add_argument("--session-minutes", type=float, default=DEFAULTS["session_minutes"],
+                        help="delete a page's files after this long idle (default %(default)g)")
+    parser.add_argument("--max-sessions", type=int, default=DEFAULTS["max_sessions"],
+                        help="pages served at once; the longest idle is dropped beyond "
+                             "(default %(default)d)")
+
+
+def run(args: argparse.Namespace) -> None:
+    """Serve until Ctrl+C; bad options raise a one-line ValueError."""
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port {args.port}: expected 0 to 65535")
+    try:
+        from .server import serve
+    except ImportError as exc:
+        raise ValueError(f"the web app needs the 'web' extra ({exc.name} is missing): "
+                           f"pip install 'timbral[web]'") from None
+    limits = Limits(max_upload_mb=args.max_upload_mb, max_model_mb=args.max_model_mb,
+                    max_seconds=args.max_seconds, jobs=args.jobs, max_queue=args.max_queue,
+                    session_minutes=args.session_minutes, max_sessions=args.max_sessions)
+    try:
+        serve(args.host, args.port, models=args.model, limits=limits,
+              announce=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:  # Ctrl+C is how the server is meant to stop
+        pass
+    print("timbral serve: stopped; its temporary files are deleted", flush=True)

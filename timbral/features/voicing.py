@@ -1,0 +1,410 @@
+"""The voicing gate: which frames a pitched instrument should play.
+
+A frame plays (is *voiced*) only when the input there is a pitched sound a
+listener would call a note:
+
+- periodic: the tracker's confidence (for the refined trackers, the larger of
+  the network's and the harmonic-to-noise ratio's) is high;
+- loud enough: its loudness is above the recording's own noise floor, the
+  :data:`FLOOR_QUANTILE` of the loudness of its aperiodic frames (confidence
+  below :data:`APERIODIC_CONFIDENCE`): per recording offline, a running
+  estimate of the same quantile in a stream (:class:`NoiseFloor`);
+- in a plausible pitch range (:data:`MIN_F0_HZ` .. :data:`MAX_F0_HZ`).
+
+With hysteresis: a note starts on the strict thresholds of
+:class:`GateRules` and goes on while the looser ones hold. A short unvoiced
+gap inside a note is bridged (the note goes on at the pitch it had) only where
+the input is legato: it keeps sounding at a level near the note's. With
+``hold_pitch`` (for singing) gaps up to :data:`HOLD_SECONDS` are bridged
+whatever their level: consonants and breaths inside a phrase.
+
+:class:`VoicingGate` makes the decision frame by frame from the past alone
+(it adds no latency), so the streaming engine runs it as it is. Offline,
+:func:`gate_voicing` runs the same gate over a whole recording and then uses
+what comes later, which a stream cannot: it takes back what turned out wrong
+(a bridge that ended in a rest; a note shorter than ``min_note_seconds``),
+corrects the tracker's octave errors at attacks and one-frame pitch blips
+(:func:`clean_transitions`), and gives the silent frame before an attack the
+attack's pitch so the synth does not glide into it.
+
+Units: f0 in Hz, confidence in [0, 1], loudness in dB (floor -80); curves are
+numpy ``[n_frames]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, NamedTuple, Optional
+
+import numpy as np
+
+from ..validation import check_number, check_positive
+from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
+
+__all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
+           "gate_voicing", "clean_transitions", "noise_floor", "MIN_F0_HZ", "MAX_F0_HZ",
+           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
+
+#: The plausible pitch range of a melody's fundamental (Hz): CREPE's range, less
+#: the lowest octave where noise and rumble put their "pitch".
+MIN_F0_HZ, MAX_F0_HZ = 55.0, 2000.0
+#: Frames below this confidence are aperiodic: their loudness measures the noise floor.
+APERIODIC_CONFIDENCE = 0.35
+#: The noise floor is this quantile of the aperiodic frames' loudness.
+FLOOR_QUANTILE = 0.2
+#: The floor needs this much aperiodic audio (s) before it is trusted; until then
+#: (and in a recording without any) it is the -80 dB floor of silence.
+FLOOR_MIN_SECONDS = 0.25
+#: The streaming floor forgets aperiodic frames with this time constant (s), and
+#: reads its quantile from bins this wide (dB) up to FLOOR_TOP_DB.
+FLOOR_MEMORY_S = 10.0
+FLOOR_STEP_DB, FLOOR_TOP_DB = 0.5, 40.0
+#: Longest gap bridged inside a legato phrase, and with ``hold_pitch`` (s).
+BRIDGE_SECONDS, HOLD_SECONDS = 0.06, 0.25
+#: A gap is legato while it stays within this many dB of the note's level, its
+#: loudest recent frame (a peak falling this fast, dB/s).
+LEGATO_DROP_DB = 12.0
+LEVEL_FALL_DB_S = 20.0
+#: Offline, an attack is followed back this far (s) while its loudness rises
+#: from the floor: a note's first frames, before the pitch is clear in the noise.
+ATTACK_SECONDS = 0.08
+#: ... if it rises at least this much (dB) into the onset, through frames the noise
+#: can hide a note in: at most this far above the floor (a consonant before a
+#: vowel is louder, and stays out).
+ATTACK_RISE_DB = 3.0
+ATTACK_MASKED_DB = 12.0
+#: Offline, shorter notes are taken back (s).
+MIN_NOTE_SECONDS = 0.05
+#: Octave errors at an attack last at most this long (s) to be corrected offline,
+#: when the note then holds the other octave at least SETTLED_SECONDS.
+ATTACK_OCTAVE_SECONDS = 0.16
+SETTLED_SECONDS = 0.03
+
+
+@dataclass(frozen=True)
+class GateRules:
+    """The thresholds of one gate setting (see :func:`gate_rules`).
+
+    Attributes:
+      confidence_on, confidence_off: confidence a note needs to start / to go on.
+      margin_on_db, margin_off_db: dB above the noise floor a note needs to
+        start / to go on.
+      bridge_seconds: longest unvoiced gap bridged inside a note.
+      legato_only: bridge only while the input keeps sounding (within
+        :data:`LEGATO_DROP_DB` of the note's level and ``margin_on_db`` above
+        the floor); False bridges any gap (``hold_pitch``).
+      min_note_seconds: offline, shorter notes are taken back.
+      min_f0_hz, max_f0_hz: the pitch range a note must lie in.
+    """
+
+    confidence_on: float
+    confidence_off: float
+    margin_on_db: float
+    margin_off_db: float
+    bridge_seconds: float = BRIDGE_SECONDS
+    legato_only: bool = True
+    min_note_seconds: float = MIN_NOTE_SECONDS
+    min_f0_hz: float = MIN_F0_HZ
+    max_f0_hz: float = MAX_F0_HZ
+
+
+def gate_rules(gate: float, hold_pitch: bool = False) -> Optional[GateRules]:
+    """The thresholds for a gate setting ``gate`` in [0, 1] (the transfer control).
+
+    0 turns the gate off (returns None: every frame plays, as in Magenta's
+    notebook). Higher values ask for a clearer pitch and more level above the
+    noise floor: at the default 0.5 a note starts at confidence 0.8 and 3 dB
+    above the floor and goes on down to confidence 0.45 and 1 dB. ``hold_pitch``
+    bridges gaps up to :data:`HOLD_SECONDS` at any level (singing: consonants,
+    breaths) instead of :data:`BRIDGE_SECONDS` of legato.
+    """
+    gate = check_number(gate, "gate", minimum=0.0)
+    if gate > 1.0:
+        raise ValueError(f"gate: expected a number from 0 to 1, got {gate:g}")
+    if gate == 0.0:
+        return None
+    on = 0.6 + 0.4 * gate
+    return GateRules(confidence_on=on, confidence_off=on - 0.35, margin_on_db=6.0 * gate,
+                     margin_off_db=2.0 * gate,
+                     bridge_seconds=HOLD_SECONDS if hold_pitch else BRIDGE_SECONDS,
+                     legato_only=not hold_pitch)
+
+
+# ---------------------------------------------------------------- noise floor
+def noise_floor(loudness_db, f0_confidence, frame_rate: float) -> float:
+    """A recording's noise floor (dB): the :data:`FLOOR_QUANTILE` of the loudness
+    of its aperiodic frames, or -80 dB when it has under
+    :data:`FLOOR_MIN_SECONDS` of them (nothing to measure a floor on).
+
+    ``loudness_db``, ``f0_confidence``: ``[n_frames]``; ``frame_rate`` in Hz.
+    """
+    ld = as_curve(loudness_db, "loudness_db")
+    conf = as_curve(f0_confidence, "f0_confidence")
+    check_same_length(loudness_db=ld, f0_confidence=conf)
+    aperiodic = ld[conf < APERIODIC_CONFIDENCE]
+    if aperiodic.size < FLOOR_MIN_SECONDS * check_positive(frame_rate, "frame_rate"):
+        return DEFAULT_MIN_DB
+    return float(np.quantile(aperiodic, FLOOR_QUANTILE))
+
+
+class NoiseFloor:
+    """The running version of :func:`noise_floor` for a stream.
+
+    The loudness of aperiodic frames goes into a histogram (:data:`FLOOR_STEP_DB`
+    bins) whose counts decay with a :data:`FLOOR_MEMORY_S` time constant; the
+    floor is its :data:`FLOOR_QUANTILE`. Until :data:`FLOOR_MIN_SECONDS` of
+    aperiodic frames have been heard, :attr:`value` is -80 dB. ``fixed``: a
+    known floor (offline), which frames do not change.
+    """
+
+    def __init__(self, frame_rate: float, fixed: Optional[float] = None):
+        self.frame_rate = check_positive(frame_rate, "frame_rate")
+        self.needed = FLOOR_MIN_SECONDS * self.frame_rate
+        self.decay = 1.0 - 1.0 / (FLOOR_MEMORY_S * self.frame_rate)
+        self.fixed = None if fixed is None else check_number(fixed, "noise floor")
+        self.edges = np.arange(DEFAULT_MIN_DB, FLOOR_TOP_DB + FLOOR_STEP_DB / 2, FLOOR_STEP_DB)
+        self.reset()
+
+    def reset(self) -> None:
+        self.counts = np.zeros(len(self.edges) - 1)
+        self.heard = 0
+        self._value = DEFAULT_MIN_DB
+
+    @property
+    def value(self) -> float:
+        """The floor to compare frames with (dB)."""
+        return self._value if self.fixed is None else self.fixed
+
+    def update(self, confidence: float, loudness_db: float) -> None:
+        if self.fixed is not None or confidence >= APERIODIC_CONFIDENCE:
+            return
+        self.counts *= self.decay
+        i = int(np.clip((loudness_db - DEFAULT_MIN_DB) // FLOOR_STEP_DB, 0, len(self.counts) - 1))
+        self.counts[i] += 1.0
+        self.heard += 1
+        if self.heard >= self.needed:
+            cdf = np.cumsum(self.counts) / self.counts.sum()
+            self._value = float(np.interp(FLOOR_QUANTILE, np.concatenate([[0.0], cdf]),
+                                          self.edges))
+
+
+# ----------------------------------------------------------------- the gate
+class GateFrame(NamedTuple):
+    """One frame's decision: ``voiced`` (the frame plays), ``f0_hz`` (the
+    pitch to play: the input's, or the note's last pitch in a bridged gap or
+    after the note) and ``bridged`` (an unvoiced gap inside a note)."""
+
+    voiced: bool
+    f0_hz: float
+    bridged: bool
+
+
+class VoicingGate:
+    """The voicing decision frame by frame, from the past only (see the module doc).
+
+    Args:
+      frame_rate: frames per second.
+      rules: the thresholds (:func:`gate_rules`).
+      noise_floor_db: a known noise floor (offline: :func:`noise_floor`);
+        None: a running :class:`NoiseFloor`.
+      revisions: keep :attr:`revoked` and :attr:`onsets` (offline; a stream
+        cannot use them, and they would grow with it).
+
+    Calling it with one frame's ``(f0_hz, confidence, loudness_db)`` returns
+    its :class:`GateFrame`. Decisions are final for a stream. With
+    ``revisions``, :attr:`revoked` lists frames (absolute indices, from 0)
+    that later frames showed to be wrong (a bridge that ended in a rest, a
+    note shorter than ``rules.min_note_seconds``) and :attr:`onsets` the
+    frames where notes started; :func:`gate_voicing` uses both.
+    """
+
+    def __init__(self, frame_rate: float, rules: GateRules,
+                 noise_floor_db: Optional[float] = None, revisions: bool = False):
+        if not isinstance(rules, GateRules):
+            raise ValueError(f"rules: expected GateRules, got {type(rules).__name__}")
+        self.rules = rules
+        self.frame_rate = check_positive(frame_rate, "frame_rate")
+        self.floor = NoiseFloor(self.frame_rate, noise_floor_db)
+        self.bridge_frames = int(round(rules.bridge_seconds * self.frame_rate))
+        self.min_note_frames = int(math.ceil(rules.min_note_seconds * self.frame_rate))
+        self.revisions = bool(revisions)
+        self.level_fall = LEVEL_FALL_DB_S / self.frame_rate
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (the floor too, unless it is fixed)."""
+        self.floor.reset()
+        self.frames = 0
+        self.on = False
+        self.note_start = 0
+        self.gap = 0  # frames of the bridged gap in progress
+        self.held_f0: Optional[float] = None  # the note's last voiced pitch
+        self.note_db = DEFAULT_MIN_DB  # the note's level: a peak that falls LEVEL_FALL_DB_S
+        self.revoked: List[int] = []
+        self.onsets: List[int] = []
+
+    def __call__(self, f0_hz: float, confidence: float, loudness_db: float) -> GateFrame:
+        r = self.rules
+        k = self.frames
+        self.frames += 1
+        f0, conf, ld = float(f0_hz), float(confidence), float(loudness_db)
+        floor = self.floor.value
+        self.floor.update(conf, ld)
+        in_range = r.min_f0_hz <= f0 <= r.max_f0_hz
+        if self.on:
+            sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
+        else:
+            sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
+        if sounds and in_range:
+            if not self.on:
+                self.on, self.note_start, self.note_db = True, k, ld
+                if self.revisions:
+                    self.onsets.append(k)
+            self.note_db = max(ld, self.note_db - self.level_fall)
+            self.gap, self.held_f0 = 0, f0
+            return GateFrame(True, f0, False)
+        if self.on and self.gap < self.bridge_frames and (
+                not r.legato_only or (ld >= floor + r.margin_on_db
+                                      and ld >= self.note_db - LEGATO_DROP_DB)):
+            self.gap += 1
+            return GateFrame(True, self.held_f0, True)
+        if self.on:  # the note ends: take back a bridge into this rest, and a blip
+            self.on = False
+            end = k - self.gap
+            if self.revisions:
+                short = end - self.note_start < self.min_note_frames
+                self.revoked.extend(range(self.note_start if short else end, k))
+            self.gap = 0
+        held = f0 if self.held_f0 is None else self.held_f0
+        return GateFrame(False, held, False)
+
+
+# -------------------------------------------------------------------- offline
+@dataclass
+class Voicing:
+    """What :func:`gate_voicing` decided for a recording.
+
+    Attributes:
+      voiced: bool ``[n_frames]``, the frames that play.
+      f0_hz: float64 ``[n_frames]`` Hz, the pitch to play: the input's with
+        transitions cleaned, held through bridged gaps and silent frames.
+      noise_floor_db: the recording's noise floor (dB).
+      rules: the thresholds used.
+    """
+
+    voiced: np.ndarray
+    f0_hz: np.ndarray
+    noise_floor_db: float
+    rules: GateRules
+
+
+def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
+                 rules: GateRules) -> Voicing:
+    """The voicing gate over a whole recording (see the module doc).
+
+    Args:
+      f0_hz, f0_confidence, loudness_db: the input's features, ``[n_frames]``.
+      frame_rate: their frame rate (Hz).
+      rules: the thresholds (:func:`gate_rules`).
+
+    Returns:
+      a :class:`Voicing`.
+    """
+    f0 = as_curve(f0_hz, "f0_hz")
+    conf = as_curve(f0_confidence, "f0_confidence")
+    ld = as_curve(loudness_db, "loudness_db")
+    n = check_same_length(f0_hz=f0, f0_confidence=conf, loudness_db=ld)
+    check_confidence(conf)
+    floor = noise_floor(ld, conf, frame_rate)
+    gate = VoicingGate(frame_rate, rules, floor, revisions=True)
+    frames = [gate(*frame) for frame in zip(f0, conf, ld)]
+    voiced = np.array([f.voiced for f in frames], bool)
+    bridged = np.array([f.bridged for f in frames], bool)
+    if gate.on:  # the recording ends inside a note: its trailing bridge is a rest
+        gate(0.0, 0.0, DEFAULT_MIN_DB)
+    revoked = np.array([i for i in gate.revoked if i < n], np.int64)
+    voiced[revoked] = False
+    bridged[revoked] = False
+    played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate)
+    reach = int(round(ATTACK_SECONDS * frame_rate))
+    for k in gate.onsets:
+        if not voiced[k]:  # taken back
+            continue
+        j = k
+        while j > 0 and k - j < reach and not voiced[j - 1] \
+                and floor + rules.margin_off_db <= ld[j - 1] <= floor + ATTACK_MASKED_DB \
+                and ld[j - 1] <= ld[j] + 0.5:
+            j -= 1
+        if ld[k] - ld[j] >= ATTACK_RISE_DB:
+            voiced[j:k] = True
+            played[j:k] = played[k]
+    return Voicing(voiced, _fill(played, voiced, f0), floor, rules)
+
+
+def _runs(mask: np.ndarray):
+    """(start, end) of each run of True in a bool array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0])
+
+
+def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
+    """The pitch of played frames with the tracker's attack errors corrected.
+
+    ``f0_hz``: ``[n_frames]`` Hz, 0 where a frame is not played (or is a
+    bridge). Inside each run of played frames, split into segments at pitch
+    changes of more than half a semitone:
+
+    - a segment of at most :data:`ATTACK_OCTAVE_SECONDS` that starts the run
+      or follows another pitch, an octave (or two) within 80 cents away from
+      the segment after it (which lasts :data:`SETTLED_SECONDS` or more), is
+      moved to that segment's octave: an attack's sub- or overtone, which the
+      tracker caught before the note settled;
+    - a single frame between two segments that agree within half a semitone
+      takes their pitch (a blip).
+
+    Returns float64 ``[n_frames]`` (0 where the input was 0).
+    """
+    out = np.asarray(f0_hz, np.float64).copy()
+    longest = max(1, int(round(ATTACK_OCTAVE_SECONDS * frame_rate)))
+    settled = max(2, int(round(SETTLED_SECONDS * frame_rate)))
+    for start, end in _runs(out > 0):
+        cents = 1200 * np.log2(out[start:end])
+        cuts = np.nonzero(np.abs(np.diff(cents)) > 50)[0] + 1
+        bounds = np.concatenate([[0], cuts, [end - start]])
+        segs = list(zip(bounds[:-1], bounds[1:]))
+        medians = [float(np.median(cents[a:b])) for a, b in segs]
+        for i in range(len(segs) - 1):
+            (a, b), (c, d) = segs[i], segs[i + 1]
+            step = medians[i + 1] - medians[i]
+            octaves = round(step / 1200)
+            if octaves and abs(step - 1200 * octaves) <= 80 and b - a <= longest \
+                    and d - c >= settled:
+                cents[a:b] += 1200 * octaves
+                medians[i] += 1200 * octaves
+        for i in range(1, len(segs) - 1):
+            (a, b) = segs[i]
+            if b - a == 1 and abs(medians[i + 1] - medians[i - 1]) <= 50:
+                cents[a] = medians[i - 1]
+        out[start:end] = 2.0 ** (cents / 1200)
+    return out
+
+
+def _fill(f0_played: np.ndarray, voiced: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
+    """Pitch for every frame: played frames keep theirs; bridges and silent
+    frames hold the last played pitch, and the silent frame just before a note
+    takes that note's (the synth interpolates pitch between frames: no glide
+    into an attack). Frames before the first note take its pitch; without any
+    note, the input's ``f0_hz`` stays."""
+    n = len(f0_played)
+    have = f0_played > 0
+    if not have.any():
+        return f0_hz.copy()
+    index = np.arange(n)
+    last = np.maximum.accumulate(np.where(have, index, -1))
+    out = f0_played[np.where(last >= 0, last, int(np.argmax(have)))]
+    following = np.minimum.accumulate(np.where(have, index, n)[::-1])[::-1]
+    before = np.nonzero(voiced[1:] & ~voiced[:-1])[0]  # the silent frame before an onset
+    before = before[following[before + 1] < n]
+    out[before] = f0_played[following[before + 1]]
+    return out

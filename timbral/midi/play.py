@@ -1,0 +1,149 @@
+"""Playing a MIDI score with models: parts -> voices -> curves -> the models' synthesis -> a mix.
+
+:func:`play_score` deals each part's notes to monophonic voices
+(:mod:`.voices`), builds every voice's f0 and loudness at its model's frame
+rate with its model's expression profile (:mod:`.curves`), renders each voice
+through the model's one synthesis graph (:func:`timbral.models.rendering.render`,
+its own decoder and synth state) and adds the voices.
+:func:`play_midi` reads the file first (what ``timbral play`` and the web
+app call).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..audio import resample_audio
+from ..models.autoencoder import Autoencoder
+from ..models.rendering import render
+from .curves import sounding_end, voice_curves
+from .expression import ExpressionProfile, profile_for
+from .score import Score, read_midi
+from .voices import Voice, part_voices
+
+#: Silence (s) after the last release.
+TAIL = 0.1
+#: Largest mix peak left as it is; louder mixes are scaled down to it.
+MAX_PEAK = 0.99
+
+
+@dataclass
+class PlayedVoice:
+    """One rendered voice: what it played, with which model, and its curves
+    (``f0_hz``, ``loudness_db`` at ``frame_rate``) and audio (at the mix's rate)."""
+
+    voice: Voice
+    model_name: str
+    frame_rate: float
+    f0_hz: np.ndarray
+    loudness_db: np.ndarray
+    audio: np.ndarray
+
+
+@dataclass
+class MidiRendering:
+    """A played score: ``audio`` float32 ``[n]`` at ``sample_rate``, every voice,
+    the score, and messages for the user (one line each)."""
+
+    audio: np.ndarray
+    sample_rate: int
+    voices: List[PlayedVoice]
+    score: Score
+    messages: List[str]
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+def play_score(score: Score, model: Autoencoder,
+               track_models: Optional[Mapping[int, Autoencoder]] = None, legato: bool = False,
+               overrides: Optional[Mapping[str, float]] = None, seed: int = 0,
+               progress: bool = False) -> MidiRendering:
+    """Render ``score`` with ``model`` (tracks in ``track_models`` with theirs).
+
+    Args:
+      score: from :func:`~.score.read_midi`.
+      model: plays every part whose track has no model of its own.
+      track_models: track number -> model.
+      legato: slur notes of a voice that follow within
+        :data:`~.curves.LEGATO_GAP` seconds.
+      overrides: :data:`~.expression.OVERRIDES` values applied to every
+        model's profile (e.g. ``{"vibrato": 0}``).
+      seed: noise seed (voice ``i`` uses ``seed + i``).
+      progress: a progress bar over voices.
+    """
+    track_models = dict(track_models or {})
+    unknown = sorted(set(track_models) - {p.track for p in score.parts})
+    if unknown:
+        playing = sorted({p.track for p in score.parts})
+        raise ValueError(f"track-model: track {unknown[0]} has no notes to play; tracks "
+                         f"played: {playing}")
+    messages = list(score.messages)
+    profiles: Dict[int, ExpressionProfile] = {}
+    for m in {id(m): m for m in [model, *track_models.values()]}.values():
+        profile, notes = profile_for(m)
+        profiles[id(m)] = profile.with_overrides(**(overrides or {}))
+        messages.extend(notes)
+    voices = [(v, track_models.get(v.part.track, model)) for part in score.parts
+              for v in part_voices(part)]
+    rate = max(m.sample_rate for _, m in voices)
+    end = max(sounding_end(v.notes, profiles[id(m)]) for v, m in voices) + TAIL
+    messages.append(f"{len(score.notes)} notes in {len(score.parts)} part(s) -> "
+                    f"{len(voices)} voice(s), {end:.1f} s")
+    messages.extend(_range_warnings(voices))
+    played, mix = [], np.zeros(int(round(end * rate)), np.float32)
+    for i, (voice, m) in enumerate(tqdm(voices, desc="play", unit="voice",
+                                        disable=not progress)):
+        n_frames = int(np.ceil(end * m.frame_rate)) + 1
+        f0, loudness = voice_curves(voice.notes, voice.part.controls, profiles[id(m)],
+                                    m.frame_rate, n_frames, legato)
+        audio = render(m, f0, loudness, seed=seed + i)
+        if m.sample_rate != rate:
+            audio = resample_audio(audio, m.sample_rate, rate)
+        audio = np.pad(audio, (0, max(0, len(mix) - len(audio))))[:len(mix)]
+        mix += audio
+        played.append(PlayedVoice(voice, m.name, m.frame_rate, f0, loudness, audio))
+    peak = float(np.abs(mix).max())
+    if peak > MAX_PEAK:
+        mix *= MAX_PEAK / peak
+        messages.append(f"the mix peaked at {peak:.2f}; scaled down by "
+                        f"{20 * np.log10(peak / MAX_PEAK):.1f} dB")
+    return MidiRendering(mix, rate, played, score, messages)
+
+
+def play_midi(path, model: Autoencoder, track_models: Optional[Mapping[int, Autoencoder]] = None,
+              track: Optional[int] = None, channel: Optional[int] = None,
+              tempo_scale: float = 1.0, transpose: float = 0.0, legato: bool = False,
+              overrides: Optional[Mapping[str, float]] = None, seed: int = 0,
+              progress: bool = False) -> MidiRendering:
+    """Read a MIDI file (:func:`~.score.read_midi`) and play it (:func:`play_score`)."""
+    score = read_midi(path, track=track, channel=channel, tempo_scale=tempo_scale,
+                      transpose=transpose)
+    return play_score(score, model, track_models, legato=legato, overrides=overrides,
+                      seed=seed, progress=progress)
+
+
+def _range_warnings(voices) -> List[str]:
+    """One line per model asked for notes outside the pitch range it was trained on."""
+    out = []
+    by_model: Dict[int, list] = {}
+    for voice, m in voices:
+        by_model.setdefault(id(m), [m, []])[1].extend(voice.notes)
+    for m, notes in by_model.values():
+        stats = m.statistics
+        if not stats or "min_pitch_note" not in stats:
+            continue
+        low, high = stats["min_pitch_note"], stats["max_pitch_note"]
+        outside = [n for n in notes if not low - 2 <= n.pitch <= high + 2]
+        if outside:
+            out.append(f"{m.name}: {len(outside)} of {len(notes)} notes lie outside the range "
+                       f"it was trained on (MIDI {low:.0f}-{high:.0f}); --transpose moves them")
+    return out
+
+
+__all__ = ["MidiRendering", "PlayedVoice", "play_midi", "play_score"]

@@ -1,0 +1,354 @@
+"""Standard MIDI files -> notes and per-channel controls, in seconds.
+
+:func:`read_midi` reads a file with mido (the bytes, running status and meta
+events are mido's business) and lays its events on a time axis in seconds
+with the file's tempo map. What it keeps:
+
+- notes (note-on with velocity > 0 up to the matching note-off or note-on
+  with velocity 0); a key struck again before its note-off ends the earlier
+  note there; notes still held when the track ends end there;
+- per channel, as step curves over time: the pitch wheel, its range (RPN 0,
+  pitch-bend sensitivity: CC101/CC100 = 0/0 then CC6 semitones and CC38
+  cents; 2 semitones until a file says otherwise), CC7 volume and CC11
+  expression. A channel's controls belong to the channel whichever track
+  sends them, as in a synthesiser.
+
+CC7 and CC11 become gains with the General MIDI curve, ``40 log10(value /
+reference)`` dB, relative to their defaults (volume 100, expression 127) so a
+file that never sends them plays at the level its velocities ask for. Other
+events (sustain pedal, modulation wheel, program changes) are ignored.
+
+A *part* is the notes of one (track, channel) pair with that channel's
+controls; :mod:`timbral.midi.voices` splits a part into monophonic voices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+#: General MIDI channel of percussion (0-based 9, "channel 10"): left out unless chosen.
+DRUM_CHANNEL = 9
+#: Defaults of the controllers a file may never send (General MIDI).
+DEFAULT_VOLUME, DEFAULT_EXPRESSION, DEFAULT_BEND_RANGE = 100, 127, 2.0
+#: Microseconds per quarter note before the first tempo event (120 bpm).
+DEFAULT_TEMPO = 500_000
+#: Controller numbers.
+CC_VOLUME, CC_EXPRESSION, CC_DATA_MSB, CC_DATA_LSB = 7, 11, 6, 38
+CC_RPN_LSB, CC_RPN_MSB, CC_NRPN_LSB, CC_NRPN_MSB, CC_RESET = 100, 101, 98, 99, 121
+
+
+@dataclass(frozen=True)
+class MidiNote:
+    """One note: onset and offset in seconds, pitch in semitones (MIDI key plus
+    any transposition), velocity 1..127, the track (0-based) and channel (0-based)."""
+
+    onset: float
+    offset: float
+    pitch: float
+    velocity: int
+    track: int = 0
+    channel: int = 0
+
+    @property
+    def duration(self) -> float:
+        return self.offset - self.onset
+
+
+class StepCurve:
+    """A value that changes at given times and holds in between.
+
+    ``times`` (s, ascending) and ``values`` of the same length; before the first
+    time the value is ``default``. Calling it with an array of times returns
+    the values in force then (float64).
+    """
+
+    def __init__(self, times: Sequence[float], values: Sequence[float], default: float):
+        self.times = np.asarray(times, np.float64)
+        self.values = np.asarray(values, np.float64)
+        self.default = float(default)
+
+    def __call__(self, t) -> np.ndarray:
+        t = np.asarray(t, np.float64)
+        i = np.searchsorted(self.times, t, side="right") - 1
+        table = np.concatenate([[self.default], self.values])
+        return table[i + 1]
+
+
+def bend_cents(wheel, bend_range) -> np.ndarray:
+    """Pitch bend in cents from the wheel (-8192..8191) and its range (semitones)."""
+    return np.asarray(wheel, np.float64) / 8192.0 * np.asarray(bend_range) * 100.0
+
+
+def gain_db(volume, expression) -> np.ndarray:
+    """CC7 and CC11 as a gain in dB (0 at their defaults; -inf at 0)."""
+    with np.errstate(divide="ignore"):
+        return (40.0 * np.log10(np.asarray(volume, np.float64) / DEFAULT_VOLUME)
+                + 40.0 * np.log10(np.asarray(expression, np.float64) / DEFAULT_EXPRESSION))
+
+
+class ChannelState:
+    """One channel's controllers as a synthesiser keeps them, message by message:
+    ``values`` holds ``wheel`` (-8192..8191), ``range`` (semitones, RPN 0),
+    ``volume`` (CC7) and ``expression`` (CC11)."""
+
+    DEFAULTS = {"wheel": 0.0, "range": DEFAULT_BEND_RANGE, "volume": float(DEFAULT_VOLUME),
+                "expression": float(DEFAULT_EXPRESSION)}
+
+    def __init__(self):
+        self.values = dict(self.DEFAULTS)
+        self._select: List[Optional[int]] = [None, None]  # RPN MSB, LSB
+        self._rpn: Optional[Tuple[int, int]] = None
+        self._range = [DEFAULT_BEND_RANGE, 0.0]  # semitones, cents
+
+    def apply(self, message) -> List[str]:
+        """Take a mido message (pitchwheel or control_change); the names of the values
+        it changed."""
+        if message.type == "pitchwheel":
+            self.values["wheel"] = float(message.pitch)
+            return ["wheel"]
+        if message.type != "control_change":
+            return []
+        number, value = message.control, message.value
+        if number == CC_VOLUME:
+            self.values["volume"] = float(value)
+            return ["volume"]
+        if number == CC_EXPRESSION:
+            self.values["expression"] = float(value)
+            return ["expression"]
+        if number in (CC_RPN_MSB, CC_RPN_LSB):
+            self._select[0 if number == CC_RPN_MSB else 1] = value
+            self._rpn = tuple(self._select) if None not in self._select else None
+        elif number in (CC_NRPN_MSB, CC_NRPN_LSB):  # data entry now addresses an NRPN
+            self._select, self._rpn = [None, None], None
+        elif number in (CC_DATA_MSB, CC_DATA_LSB) and self._rpn == (0, 0):
+            self._range[0 if number == CC_DATA_MSB else 1] = float(value)
+            self.values["range"] = self._range[0] + self._range[1] / 100.0
+            return ["range"]
+        elif number == CC_RESET:  # reset all controllers (RP-015): wheel and CC11
+            self._select, self._rpn = [None, None], None
+            self.values.update(wheel=0.0, expression=float(DEFAULT_EXPRESSION))
+            return ["wheel", "expression"]
+        return []
+
+    def bend_cents(self) -> float:
+        return float(bend_cents(self.values["wheel"], self.values["range"]))
+
+    def gain_db(self) -> float:
+        return float(gain_db(self.values["volume"], self.values["expression"]))
+
+
+@dataclass
+class ChannelControls:
+    """A channel's controllers over time (step curves of the raw MIDI values)."""
+
+    wheel: StepCurve  # -8192..8191
+    bend_range: StepCurve  # semitones
+    volume: StepCurve  # CC7 0..127
+    expression: StepCurve  # CC11 0..127
+
+    def bend_cents(self, t) -> np.ndarray:
+        """Pitch bend in cents at times ``t`` (s): wheel / 8192 x range."""
+        return bend_cents(self.wheel(t), self.bend_range(t))
+
+    def gain_db(self, t) -> np.ndarray:
+        """CC7 and CC11 as a gain in dB at times ``t`` (0 at their defaults; -inf at 0)."""
+        return gain_db(self.volume(t), self.expression(t))
+
+
+@dataclass
+class Part:
+    """The notes of one track on one channel (sorted by onset) and the channel's controls."""
+
+    track: int
+    channel: int
+    name: str
+    notes: List[MidiNote]
+    controls: ChannelControls
+
+    @property
+    def label(self) -> str:
+        """``track N 'name' channel C`` (channel 1-based, as musicians count)."""
+        name = f" {self.name!r}" if self.name else ""
+        return f"track {self.track}{name} channel {self.channel + 1}"
+
+
+@dataclass
+class Score:
+    """A MIDI file read into seconds.
+
+    Attributes:
+      parts: the selected notes, one :class:`Part` per (track, channel).
+      duration: the last note-off (s).
+      tracks: ``(index, name, number of notes)`` of every track in the file.
+      path: where it was read from.
+      messages: what was left out and why (one line each).
+    """
+
+    parts: List[Part]
+    duration: float
+    tracks: List[Tuple[int, str, int]]
+    path: str
+    messages: List[str]
+
+    @property
+    def notes(self) -> List[MidiNote]:
+        return sorted((n for p in self.parts for n in p.notes), key=lambda n: n.onset)
+
+
+class _TempoMap:
+    """Ticks -> seconds through a sorted list of ``(tick, microseconds per beat)``."""
+
+    def __init__(self, changes: List[Tuple[int, int]], ticks_per_beat: int):
+        changes = sorted(changes, key=lambda c: c[0])
+        ticks = [0]
+        tempos = [DEFAULT_TEMPO]
+        for tick, tempo in changes:
+            if tick == ticks[-1]:
+                tempos[-1] = tempo
+            else:
+                ticks.append(tick)
+                tempos.append(tempo)
+        self.ticks = np.array(ticks, np.float64)
+        self.seconds_per_tick = np.array(tempos, np.float64) / 1e6 / ticks_per_beat
+        self.start = np.concatenate([[0.0], np.cumsum(np.diff(self.ticks)
+                                                      * self.seconds_per_tick[:-1])])
+
+    def seconds(self, tick: int) -> float:
+        i = int(np.searchsorted(self.ticks, tick, side="right")) - 1
+        return float(self.start[i] + (tick - self.ticks[i]) * self.seconds_per_tick[i])
+
+
+def _open(path: Path):
+    import mido
+
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        return mido.MidiFile(str(path), clip=True)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"{path}: not a readable standard MIDI file ({exc})") from None
+
+
+def _events(midi) -> List[Tuple[int, int, int, object]]:
+    """``(absolute tick, track, order, message)`` of every message, in time order."""
+    events = []
+    for index, track in enumerate(midi.tracks):
+        tick = 0
+        for order, message in enumerate(track):
+            tick += message.time
+            events.append((tick, index, order, message))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    return events
+
+
+def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
+              tempo_scale: float = 1.0, transpose: float = 0.0) -> Score:
+    """Read a standard MIDI file (type 0, 1 or 2) into a :class:`Score`.
+
+    Args:
+      path: the ``.mid`` file.
+      track: keep only this track (0-based, in file order; type 1 files often
+        keep tempo and names in track 0).
+      channel: keep only this channel, 1..16 as musicians count (10 is
+        General MIDI percussion, left out unless chosen here).
+      tempo_scale: play this many times faster (2: twice as fast).
+      transpose: semitones added to every note (may be fractional).
+
+    Raises ValueError (one line) for an unreadable file, a track or channel
+    with no notes (naming those that have some), or bad arguments.
+    """
+    path = Path(path)
+    if not (isinstance(tempo_scale, (int, float)) and math.isfinite(tempo_scale)
+            and 0.05 <= tempo_scale <= 20.0):
+        raise ValueError(f"tempo_scale: expected a factor from 0.05 to 20, got {tempo_scale!r}")
+    if not (isinstance(transpose, (int, float)) and math.isfinite(transpose)
+            and abs(transpose) <= 48):
+        raise ValueError(f"transpose: expected -48..48 semitones, got {transpose!r}")
+    if channel is not None and not (isinstance(channel, int) and 1 <= channel <= 16):
+        raise ValueError(f"channel: expected 1..16, got {channel!r}")
+    midi = _open(path)
+    if not midi.tracks:
+        raise ValueError(f"{path}: holds no tracks")
+    if track is not None and not (isinstance(track, int) and 0 <= track < len(midi.tracks)):
+        raise ValueError(f"track {track}: {path.name} has tracks 0..{len(midi.tracks) - 1}")
+    events = _events(midi)
+    tempo_maps = {}  # type 2: every track is its own song with its own tempo
+
+    def seconds(tick: int, index: int) -> float:
+        key = index if midi.type == 2 else None
+        if key not in tempo_maps:
+            tempo_maps[key] = _TempoMap(
+                [(t, m.tempo) for t, i, _, m in events
+                 if m.type == "set_tempo" and (key is None or i == key)], midi.ticks_per_beat)
+        return tempo_maps[key].seconds(tick) / tempo_scale
+
+    notes: Dict[Tuple[int, int], List[MidiNote]] = {}
+    held: Dict[Tuple[int, int, int], Tuple[float, int]] = {}  # (track, channel, key) -> on
+    states = [ChannelState() for _ in range(16)]
+    curves: List[Dict[str, list]] = [{name: [] for name in ChannelState.DEFAULTS}
+                                     for _ in range(16)]
+    track_end: Dict[int, float] = {}
+
+    def end_note(key, at: float) -> None:
+        onset, velocity = held.pop(key)
+        if at > onset:
+            t, c, k = key
+            notes.setdefault((t, c), []).append(
+                MidiNote(onset, at, k + float(transpose), velocity, t, c))
+
+    for tick, index, _, message in events:
+        at = seconds(tick, index)
+        track_end[index] = at
+        if message.type in ("note_on", "note_off"):
+            key = (index, message.channel, message.note)
+            if key in held:
+                end_note(key, at)
+            if message.type == "note_on" and message.velocity > 0:
+                held[key] = (at, message.velocity)
+        elif message.type in ("pitchwheel", "control_change"):
+            state = states[message.channel]
+            for name in state.apply(message):
+                curves[message.channel][name].append((at, state.values[name]))
+    for key in list(held):  # notes never released end with their track
+        end_note(key, track_end[key[0]])
+
+    def controls(c: int) -> ChannelControls:
+        steps = {name: StepCurve([t for t, _ in v], [x for _, x in v],
+                                 ChannelState.DEFAULTS[name]) for name, v in curves[c].items()}
+        return ChannelControls(steps["wheel"], steps["range"], steps["volume"],
+                               steps["expression"])
+
+    names = [t.name for t in midi.tracks]
+    counts = [sum(len(v) for (t, _), v in notes.items() if t == i) for i in range(len(names))]
+    tracks = [(i, names[i], counts[i]) for i in range(len(names))]
+    messages = []
+    wanted = channel - 1 if channel is not None else None
+    parts = []
+    for (t, c), part_notes in sorted(notes.items()):
+        if track is not None and t != track or wanted is not None and c != wanted:
+            continue
+        if c == DRUM_CHANNEL and wanted is None:
+            messages.append(f"left out track {t} channel 10 (General MIDI percussion, "
+                            f"{len(part_notes)} notes); choose it with --channel 10")
+            continue
+        parts.append(Part(t, c, names[t], sorted(part_notes, key=lambda n: (n.onset, n.pitch)),
+                          controls(c)))
+    if not parts:
+        with_notes = ", ".join(f"{i} {n!r} ({k} notes)" if n else f"{i} ({k} notes)"
+                               for i, n, k in tracks if k) or "none"
+        channels = sorted({c + 1 for (_, c) in notes})
+        what = " ".join(s for s in (f"track {track}" if track is not None else "",
+                                    f"channel {channel}" if channel is not None else "") if s)
+        raise ValueError(f"{what or path.name}: no notes to play (tracks with notes: "
+                         f"{with_notes}; channels {channels or 'none'})")
+    duration = max(n.offset for p in parts for n in p.notes)
+    return Score(parts, duration, tracks, str(path), messages)
+
+
+__all__ = ["ChannelControls", "ChannelState", "DRUM_CHANNEL", "MidiNote", "Part", "Score",
+           "StepCurve", "bend_cents", "gain_db", "read_midi"]

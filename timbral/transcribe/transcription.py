@@ -1,0 +1,192 @@
+"""A recording -> its notes: :func:`transcribe`.
+
+Audio is resampled once to the network's 22.05 kHz; the network
+(:mod:`.network`) gives the posteriorgrams, :mod:`.notes` decodes notes with
+pitch bends, and :mod:`.dynamics` measures each note's loudness from the
+recording. A note's MIDI velocity follows the General MIDI curve (velocity
+``v`` is ``40 log10(v / 127)`` dB) from its peak loudness relative to the
+loudest note's: the loudest plays at 127, one 12 dB softer at 63.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..audio import check_sample_rate, resample_audio
+from ..validation import as_mono_audio
+from .dynamics import note_loudness
+from .network import FRAME_RATE, SAMPLE_RATE, Activations, Network, get_network
+from .notes import (FRAME_THRESHOLD, MIN_NOTE_LENGTH, ONSET_THRESHOLD, decode_notes,
+                    note_pitch)
+
+#: Shortest recording transcribed (s): one of the network's frames on each side.
+MIN_SECONDS = 0.05
+#: Notes overlapping for this long or less (s) are a legato join, not a chord.
+LEGATO_OVERLAP = 0.1
+#: A recording is polyphonic when chords (two or more notes for longer than
+#: LEGATO_OVERLAP) fill at least this share of the time notes sound. The network
+#: hears some partials of a clarinet, a violin or a trumpet as notes: on the shipped
+#: clarinet clip they fill 13 % (rendered monophonic phrases: 0-5 %); rendered chord
+#: progressions 27-91 % (the low end: two voices whose top line the network half
+#: misses, benchmarks/transcribe.py).
+POLYPHONIC_SHARE = 0.2
+
+
+@dataclass(frozen=True, eq=False)
+class TranscribedNote:
+    """One note found in a recording.
+
+    Attributes:
+      onset, offset: seconds.
+      key: MIDI key (21..108).
+      bend_cents: float32 ``[n]``, cents from ``key`` per frame from the onset, at
+        :data:`~.network.FRAME_RATE` frames per second.
+      confidence: the network's mean note posterior over the note (0..1).
+      loudness_db: float32 ``[n]``, the note's own loudness per frame (dB, the
+        project's A-weighted loudness 'v2'; see :mod:`.dynamics`).
+      velocity: MIDI velocity 1..127 (see the module doc).
+    """
+
+    onset: float
+    offset: float
+    key: int
+    bend_cents: np.ndarray
+    confidence: float
+    loudness_db: np.ndarray
+    velocity: int
+
+    @property
+    def pitch(self) -> float:
+        """The key plus the note's median bend, in semitones."""
+        return note_pitch(self.key, self.bend_cents)
+
+    @property
+    def level_db(self) -> float:
+        """The note's peak loudness (dB)."""
+        return float(self.loudness_db.max())
+
+    @property
+    def duration(self) -> float:
+        return self.offset - self.onset
+
+
+@dataclass
+class Transcription:
+    """A recording's notes (sorted by onset, then key) and what they came from.
+
+    Attributes:
+      notes: the :class:`TranscribedNote` s.
+      duration: the recording's length (s).
+      activations: the network's posteriorgrams (for pictures).
+      loudness_db: float32, the recording's loudness at :data:`~.network.FRAME_RATE`.
+      timings: seconds in ``"network"`` and ``"notes"`` (decoding and loudness).
+    """
+
+    notes: List[TranscribedNote]
+    duration: float
+    activations: Activations
+    loudness_db: np.ndarray
+    timings: Dict[str, float] = field(default_factory=dict)
+
+    def _counts(self):
+        """``(seconds, notes sounding)`` of every stretch between note events."""
+        events = sorted([(n.onset, 1) for n in self.notes] + [(n.offset, -1) for n in self.notes])
+        times = np.array([t for t, _ in events])
+        return np.diff(times), np.cumsum([e for _, e in events])[:-1]
+
+    @property
+    def max_polyphony(self) -> int:
+        """Most notes sounding at once (0 without notes)."""
+        return int(max(self._counts()[1], default=0)) if self.notes else 0
+
+    @property
+    def sounding_seconds(self) -> float:
+        """Time (s) at least one note sounds."""
+        if not self.notes:
+            return 0.0
+        seconds, counts = self._counts()
+        return float(seconds[counts >= 1].sum())
+
+    @property
+    def chord_share(self) -> float:
+        """Share of the time notes sound that two or more do, for longer than
+        :data:`LEGATO_OVERLAP` at a stretch (0..1)."""
+        if not self.notes:
+            return 0.0
+        seconds, counts = self._counts()
+        chords = seconds[(counts >= 2) & (seconds > LEGATO_OVERLAP)].sum()
+        return float(chords / max(self.sounding_seconds, 1e-9))
+
+    @property
+    def polyphonic(self) -> bool:
+        """Whether the recording plays chords (:data:`POLYPHONIC_SHARE`)."""
+        return self.chord_share >= POLYPHONIC_SHARE
+
+    @property
+    def seconds(self) -> float:
+        """Time spent transcribing (s)."""
+        return sum(self.timings.values())
+
+    def summary(self) -> str:
+        """``84 notes, up to 3 at once, MIDI 45-81``."""
+        if not self.notes:
+            return "no notes"
+        keys = [n.key for n in self.notes]
+        return (f"{len(self.notes)} notes, up to {self.max_polyphony} at once, MIDI "
+                f"{min(keys)}-{max(keys)}")
+
+
+def gm_velocity(level_db, loudest_db: float) -> np.ndarray:
+    """MIDI velocities (int 1..127) of levels (dB) by the General MIDI curve, the
+    loudest at 127."""
+    v = 127.0 * 10.0 ** ((np.asarray(level_db, np.float64) - loudest_db) / 40.0)
+    return np.clip(np.round(v), 1, 127).astype(int)
+
+
+def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD,
+               frame_threshold: float = FRAME_THRESHOLD,
+               min_note_length: float = MIN_NOTE_LENGTH, without_onsets: bool = False,
+               network: Optional[Network] = None) -> Transcription:
+    """The notes of mono ``audio`` (``[n_samples]`` in [-1, 1]) at ``sample_rate`` Hz.
+
+    The thresholds and ``without_onsets`` are :func:`~.notes.decode_notes`'
+    (posteriors 0..1, seconds). Raises a one-line ValueError for audio shorter
+    than :data:`MIN_SECONDS`, a bad rate or threshold, or when basic-pitch or
+    onnxruntime is missing (saying how to install it).
+    """
+    for name, value in (("onset_threshold", onset_threshold),
+                        ("frame_threshold", frame_threshold)):
+        if not 0.0 < float(value) < 1.0:
+            raise ValueError(f"{name}: expected a posterior between 0 and 1, got {value!r}")
+    if not 0.0 <= float(min_note_length) <= 10.0:
+        raise ValueError(f"min_note_length: expected 0 to 10 s, got {min_note_length!r}")
+    audio = as_mono_audio(audio)
+    sample_rate = check_sample_rate(sample_rate)
+    if len(audio) < MIN_SECONDS * sample_rate:
+        raise ValueError(f"audio: {len(audio) / sample_rate * 1000:.0f} ms is too short to "
+                         f"transcribe; give at least {MIN_SECONDS * 1000:.0f} ms")
+    start = time.perf_counter()
+    audio = resample_audio(audio, sample_rate, SAMPLE_RATE)
+    act = (network or get_network()).activations(audio, SAMPLE_RATE)
+    network_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    decoded = decode_notes(act, onset_threshold, frame_threshold, min_note_length,
+                           without_onsets)
+    loudness, curves = note_loudness(
+        audio, SAMPLE_RATE,
+        [(d.onset, d.offset, d.pitch) for d in decoded],
+        FRAME_RATE)
+    levels = [float(c.max()) for c in curves]
+    velocities = gm_velocity(levels, max(levels, default=0.0))
+    notes = [TranscribedNote(d.onset, d.offset, d.key, d.bend_cents, d.amplitude, c, int(v))
+             for d, c, v in zip(decoded, curves, velocities)]
+    return Transcription(notes, len(audio) / SAMPLE_RATE, act, loudness[:act.n_frames],
+                         {"network": network_seconds, "notes": time.perf_counter() - start})
+
+
+__all__ = ["MIN_SECONDS", "POLYPHONIC_SHARE", "TranscribedNote", "Transcription", "gm_velocity",
+           "transcribe"]
