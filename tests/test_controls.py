@@ -28,8 +28,8 @@ def _error(call) -> str:
 
 def test_the_table():
     names = [c.name for c in CONTROLS]
-    assert names == ["adjust", "threshold", "quiet", "autotune", "pitch_shift", "semitones",
-                     "loudness_shift"]
+    assert names == ["adjust", "hold_pitch", "gate", "threshold", "quiet", "autotune",
+                     "pitch_shift", "semitones", "loudness_shift"]
     for c in NUMBERS:
         assert c.minimum <= c.default <= c.maximum and c.step > 0 and c.flag.startswith("--")
     with pytest.raises(AttributeError):  # frozen
@@ -50,8 +50,9 @@ def test_argparse_options_carry_the_defaults_and_ranges():
     assert options["quiet"].metavar == "DB" and "0 to 60 dB" in options["quiet"].help
     args = parser.parse_args(["--no-adjust", "--pitch-shift", "-1", "--semitones", "3",
                               "--loudness-shift", "-6", "--autotune", "0.5"])
-    assert from_args(args) == dict(adjust=False, threshold=1.0, quiet=20.0, autotune=0.5,
-                                   pitch_shift=-1.0, semitones=3.0, loudness_shift=-6.0)
+    assert from_args(args) == dict(adjust=False, hold_pitch=False, gate=0.5, threshold=1.0,
+                                   quiet=20.0, autotune=0.5, pitch_shift=-1.0, semitones=3.0,
+                                   loudness_shift=-6.0)
 
 
 def test_check_controls_fills_defaults_and_refuses_unknown_names():

@@ -9,7 +9,8 @@ from timbral.audio import load_audio
 from timbral.features import compute_audio_features
 from timbral.zoo import EXAMPLE_CLIP, MODELS_DIR, list_models, load_model
 
-SHIPPED = ["violin", "flute", "flute2", "trumpet", "tenor_sax", "violin_realtime"]
+SHIPPED = ["violin", "flute", "flute2", "trumpet", "tenor_sax", "violin_realtime",
+           "violin_soundfont"]
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +107,17 @@ def test_card_summary_for_shipped_and_user_models():
     assert shipped.startswith("Trumpet (General MIDI 56)") and "Held-out SpectralLoss" in shipped
     user = "# mine\n\nA timbral DDSP autoencoder (f0 and loudness -> Harmonic).\n\n| a | b |\n"
     assert card_summary(user) == "A timbral DDSP autoencoder (f0 and loudness -> Harmonic)."
+
+
+def test_the_violin_credits_its_performers_and_license(capsys):
+    """The shipped violin learned real recordings under CC BY 3.0: its card names the
+    performers, the source and the license, and `timbral models violin` shows it."""
+    from timbral.cli import main
+
+    assert main(["models", "violin"]) == 0
+    card = capsys.readouterr().out
+    for credit in ("John Garner", "MinJi Kim", "Bach Violin Dataset", "CC BY 3.0",
+                   "violin_soundfont"):
+        assert credit in card
+    assert load_model("violin").config["processor_group"]["config"]["dag"][-1]["processor"][
+        "type"] == "MultibandDecayReverb"

@@ -45,7 +45,7 @@ from ..features.notes import DEFAULT_MIN_DB
 from ..models.autoencoder import Autoencoder
 from ..models.rendering import PositionalNoise
 from ..stream.engine import StreamStats, as_model
-from ..stream.live import WARMUP_BLOCKS, LiveAudio, LiveAudioError, LiveReport
+from ..stream.live import WARMUP_BLOCKS, LiveAudio, LiveAudioError, LiveReport, reports_until
 from ..validation import check_size
 from .expression import RC_10_90, ExpressionProfile, profile_for, raised_cosine
 from .score import ChannelState
@@ -368,12 +368,7 @@ def play_live(engine: NoteEngine, port: Optional[str] = None,
                           engine.stats.summary(engine.block_size, engine.sample_rate), problems)
 
     with midi, stream:
-        yield report()
-        end = None if duration is None else time.monotonic() + duration
-        while end is None or time.monotonic() < end:
-            time.sleep(interval if end is None else
-                       max(0.0, min(interval, end - time.monotonic())))
-            yield report()
+        yield from reports_until(report, duration, interval)
 
 
 __all__ = ["MAX_VOICES", "NoteEngine", "midi_ports", "open_midi_input", "play_live"]

@@ -137,12 +137,18 @@ class LiveAudio:
                               processor.stats.summary(block, rate), problems)
 
         with stream:
-            yield report()
-            end = None if duration is None else time.monotonic() + duration
-            while end is None or time.monotonic() < end:
-                time.sleep(interval if end is None else
-                           max(0.0, min(interval, end - time.monotonic())))
-                yield report()
+            yield from reports_until(report, duration, interval)
 
 
-__all__ = ["AudioDevice", "LiveAudio", "LiveAudioError", "LiveReport", "WARMUP_BLOCKS"]
+def reports_until(report, duration: Optional[float], interval: float) -> Iterator:
+    """``report()`` now, then every ``interval`` seconds until ``duration`` seconds have
+    passed (None: forever; the caller stops iterating), for a live run's status line."""
+    yield report()
+    end = None if duration is None else time.monotonic() + duration
+    while end is None or time.monotonic() < end:
+        time.sleep(interval if end is None else max(0.0, min(interval, end - time.monotonic())))
+        yield report()
+
+
+__all__ = ["AudioDevice", "LiveAudio", "LiveAudioError", "LiveReport", "WARMUP_BLOCKS",
+           "reports_until"]
