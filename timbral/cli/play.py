@@ -7,7 +7,7 @@ import argparse
 import time
 from typing import Dict
 
-from .common import CommandError
+from .common import CommandError, check_live_args
 
 #: Scores longer than this (s, all voices together) show a progress bar.
 PROGRESS_SECONDS = 30.0
@@ -71,11 +71,7 @@ def live_midi(args: argparse.Namespace) -> None:
             ports = midi_ports()
             print("\n".join(f"MIDI input: {name}" for name in ports) or "no MIDI inputs found")
             return
-        if args.model is None:
-            raise CommandError("--model: required (e.g. --model flute)")
-        if args.duration is not None and not args.duration > 0:
-            raise CommandError(f"--duration: expected a positive number of seconds, got "
-                               f"{args.duration:g}")
+        check_live_args(args, "flute")
         midi_ports()  # fails early, in one line, without MIDI
         model = load_model(args.model)
         engine = NoteEngine(model, args.block, voices=args.voices, seed=args.seed)

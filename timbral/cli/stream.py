@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import CommandError, add_transfer_controls, transfer_controls
+from .common import CommandError, add_transfer_controls, check_live_args, transfer_controls
 
 #: Default block: one 20 ms frame of the realtime preset at 16 kHz (lowest delay).
 DEFAULT_BLOCK = 320
@@ -81,11 +81,7 @@ def _live(args: argparse.Namespace) -> None:
             if not audio.devices:
                 print("no audio devices found")
             return
-        if args.model is None:
-            raise CommandError("--model: required (e.g. --model violin_realtime)")
-        if args.duration is not None and not args.duration > 0:
-            raise CommandError(f"--duration: expected a positive number of seconds, got "
-                               f"{args.duration:g}")
+        check_live_args(args, "violin_realtime")
         devices = audio.choose_devices(args.input_device, args.output_device)
         from ..zoo import load_model
 
