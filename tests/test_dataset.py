@@ -106,6 +106,7 @@ def test_whole_files_can_be_held_out(violin_clips, tmp_path):
     with pytest.raises(ValueError, match="no input file matches"):
         prepare_dataset([violin_clips], tmp_path / "e", progress=False,
                         validation_files=["nothing*"])
+    assert not (tmp_path / "e").exists()  # refused before any work
 
 
 def test_windows_where_the_tracker_is_unsure_are_left_out(violin_dataset, tmp_path):

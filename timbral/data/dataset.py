@@ -181,6 +181,13 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     if not files:
         raise ValueError(f"no audio files found in {', '.join(map(str, inputs))} (looked for "
                          f"wav, flac, ogg, mp3, opus, aiff)")
+    if validation_files:  # checked on the names, before any features are computed
+        held = [f for f in files if _held_out(f, validation_files)]
+        if not held:
+            raise ValueError(f"validation_files: no input file matches {list(validation_files)}")
+        if len(held) == len(files):
+            raise ValueError("validation_files: every file would be held out; leave some to "
+                             "train")
     if shard is not None:
         k, n = shard
         if not 0 <= k < n:
@@ -214,13 +221,10 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         raise ValueError(f"no usable audio among {len(files)} file(s): "
                          f"{skipped[0]['source']}: {skipped[0]['skipped']}")
     unique = {r["id"]: r for r in good}  # the same content twice is one item
-    held = [r for r in unique.values()
-            if any(fnmatch.fnmatch(Path(r["source"]).name, p) for p in validation_files)]
-    if validation_files and not held:
-        raise ValueError(f"validation_files: no input file matches {list(validation_files)}")
-    if len(held) == len(unique):
-        raise ValueError("validation_files: every file would be held out; leave some to train")
-    held_ids = {r["id"] for r in held}
+    held_ids = {r["id"] for r in unique.values() if _held_out(r["source"], validation_files)}
+    if len(held_ids) == len(unique):
+        raise ValueError("validation_files: every usable file would be held out; leave some "
+                         "to train")
     manifest = {"format": FORMAT, "version": VERSION, "settings": settings.key(),
                 "validation_fraction": settings.validation_fraction,
                 "validation_files": list(validation_files),
@@ -235,6 +239,11 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     with atomic_output(output / MANIFEST_FILE, overwrite=True) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def _held_out(path, patterns: Sequence[str]) -> bool:
+    """Whether a file's name matches one of the ``validation_files`` patterns."""
+    return any(fnmatch.fnmatch(Path(path).name, p) for p in patterns)
 
 
 def _split(record: dict, settings: Settings, held_out: bool = False) -> dict:
