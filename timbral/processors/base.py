@@ -396,6 +396,7 @@ class ProcessorGroup(Processor):
         new: TensorDict = {}
         outputs: TensorDict = {}
         position = state["position"]
+        started = None  # 1 from model time 0 on
         for proc, keys in self.dag:
             prefix = f"{proc.name}/"
             own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
@@ -409,8 +410,10 @@ class ProcessorGroup(Processor):
                     both = torch.cat([line, signal], dim=1)
                     new[prefix + "delay"] = both[:, both.shape[1] - line.shape[1]:]
                     signal = both[:, :both.shape[1] - line.shape[1]]
-                steps = torch.cumsum(torch.ones_like(signal, dtype=torch.float64), dim=1) - 1.0
-                signal = signal * ((steps + position) >= 0).to(signal.dtype)
+                if started is None:  # every aligned source covers the same samples
+                    steps = torch.cumsum(torch.ones_like(signal, dtype=torch.float64), dim=1)
+                    started = ((steps - 1.0 + position) >= 0).to(signal.dtype)
+                signal = signal * started
             outputs[f"{proc.name}/signal"] = signal
         new["position"] = position + signal.shape[1]
         return outputs[f"{self.processors[-1].name}/signal"], new
