@@ -60,6 +60,45 @@ def test_config_errors_are_one_line():
     with pytest.raises(ValueError, match="reverb"):
         preset_config("tiny", reverb="hall")
     assert set(PRESETS) >= {"solo", "tiny", "cpu-fast"}
+    for gain in (41, float("nan"), "loud", True):
+        config = preset_config("cpu-fast")
+        config["processor_group"]["config"]["dag"][0]["processor"]["config"]["gain_db"] = gain
+        with pytest.raises(ValueError, match="gain_db: expected"):
+            Autoencoder(config)
+
+
+def test_the_harmonic_gain_scales_the_harmonics_by_exactly_its_decibels(tmp_path):
+    """A calibrated harmonic synth (gain_db) is the same synth times 10 ** (dB / 20),
+    in training's forward and in chunked rendering (the stateful graph), and it
+    survives the model folder; the noise synth is untouched."""
+    from timbral.models.rendering import render
+
+    torch.manual_seed(3)
+    plain = Autoencoder(preset_config("cpu-fast", reverb="none")).eval()
+    config = preset_config("cpu-fast", reverb="none")
+    config["processor_group"]["config"]["dag"][0]["processor"]["config"]["gain_db"] = 6.0
+    louder = Autoencoder(config).eval()
+    louder.load_state_dict(plain.state_dict())
+    factor = 10 ** (6.0 / 20)
+    feats = _features(plain, 60)
+    with torch.no_grad():
+        torch.manual_seed(5)  # the same noise for both
+        a = plain(feats)
+        torch.manual_seed(5)
+        b = louder(feats)
+    torch.testing.assert_close(b["harmonic/signal"], a["harmonic/signal"] * factor,
+                               rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(b["filtered_noise/signal"], a["filtered_noise/signal"])
+    f0, ld = feats["f0_hz"][0].numpy(), feats["loudness_db"][0].numpy()
+    quieter = Autoencoder(preset_config("cpu-fast", reverb="none")).eval()
+    quieter.load_state_dict(plain.state_dict())
+    quieter.processor_group.processors[0].set_gain_db(-6.0)
+    # with the same noise, louder - plain = H (g - 1) and plain - quieter = H (1 - 1 / g)
+    out = {m: render(m, f0, ld, chunk_seconds=0.13) for m in (louder, plain, quieter)}
+    np.testing.assert_allclose(out[louder] - out[plain], (out[plain] - out[quieter]) * factor,
+                               atol=1e-5 * np.abs(out[plain]).max())
+    save_model_folder(tmp_path / "m", louder, card="# m\n")
+    assert read_model_folder(tmp_path / "m").processor_group.processors[0].gain_db == 6.0
 
 
 @pytest.mark.parametrize("reverb, last", [("ir", "Reverb"), ("exp_decay", "ExpDecayReverb"),

@@ -50,6 +50,21 @@ def test_a_run_writes_a_loadable_model_folder(reference_run):
     assert result.history[0]["train_loss"] > 0
 
 
+def test_a_run_ends_with_its_output_level_calibrated(reference_run, violin_dataset):
+    """The model folder carries the gain that makes its resynthesis of training
+    windows as loud as they are: measured again, the gap is gone."""
+    from timbral.data.dataset import TrainingData
+    from timbral.train.calibration import level_gap_db
+
+    out, _ = reference_run
+    model = load_model(out)
+    gain = model.processor_group.processors[0].gain_db
+    dag = model.config["processor_group"]["config"]["dag"]
+    assert dag[0]["processor"]["config"]["gain_db"] == gain != 0.0
+    assert f"harmonics {gain:+.2f} dB" in model.card
+    assert abs(level_gap_db(model, TrainingData(violin_dataset))) < 0.1
+
+
 def test_kill_9_then_resume_continues_exactly(reference_run, violin_dataset, tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen(_cli("train", violin_dataset, "--output", out, "--steps", 8,

@@ -14,8 +14,11 @@ import torch.nn.functional as F
 
 from .. import dsp
 from .base import SCALE_FNS, Processor, TensorDict, resolve_scale_fn
-from ..validation import (as_controls, as_tensor, check_choice, check_finite, check_frame_blocks,
-                         check_positive, check_size)
+from ..validation import (as_controls, as_number, as_tensor, check_choice, check_finite,
+                          check_frame_blocks, check_positive, check_size)
+
+#: The largest level calibration (dB) a harmonic synth takes (training measures a few dB).
+MAX_GAIN_DB = 40.0
 
 SCALE_FNS.setdefault("frequencies_softmax", dsp.frequencies_softmax)
 
@@ -60,6 +63,9 @@ class Harmonic(Processor):
         normalising the distribution (so audible harmonics keep the energy).
       amp_resample_method: 'window' (default) | 'linear' | 'cubic' | 'nearest'.
       use_angular_cumsum: accepted for Magenta configs; phase is always exact.
+      gain_db: the output's level (dB, within +-:data:`MAX_GAIN_DB`): the
+        calibration a training run ends with (:mod:`timbral.train.calibration`);
+        0, Magenta's synthesizer as it is.
 
     Inputs: ``amplitudes [batch, n_frames, 1]``, ``harmonic_distribution
     [batch, n_frames, n_harmonics]``, ``f0_hz [batch, n_frames, 1]``.
@@ -74,8 +80,12 @@ class Harmonic(Processor):
     def __init__(self, n_samples: int = 64000, sample_rate: int = 16000,
                  scale_fn: ScaleFn = "exp_sigmoid", normalize_below_nyquist: bool = True,
                  amp_resample_method: str = "window", use_angular_cumsum: bool = False,
-                 name: str = "harmonic"):
+                 gain_db: float = 0.0, name: str = "harmonic"):
         super().__init__(name=name)
+        self.gain_db = as_number(gain_db, "gain_db")
+        if not -MAX_GAIN_DB <= self.gain_db <= MAX_GAIN_DB:
+            raise ValueError(f"gain_db: expected -{MAX_GAIN_DB:g} to {MAX_GAIN_DB:g} dB, got "
+                             f"{gain_db}")
         self.n_samples = check_size(n_samples, "n_samples")
         self.sample_rate = check_positive(sample_rate, "sample_rate")
         self.scale_fn = resolve_scale_fn(scale_fn)
@@ -103,10 +113,19 @@ class Harmonic(Processor):
 
     def get_signal(self, amplitudes, harmonic_distribution, f0_hz) -> torch.Tensor:
         """Audio ``[batch, n_samples]`` from scaled controls."""
-        return dsp.harmonic_synthesis(f0_hz, amplitudes,
+        audio = dsp.harmonic_synthesis(f0_hz, amplitudes,
                                        harmonic_distribution=harmonic_distribution,
                                        n_samples=self.n_samples, sample_rate=self.sample_rate,
                                        amp_resample_method=self.amp_resample_method)
+        return self._gain(audio)
+
+    def set_gain_db(self, gain_db: float) -> None:
+        """Change :attr:`gain_db` (and the config :meth:`get_config` gives)."""
+        self.gain_db = float(type(self)(gain_db=gain_db).gain_db)  # checked as at construction
+        self._init_args["gain_db"] = self.gain_db
+
+    def _gain(self, audio: torch.Tensor) -> torch.Tensor:
+        return audio * 10.0 ** (self.gain_db / 20.0) if self.gain_db else audio
 
     # Stateful use: the segment from frame j - 1 to frame j needs frame j, so the
     # call that receives frames k .. k + N - 1 renders the segments starting at
@@ -137,12 +156,12 @@ class Harmonic(Processor):
             audio, new["phase"] = self._segments(f0_all, amps_all, state, hop)
         else:  # the memory-lean kernel of whole-example synthesis
             audio, new["phase"] = self._segments_kernel(f0_all, amps_all, state, hop)
-        return audio, new
+        return self._gain(audio), new
 
     def _segments(self, f0_all, amps_all, state, hop):
         """Segments between consecutive frames of ``f0_all`` ``[B, N + 1]`` and
         ``amps_all`` ``[B, N + 1, K]`` as explicit sines: ``([B, N * hop], phase)``."""
-        w_f0, w_amp = self._weights(hop)
+        w_f0, w_amp = self._weights(hop, f0_all.device)
         f0_64 = f0_all.to(torch.float64)
         env = (f0_64[:, :-1, None] * w_f0[:, 0] + f0_64[:, 1:, None] * w_f0[:, 1])  # [B, N, hop]
         env = env.reshape(env.shape[0], -1)
@@ -151,7 +170,8 @@ class Harmonic(Processor):
         omega = env * (dsp.TWO_PI / self.sample_rate) * started.to(env.dtype)
         total = torch.cumsum(omega, dim=1) + state["phase"]
         phase = torch.remainder(total, dsp.TWO_PI).to(torch.float32)
-        numbers = torch.arange(1, amps_all.shape[-1] + 1, dtype=torch.float32)
+        numbers = torch.arange(1, amps_all.shape[-1] + 1, dtype=torch.float32,
+                               device=amps_all.device)
         angles = phase[..., None] * numbers  # [B, T, K]
         audible = (env.to(torch.float32)[..., None] * numbers) < (self.sample_rate / 2.0)
         sines = torch.sin(angles) * audible.to(angles.dtype)
@@ -171,7 +191,7 @@ class Harmonic(Processor):
             first = 1
         else:
             raise ValueError(f"{self.name}: streams of one batch must start together")
-        out = torch.zeros(f0_all.shape[0], n * hop, dtype=amps_all.dtype)
+        out = torch.zeros(f0_all.shape[0], n * hop, dtype=amps_all.dtype, device=amps_all.device)
         if n == first:
             return out, state["phase"]
         f0, amps = f0_all[:, first:, None], amps_all[:, first:]
@@ -184,14 +204,15 @@ class Harmonic(Processor):
         phase = state["phase"] + env.sum(1, keepdim=True) * (dsp.TWO_PI / self.sample_rate)
         return out, torch.remainder(phase, dsp.TWO_PI)
 
-    def _weights(self, hop: int):
+    def _weights(self, hop: int, device=None):
         """Interpolation weights of one segment: f0 (float64, linear), amplitudes."""
-        key = ("weights", hop)
+        key = ("weights", hop, torch.device(device or "cpu"))
         if key not in self.__dict__.setdefault("_stream_cache", {}):
             _, w_f0 = dsp.interpolation_taps(2, 2 * hop, "linear", True, torch.float64)
             _, w_amp = dsp.interpolation_taps(2, 2 * hop, self.amp_resample_method, True,
                                                torch.float32)
-            self._stream_cache[key] = (w_f0[:hop].contiguous(), w_amp[:hop].contiguous())
+            self._stream_cache[key] = (w_f0[:hop].contiguous().to(key[2]),
+                                       w_amp[:hop].contiguous().to(key[2]))
         return self._stream_cache[key]
 
 
@@ -261,10 +282,11 @@ class FilteredNoise(Processor):
     # reaches half its taps into the past, hence the negative offset.
     uses_noise = True
 
-    def _plan(self, hop: int, n_bands: int) -> dict:
-        """Constants of a stream: the FIR basis (linear in the magnitudes), the
-        segment window and placement, and how many hops one frame's output spans."""
-        key = ("plan", hop, n_bands)
+    def _plan(self, hop: int, n_bands: int, device=None) -> dict:
+        """Constants of a stream (tensors on ``device``): the FIR basis (linear in
+        the magnitudes), the segment window and placement, and how many hops one
+        frame's output spans."""
+        key = ("plan", hop, n_bands, torch.device(device or "cpu"))
         cache = self.__dict__.setdefault("_stream_cache", {})
         if key not in cache:
             basis = dsp.frequency_impulse_response(torch.eye(n_bands, dtype=torch.float64),
@@ -278,7 +300,8 @@ class FilteredNoise(Processor):
                 start, length = 0, hop
                 window = torch.ones(hop, dtype=torch.float64)
                 delay = (taps - 1) // 2 - 1
-            cache[key] = {"basis": basis.float(), "window": window.float(), "taps": taps,
+            cache[key] = {"basis": basis.float().to(key[3]), "window": window.float().to(key[3]),
+                          "taps": taps,
                           "length": length, "offset": start - delay,
                           "pieces": -(-(length + taps - 1) // hop)}
         return cache[key]
@@ -294,7 +317,8 @@ class FilteredNoise(Processor):
         return self._plan(hop, int(channels[0]))["offset"]
 
     def process(self, magnitudes, state, hop, noise=None):
-        plan = self._plan(hop, int(magnitudes.shape[-1]))  # int(): traced sizes are tensors
+        # int(): traced sizes are tensors
+        plan = self._plan(hop, int(magnitudes.shape[-1]), magnitudes.device)
         batch, n_frames = magnitudes.shape[0], magnitudes.shape[1]
         ir = torch.matmul(self._scale(magnitudes), plan["basis"])  # [B, N, taps]
         noise = noise.reshape(batch, n_frames, hop)

@@ -42,6 +42,7 @@ from ..files import atomic_output, write_error
 from ..processors.losses import SpectralLoss
 from ..models import Autoencoder, preset_config, save_model_folder
 from ..validation import check_positive, check_size
+from .calibration import calibrate_level
 from .checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -156,7 +157,8 @@ def validation_loss(model: Autoencoder, loss_fn: SpectralLoss, examples: List[di
     return total / len(examples)
 
 
-def _model_card(config: dict, data: TrainingData, result: TrainResult, n_parameters: int) -> str:
+def _model_card(config: dict, data: TrainingData, result: TrainResult, n_parameters: int,
+                gain_db: float) -> str:
     size = dataset_size(data.path)
     t = config["training"]
     synths = " + ".join(node["processor"]["type"] for node in
@@ -174,6 +176,7 @@ A timbral DDSP autoencoder (f0 and loudness -> {synths}).
 | data | {len(data.items)} file(s), {size['train_seconds'] / 60:.1f} min training, {size['validation_seconds'] / 60:.1f} min validation |
 | optimiser | Adam lr {t['learning_rate']:g} x {t['lr_decay_rate']} every {t['lr_decay_steps']} steps, clip {t['grad_clip_norm']}, batch {t['batch_size']} |
 | trained | {result.steps} steps in {result.seconds / 60:.1f} min |
+| output level | harmonics {gain_db:+.2f} dB: the gain that makes the resynthesis of training windows as loud as they are on note-on frames (the spectral loss leaves the harmonics of real recordings a few dB low) |
 | final loss | train {result.train_loss:.3f}, validation {result.validation_loss:.3f} (SpectralLoss mag + logmag; about 5 or below is good) |
 """
 
@@ -422,13 +425,14 @@ def _check_replicas(model: Autoencoder, run_dir: Path, rank: int, world: int) ->
 
 
 def _finish(output: Path, model: Autoencoder, data: TrainingData, result: TrainResult) -> None:
-    """Write the model folder and the loss curve."""
+    """Calibrate the output level, then write the model folder and the loss curve."""
     from ..plots import plot_training_curve  # matplotlib only when a run ends
 
+    gain_db = calibrate_level(model, data)
     config = model.config
     examples = data.examples("train", config["example_seconds"], 1.0, config["frame_rate"])
     statistics = compute_dataset_statistics(examples, config["frame_rate"])
-    card = _model_card(config, data, result, model.n_parameters)
+    card = _model_card(config, data, result, model.n_parameters, gain_db)
     from ..midi import measure_expression  # how the data phrases, for `timbral play`
 
     save_model_folder(output, model, statistics, card, overwrite=True,
