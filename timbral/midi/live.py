@@ -8,9 +8,9 @@ loudness with the model's expression profile, causally (what
 :func:`~.curves.voice_curves` does for a whole file, without knowing what
 comes next):
 
-- a note-on starts the attack curve from the last frame already synthesised,
-  so the first new frame is one hop into the attack: the onset is as early as
-  the frame grid allows; the scoop and the vibrato (delay, fade) run from it;
+- a note-on starts the attack curve at the frame before the first frame it
+  applies from (see Timing), so that frame is one hop into the attack; the
+  scoop and the vibrato (delay, fade) run from it;
 - with one voice (the default, a monophonic instrument), a key pressed while
   another is held slurs: the pitch and level glide from the note-on (the
   profile's portamento), and letting go of it glides back to a key still held;
@@ -23,12 +23,30 @@ All voices go through the model's synthesis graph in one batch
 (:meth:`~timbral.models.Autoencoder.process`, one state row per voice: each
 voice its own decoder and synth state), the noise addressed by absolute sample
 (voice ``i`` with seed ``seed + i``) as :func:`~timbral.models.rendering.render`
-does, so a voice's output is the offline rendering of the curves it played.
+does, so a voice's output is the offline rendering of the curves it played
+(but for the crossfades of rollbacks, below).
 
 Timing: output sample ``i`` is model time ``i`` (no added delay). A block
-needs the frames up to its end minus :attr:`~timbral.models.Autoencoder.first_offset`;
-messages sent before :meth:`NoteEngine.process` apply from the first frame it
-computes. :mod:`benchmarks.midi_live` measures note-on to onset latency.
+needs the frames up to its end minus :attr:`~timbral.models.Autoencoder.first_offset`,
+and the engine computes :data:`CROSSFADE_S` beyond that. Applied from the next
+frame computed (``rollback=False``, and pitch bends and controllers alone), a
+message is heard only after the samples already computed (up to a hop) have
+played, and a note later still: a trained decoder answers a loudness rise from
+silence about a frame late (:data:`DECODER_LAG_FRAMES`), so a note would sound
+1 to 2 hops after it arrives. Note messages (on, off, all notes off) roll back
+instead: the engine returns to the state it kept before an earlier frame,
+applies them from that frame, recomputes the frames since and crossfades
+(:data:`CROSSFADE_S`, equal gain) from the samples it had computed to the
+recomputed ones, from the first sample of the block. It goes back to the frame
+``served // hop + 1 - DECODER_LAG_FRAMES`` (``served``: samples returned so
+far), whose successor, the attack's first loud frame, ends the frame segment
+playing at the block's start; never before the frame the previous note messages
+applied from (messages stay in order). So a note sounds within the block it
+arrives before, the crossfade and about a tenth of a hop; the first frames of
+its attack are skipped (they would have sounded before it arrived). After the
+crossfade the output is that of ``rollback=False`` with the messages sent when
+that frame was the next to compute. :mod:`benchmarks.midi_live` measures
+note-on to onset latency.
 """
 
 from __future__ import annotations
@@ -54,6 +72,20 @@ from .score import ChannelState
 MAX_VOICES = 32
 #: Controllers that end every note (all sound off, all notes off).
 CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF = 120, 123
+#: Frames a trained decoder takes to answer a loudness rise from silence: the
+#: first frame of an attack comes out about 40 dB below the next (the shipped
+#: models), as its training features, loudness over a centred window, rise
+#: before the sound does.
+DECODER_LAG_FRAMES = 1
+#: The crossfade from the samples computed before a rollback to the recomputed ones (s).
+CROSSFADE_S = 0.002
+
+
+def _moves_notes(message) -> bool:
+    """Whether ``message`` starts or ends notes (what a rollback is for)."""
+    kind = getattr(message, "type", None)
+    return kind in ("note_on", "note_off") or (
+        kind == "control_change" and message.control in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF))
 
 
 class _Voice:
@@ -97,6 +129,9 @@ class _Voice:
             pitch, current = self._current(t)
             self.glide = (pitch, current, t, self.profile.portamento_s / RC_10_90)
         else:
+            # tails rung out by t are silent in every frame still to compute
+            self.tails = [(lv, at) for lv, at in self.tails
+                          if t - at <= self.profile.release.end_s]
             if self.onset is not None and t < self.free_at():
                 self.tails.append((self.level, self.released if self.released is not None
                                    else t))
@@ -129,7 +164,6 @@ class _Voice:
         for tail_level, at in self.tails:
             power = power + 10.0 ** ((tail_level + p.release.at(
                 t - at, before=p.release.values[0], after=-np.inf)) / 10.0)
-        self.tails = [(lv, at) for lv, at in self.tails if t[-1] - at <= p.release.end_s]
         with np.errstate(divide="ignore"):
             loudness = 10.0 * np.log10(power) + channel.gain_db()
         return pitch, np.maximum(loudness, DEFAULT_MIN_DB)
@@ -147,6 +181,8 @@ class NoteEngine:
       seed: the noise seed (voice ``i`` uses ``seed + i``).
       record: keep every frame's f0 and loudness per voice in :attr:`record`
         (memory grows: for tests and pictures).
+      rollback: note messages roll back to an earlier frame (see the module
+        doc); False: every message applies from the next frame computed.
 
     :meth:`send` takes mido messages from any thread (a MIDI port's callback);
     :meth:`process` returns the next block.
@@ -154,7 +190,7 @@ class NoteEngine:
 
     def __init__(self, model, block_size: Optional[int] = None, voices: int = 1,
                  overrides: Optional[Mapping[str, float]] = None, seed: int = 0,
-                 record: bool = False):
+                 record: bool = False, rollback: bool = True):
         model = as_model(model)
         self.model: Autoencoder = model.eval()
         self.sample_rate, self.hop = int(model.sample_rate), int(model.hop)
@@ -167,6 +203,9 @@ class NoteEngine:
         self.first_offset = model.first_offset
         self.seed = int(seed)
         self.recording = bool(record)
+        # samples kept computed ahead, so a rollback has old ones to crossfade from
+        self.crossfade = max(1, round(CROSSFADE_S * self.sample_rate)) if rollback else 0
+        self._fade = ((np.arange(self.crossfade) + 1.0) / (self.crossfade + 1)).astype(np.float32)
         self._queue: collections.deque = collections.deque()
         self.reset()
 
@@ -177,8 +216,11 @@ class NoteEngine:
         self.voices = [_Voice(self.profile) for _ in range(self.n_voices)]
         self.channels = [ChannelState() for _ in range(16)]
         self.frames = 0
-        self._skip = -self.first_offset  # model time before 0 is silent
-        self._pending = np.zeros(0, np.float32)
+        self.served = 0  # samples returned so far
+        self._pending = np.zeros(0, np.float32)  # computed, from sample `served` on
+        # (frame, state before it, recorded chunks before it) for recent chunks
+        self._history: collections.deque = collections.deque()
+        self._applied = 0  # the frame the last note messages applied from
         self._queue.clear()
         self.stats = StreamStats()
         self.record: Dict[str, list] = {"f0_hz": [], "loudness_db": []}
@@ -235,8 +277,24 @@ class NoteEngine:
             else:
                 voice.under = [(k, v) for k, v in voice.under if k != key]
 
+    @property
+    def _end(self) -> int:
+        """Model time (samples) where the audio computed so far ends."""
+        return self.frames * self.hop + self.first_offset
+
+    @property
+    def _target(self) -> int:
+        """The frame note messages sent now would best apply from (module doc)."""
+        return self.served // self.hop + 1 - DECODER_LAG_FRAMES
+
     def _frames(self, n: int) -> np.ndarray:
-        """Synthesise the next ``n`` frames of every voice; audio ``[n * hop]`` (mixed)."""
+        """Synthesise the next ``n`` frames of every voice; audio ``[n * hop]`` (mixed)
+        from model time ``frames * hop + first_offset``."""
+        if self.crossfade:
+            self._history.append((self.frames, self.state, len(self.record["f0_hz"])))
+            # targets only grow: snapshots before the last one by the target are done
+            while len(self._history) > 1 and self._history[1][0] <= self._target:
+                self._history.popleft()
         t = (self.frames + np.arange(n)) * self.hop / self.sample_rate
         pitch = np.empty((self.n_voices, n))
         loudness = np.empty((self.n_voices, n))
@@ -245,14 +303,16 @@ class NoteEngine:
         f0 = midi_to_hz(torch.from_numpy(pitch)).float()
         start, stop = self.frames * self.hop, (self.frames + n) * self.hop
         noise = torch.stack([source.slice(start, stop) for source in self.noises])
+        device = self.model.device
         with torch.inference_mode():
             outputs, self.state = self.model.process(
-                f0, torch.from_numpy(loudness).float(), noise, self.state)
+                f0.to(device), torch.from_numpy(loudness).float().to(device), noise.to(device),
+                self.state)
         self.frames += n
         if self.recording:
             self.record["f0_hz"].append(f0.numpy())
             self.record["loudness_db"].append(loudness.astype(np.float32))
-        return outputs["audio"].sum(dim=0).numpy()
+        return outputs["audio"].sum(dim=0).cpu().numpy()
 
     def process(self, n: Optional[int] = None) -> np.ndarray:
         """The next ``n`` output samples (float32; ``n`` = the block size if fixed)."""
@@ -263,17 +323,47 @@ class NoteEngine:
             n = self.block_size
         elif self.block_size is not None and n != self.block_size:
             raise ValueError(f"n: expected {self.block_size} samples (block_size), got {n}")
-        while self._queue:
-            self._apply(self._queue.popleft())
-        missing = n - len(self._pending) + self._skip
+        messages = [self._queue.popleft() for _ in range(len(self._queue))]
+        if self.crossfade and any(_moves_notes(m) for m in messages):
+            self._roll_back(messages)
+        else:  # bends and controllers alone: from the next frame, as the channel's state
+            for message in messages:
+                self._apply(message)
+        missing = self.served + n + self.crossfade - self._end
         if missing > 0:
+            start = self._end
             audio = self._frames(-(-missing // self.hop))
-            cut = min(self._skip, len(audio))
-            self._skip -= cut
-            self._pending = np.concatenate([self._pending, audio[cut:]])
+            self._pending = np.concatenate([self._pending,
+                                            audio[max(0, self.served - start):]])
         out, self._pending = self._pending[:n], self._pending[n:]
+        self.served += n
         self.stats.add(time.perf_counter() - began)
         return out
+
+    def _roll_back(self, messages: list) -> None:
+        """Apply ``messages`` from an earlier frame (see the module doc): recompute
+        the frames since and crossfade the pending samples into the new ones."""
+        # snapshots after the last note messages' frame whose audio starts by `served`
+        usable = [s for s in self._history if self._applied <= s[0] < self.frames
+                  and s[0] * self.hop + self.first_offset <= self.served]
+        if not usable:
+            self._applied = self.frames
+            for message in messages:
+                self._apply(message)
+            return
+        earlier = [s for s in usable if s[0] <= self._target]
+        frame, state, recorded = earlier[-1] if earlier else usable[0]
+        n = self.frames - frame
+        while self._history and self._history[-1][0] >= frame:  # _frames pushes it again
+            self._history.pop()
+        self.frames, self.state, self._applied = frame, state, frame
+        del self.record["f0_hz"][recorded:], self.record["loudness_db"][recorded:]
+        for message in messages:
+            self._apply(message)
+        new = self._frames(n)[self.served - (frame * self.hop + self.first_offset):]
+        m = min(self.crossfade, len(new))
+        new[:m] = self._pending[:m] * (1.0 - self._fade[:m]) + new[:m] * self._fade[:m]
+        self._pending = new
 
     def curves(self) -> Tuple[np.ndarray, np.ndarray]:
         """Recorded ``(f0_hz, loudness_db)``, each ``[voices, frames]`` (``record=True``)."""
