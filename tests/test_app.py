@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -237,7 +238,9 @@ def server(models, tmp_path_factory):
     tmpdir = tmp_path_factory.mktemp("web_tmp")
     srv = Server(["--model", models["cello-test"], "--model", models["flute-test"],
                   "--jobs", "2", "--max-upload-mb", "20", "--max-model-mb", "20",
-                  "--max-seconds", "30"], tmpdir)
+                  "--max-seconds", "30", "--max-midi-mb", "1", "--max-midi-seconds", "60",
+                  "--max-midi-voices", "8"],
+                 tmpdir)
     yield srv
     srv.stop()
 
@@ -261,6 +264,65 @@ def reference(models):
         return sf.read(buffer, dtype="float32")[0]
 
     return run
+
+
+#: The melody of notes.mid: (MIDI key, onset s, offset s) at 120 bpm (a beat is 0.5 s).
+MELODY = ((69, 0.0, 0.5), (76, 0.75, 1.25), (64, 1.5, 2.0))
+
+
+def _midi_file(path: Path, notes=MELODY, name="melody", channel=0) -> Path:
+    """A type 1 MIDI file written with mido: track 0 holds the tempo (no notes), track 1
+    ``name`` plays ``notes`` (key, onset, offset in seconds at 120 bpm) on ``channel``."""
+    import mido
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+    conductor, melody = mido.MidiTrack(), mido.MidiTrack()
+    midi.tracks += [conductor, melody]
+    conductor.append(mido.MetaMessage("set_tempo", tempo=500_000, time=0))
+    melody.append(mido.MetaMessage("track_name", name=name, time=0))
+    events = sorted([(on, "note_on", key, 100) for key, on, _ in notes]
+                    + [(off, "note_off", key, 0) for key, _, off in notes])
+    tick = 0
+    for seconds, kind, key, velocity in events:
+        at = int(round(seconds * 960))  # 960 ticks a second at 120 bpm
+        melody.append(mido.Message(kind, note=key, velocity=velocity, channel=channel,
+                                   time=at - tick))
+        tick = at
+    midi.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def midi_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("web_midi")
+    empty = folder / "empty.mid"
+    _midi_file(empty, notes=())
+    return {"notes": _midi_file(folder / "notes.mid"), "empty": empty,
+            "long": _midi_file(folder / "long.mid", notes=((60, 0.0, 1.0), (62, 99.0, 100.0))),
+            "cluster": _midi_file(folder / "cluster.mid",
+                                  notes=[(48 + k, 0.0, 1.0) for k in range(12)])}
+
+
+def _f0_midi(audio, rate):
+    """The f0 (MIDI, 100 frames a second) and its confidence, by the project's pitch tracker."""
+    import torch
+
+    from timbral.core import hz_to_midi
+    from timbral.features import compute_audio_features
+
+    features = compute_audio_features(audio, rate, 100)
+    return (hz_to_midi(torch.from_numpy(features["f0_hz"])).numpy(),
+            features["f0_confidence"])
+
+
+def _assert_plays(audio, rate, notes, transpose=0.0, tolerance=0.25):
+    """Each note's f0 (median over the note, less its first 0.15 s and last 0.05 s) lies
+    within ``tolerance`` semitones of the written key + ``transpose``, confidently tracked."""
+    f0, confidence = _f0_midi(audio, rate)
+    for key, onset, offset in notes:
+        frames = slice(int((onset + 0.15) * 100), int((offset - 0.05) * 100))
+        assert abs(float(np.median(f0[frames])) - (key + transpose)) < tolerance, (key, onset)
+        assert float(np.median(confidence[frames])) > 0.9, (key, onset)
 
 
 def _decode(data: bytes):
@@ -317,8 +379,13 @@ def test_serve_command_line():
                               "--model", "b.zip", "--max-seconds", "10", "--jobs", "3"])
     assert (args.host, args.port, args.model, args.max_seconds, args.jobs) == (
         "0.0.0.0", 0, ["a", "b.zip"], 10.0, 3)
+    args = parser.parse_args(["serve", "--max-midi-mb", "2", "--max-midi-seconds", "90"])
+    assert (args.max_midi_mb, args.max_midi_seconds) == (2.0, 90.0)
+    assert DEFAULTS["max_midi_seconds"] == 600
     with pytest.raises(ValueError, match="--max-upload-mb: expected a positive number"):
         Limits(max_upload_mb=0)
+    with pytest.raises(ValueError, match="--max-midi-seconds: expected a positive number"):
+        Limits(max_midi_seconds=0)
     with pytest.raises(ValueError, match="--jobs: expected an integer >= 1"):
         Limits(jobs=0)
     bad = subprocess.run([sys.executable, "-m", "timbral.app", "--port", "0", "--model",
@@ -533,6 +600,224 @@ def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
     assert status == 200 and b"<title>timbral: timbre transfer</title>" in page
 
 
+def test_midi_options_are_the_librarys():
+    """The page's MIDI options: every ``timbral play`` expression override (from the one
+    OVERRIDES table, with its bounds) and the score options, whose bounds are those
+    read_midi accepts; the server checks them with one-line messages."""
+    import inspect
+
+    from timbral.midi import OVERRIDES, play_score, read_midi
+    from timbral.midi.controls import OPTIONS
+    from timbral.midi.controls import from_query as check_midi_options
+
+    options = {o.name: o for o in OPTIONS}
+    assert list(options) == ["track", "channel", "transpose", "tempo_scale", "legato",
+                             *OVERRIDES]
+    for name, (unit, low, high, _) in OVERRIDES.items():
+        assert (options[name].kind, options[name].unit, options[name].minimum,
+                options[name].maximum, options[name].default) == ("override", unit, low, high,
+                                                                  None)
+    keywords = set(inspect.signature(read_midi).parameters) | set(
+        inspect.signature(play_score).parameters)
+    assert {"track", "channel", "transpose", "tempo_scale", "legato"} <= keywords
+    assert check_midi_options({}) == {name: o.default for name, o in options.items()}
+    assert check_midi_options({"track": "1", "transpose": "-2.5", "legato": "true",
+                               "vibrato": "0", "scoop": ""}) == {
+        **{name: o.default for name, o in options.items()}, "track": 1, "transpose": -2.5,
+        "legato": True, "vibrato": 0.0}
+    for values, message in (({"track": "x"}, "track: expected a whole number, got 'x'"),
+                            ({"transpose": "up"}, "transpose: expected a number, got 'up'"),
+                            ({"legato": "yes"}, "legato: expected true or false, got 'yes'"),
+                            ({"vibrato": "500"},
+                             "vibrato: expected a finite number from 0 to 200 cents, got 500"),
+                            ({"octaves": "1"}, "unknown option(s): octaves; the MIDI options "
+                                               "are track, channel, transpose, tempo_scale")):
+        with pytest.raises(ValueError) as error:
+            check_midi_options(values)
+        assert str(error.value).startswith(message)
+    # read_midi takes the bounds and refuses beyond them, as the server does.
+    def refused_by_read_midi(path, name, value) -> bool:
+        try:
+            read_midi(path, **{name: value})
+        except ValueError as exc:  # channel 16 of this file: no notes, but a valid channel
+            return str(exc).startswith(f"{name}: expected")
+        return False
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = _midi_file(Path(folder) / "a.mid")
+        for name in ("channel", "transpose", "tempo_scale"):
+            o = options[name]
+            kind, step = (int, 1) if o.kind == "int" else (float, 0.01)
+            for value, beyond in ((o.minimum, o.minimum - step), (o.maximum, o.maximum + step)):
+                assert check_midi_options({name: str(kind(value))})[name] == value
+                assert not refused_by_read_midi(path, name, kind(value)), (name, value)
+                with pytest.raises(ValueError, match=f"^{name}: expected a (whole|finite) number from"):
+                    check_midi_options({name: str(kind(beyond))})
+                assert refused_by_read_midi(path, name, kind(beyond)), (name, beyond)
+
+
+def test_midi_file_plays_its_notes(server, midi_files, models):
+    """A MIDI file made with mido, played by an offered model and by the page's uploaded
+    one: the WAV's f0 follows the written notes (transposed) within 0.25 semitones, and
+    the piano roll comes as a PNG."""
+    sid = server.session()
+    data = midi_files["notes"].read_bytes()
+    midi = f"/api/session/{sid}/midi"
+    status, answer = server.api("POST", f"{midi}?name=notes.mid&model=flute-test&transpose=2"
+                                        f"&vibrato=0&scoop=0", data)
+    assert status == 200, answer
+    assert (answer["model"], answer["notes"], answer["voices"]) == ("flute-test", 3, 1)
+    assert answer["tracks"] == [{"index": 0, "name": "", "notes": 0},
+                                {"index": 1, "name": "melody", "notes": 3}]
+    assert answer["download_name"] == "notes-flute-test.wav"
+    assert any(m.startswith("3 notes in 1 part(s) -> 1 voice(s)") for m in answer["messages"])
+    assert {"reading", "model load", "synthesis", "picture", "total"} <= set(answer["timings"])
+    status, wav = server.api("GET", answer["audio_url"])
+    assert status == 200 and wav[:4] == b"RIFF"
+    audio, rate = _decode(wav)
+    assert rate == answer["sample_rate"] == 16000 and len(audio) == answer["samples"]
+    assert len(audio) / rate == pytest.approx(answer["seconds"]) and 2.0 < answer["seconds"] < 3
+    _assert_plays(audio, rate, MELODY, transpose=2)
+    status, png = server.api("GET", answer["pictures"]["roll"])
+    assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+    # The page's own uploaded model; track 1 and channel 1 are the melody; no picture asked.
+    status, _ = server.api("POST", f"/api/session/{sid}/model?name=my-cello.zip",
+                           _model_zip(models["cello-test"]))
+    assert status == 200
+    status, answer = server.api("POST", f"{midi}?name=notes.mid&model=uploaded&track=1"
+                                        f"&channel=1&vibrato=0&scoop=0&plot=false", data)
+    assert status == 200, answer
+    assert (answer["model"], answer["notes"], answer["pictures"]) == ("my-cello", 3, {})
+    _assert_plays(*_decode(server.api("GET", answer["audio_url"])[1]), MELODY)
+    # no uploaded score is kept
+    assert not [p for p in server.tmpdir.rglob("score-*")]
+
+
+def test_midi_refusals(server, midi_files, clips, tmp_path):
+    """Each bad MIDI request gets one line, naming the upload (never a server path), and
+    its HTTP status; the server keeps serving."""
+    sid = server.session()
+    midi = f"/api/session/{sid}/midi"
+    notes = midi_files["notes"].read_bytes()
+    for query, body, expected in (
+            ("name=song.mid&model=flute-test", b"not a MIDI file at all\n" * 10,
+             (400, "song.mid: not a readable standard MIDI file (")),
+            (f"name={clips[0].name}&model=flute-test", clips[0].read_bytes(),
+             (400, f"{clips[0].name}: not a readable standard MIDI file (")),
+            ("name=empty.mid&model=flute-test", midi_files["empty"].read_bytes(),
+             (400, "empty.mid: no notes to play (tracks with notes: none; channels none)")),
+            ("name=notes.mid&model=flute-test&track=5", notes,
+             (400, "track 5: notes.mid has tracks 0..1")),
+            ("name=notes.mid&model=flute-test&track=0", notes,
+             (400, "track 0: no notes to play (tracks with notes: 1 'melody' (3 notes); "
+                   "channels [1])")),
+            ("name=notes.mid&model=flute-test&channel=3", notes,
+             (400, "channel 3: no notes to play (tracks with notes: 1 'melody' (3 notes); "
+                   "channels [1])")),
+            ("name=notes.mid&model=flute-test&channel=17", notes,
+             (400, "channel: expected a whole number from 1 to 16, got 17")),
+            ("name=notes.mid&model=flute-test&transpose=up", notes,
+             (400, "transpose: expected a number, got 'up'")),
+            ("name=notes.mid&model=flute-test&vibrato=500", notes,
+             (400, "vibrato: expected a finite number from 0 to 200 cents, got 500")),
+            ("name=notes.mid&model=flute-test&octaves=1", notes,
+             (400, "unknown option(s): octaves; the MIDI options are track, channel, ")),
+            ("name=notes.mid&model=violin-of-nobody", notes,
+             (400, "model 'violin-of-nobody': not offered here; choose one of ")),
+            ("name=notes.mid&model=uploaded", notes,
+             (400, "no model zip uploaded on this page; upload one or pick a shipped model")),
+            ("name=notes.mid", notes, (400, "model: choose a model")),
+            ("name=empty-file.mid&model=flute-test", b"", (400, "empty-file.mid: the file is "
+                                                              "empty")),
+            ("name=big.mid&model=flute-test", bytes(2 * MB),
+             (413, "big.mid: 2.0 MB is larger than this server's limit of 1.0 MB (timbral "
+                   "serve --max-midi-mb)")),
+            ("name=long.mid&model=flute-test", midi_files["long"].read_bytes(),
+             (413, "long.mid: plays for 100.0 s, longer than this server's limit of 60 s "
+                   "(timbral serve --max-midi-seconds)")),
+            ("name=cluster.mid&model=flute-test", midi_files["cluster"].read_bytes(),
+             (413, "cluster.mid: needs 12 voices (notes sounding at once), more than this "
+                   "server's limit of 8 (timbral serve --max-midi-voices)")),
+    ):
+        status, answer = server.api("POST", f"{midi}?{query}", body)
+        assert status == expected[0] and answer["error"].startswith(expected[1]), (query, answer)
+        assert "\n" not in answer["error"] and str(server.tmpdir) not in answer["error"]
+        assert "score-" not in answer["error"]
+    # The limit is on the score as played: slower is longer.
+    status, answer = server.api("POST", f"{midi}?name=notes.mid&model=flute-test"
+                                        f"&tempo_scale=0.03", notes)
+    assert (status, answer["error"]) == (400, "tempo_scale: expected a finite number from 0.05 to "
+                                              "20, got 0.03")
+    long_notes = _midi_file(tmp_path / "slow.mid", notes=((60, 0.0, 4.0),))
+    status, answer = server.api("POST", f"{midi}?name=slow.mid&model=flute-test"
+                                        f"&tempo_scale=0.05", long_notes.read_bytes())
+    assert (status, answer["error"]) == (413, "slow.mid: plays for 80.0 s at tempo scale 0.05, "
+                                              "longer than this server's limit of 60 s "
+                                              "(timbral serve --max-midi-seconds)")
+    # Still serving.
+    status, answer = server.api("POST", f"{midi}?name=notes.mid&model=flute-test&plot=false",
+                                notes)
+    assert status == 200 and answer["notes"] == 3
+    assert not [p for p in server.tmpdir.rglob("score-*")]
+
+
+def test_browser_plays_a_midi_file(server, midi_files, tmp_path):
+    """In the page: choose a MIDI file instead of audio, set its options (built from the
+    one table), play it: an audio player with the notes and the piano roll; a channel
+    without notes shows the server's one-line message."""
+    from timbral.midi.controls import OPTIONS
+
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.get(server.url)
+        browser.wait("return document.body.dataset.ready === 'true'", 30, "the page to start")
+        assert browser.js("return document.getElementById('midi-controls').hidden")
+        browser.click("#model option[value='flute-test']")
+        browser.type("#midi-file", str(midi_files["notes"]))
+        browser.wait("return document.getElementById('midi-info').textContent"
+                     ".startsWith('notes.mid')", 10, "the MIDI file's choice")
+        assert browser.js("return [document.getElementById('audio-controls').hidden, "
+                          "document.getElementById('midi-controls').hidden, "
+                          "document.getElementById('run').textContent, "
+                          "document.getElementById('run').disabled]") == [True, False, "Play",
+                                                                          False]
+        assert browser.js("return [...document.querySelectorAll('#midi-options input')]"
+                          ".map(i => i.id)") == [f"midi-{o.name}" for o in OPTIONS]
+        for name, value in (("transpose", "2"), ("vibrato", "0"), ("scoop", "0")):
+            browser.find(f"#midi-{name}").clear()
+            browser.type(f"#midi-{name}", value)
+        browser.click("#run")
+        browser.wait("const a = document.getElementById('output-audio');"
+                     "return !document.getElementById('output-section').hidden && "
+                     "a.readyState >= 1 && a.duration > 0", 120, "the played MIDI file")
+        browser.wait("const i = document.getElementById('roll-image');"
+                     "return !document.getElementById('roll-figure').hidden && i.complete && "
+                     "i.naturalWidth > 300", 60, "the piano roll")
+        assert browser.js("return document.getElementById('input-player').hidden")
+        assert "tracks with notes: 1 \"melody\" (3 notes)" in browser.js(
+            "return document.getElementById('midi-info').textContent")
+        assert browser.js("return document.getElementById('error').hidden")
+        duration = browser.js("return document.getElementById('output-audio').duration")
+        status, wav = _http("GET", browser.js("return document.getElementById('download')"
+                                              ".href"))
+        audio, rate = _decode(wav)
+        assert status == 200 and abs(duration - len(audio) / rate) < 0.01
+        _assert_plays(audio, rate, MELODY, transpose=2)
+        assert browser.js("return document.getElementById('download').download") == \
+            "notes-flute-test.wav"
+        browser.screenshot(ARTIFACTS / "web_midi.png")
+
+        browser.type("#midi-channel", "3")
+        browser.click("#run")
+        error = browser.wait("const e = document.getElementById('error');"
+                             "return !e.hidden && e.textContent", 60, "the error")
+        assert error == ("channel 3: no notes to play (tracks with notes: 1 'melody' "
+                         "(3 notes); channels [1])")
+    finally:
+        browser.quit()
+
+
 def test_sessions_are_private_and_cleaned_up(server, clips):
     alice, bob = server.session(), server.session()
     assert alice != bob
@@ -573,7 +858,7 @@ def test_offline_and_loopback_only(server):
     assert server.url.startswith("http://127.0.0.1:")
 
 
-def test_requests_from_other_pages_are_refused(server, clips):
+def test_requests_from_other_pages_are_refused(server, clips, midi_files):
     """Every state-changing request a browser marks as coming from another page is
     refused with 403; the page's own (same Origin) and scripts' (no Origin) are served."""
     own = server.url.rstrip("/")
@@ -588,6 +873,8 @@ def test_requests_from_other_pages_are_refused(server, clips):
         for path, body in (("/api/session", None), (f"/api/session/{sid}/example", None),
                            (f"/api/session/{sid}/audio?name=a.wav", clips[0].read_bytes()),
                            (f"/api/session/{sid}/transfer", {"model": "flute-test"}),
+                           (f"/api/session/{sid}/midi?name=a.mid&model=flute-test",
+                            midi_files["notes"].read_bytes()),
                            (f"/api/session/{sid}/close", None)):
             status, answer = server.api("POST", path, body, headers)
             assert (status, answer) == (403, {"error": message}), (headers, path)

@@ -1,17 +1,23 @@
 """The web app's options and entry point, shared by ``timbral serve`` and
-``python -m timbral.app``."""
+``python -m timbral.app``.
+
+(The options of playing a MIDI file in the page are ``timbral play``'s, from
+their one table, :mod:`timbral.midi.controls`.)
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from ..validation import DEVICES
 from .limits import DEFAULTS, Limits
 
 DESCRIPTION = (
     "Run the timbre-transfer web app and print the address to open in a browser: record or "
-    "upload audio, pick a shipped model or upload a model zip, set the notebook's controls, "
-    "listen, look at the plots and download the result. Listens on 127.0.0.1 (this computer "
-    "only) unless --host says otherwise; makes no network requests of its own. "
+    "upload audio (or a MIDI file to play), pick a shipped model or upload a model zip, set "
+    "the notebook's controls, listen, look at the plots and download the result. Listens on "
+    "127.0.0.1 (this computer only) unless --host says otherwise; makes no network requests "
+    "of its own. "
     "See docs/web.md.")
 
 
@@ -31,12 +37,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or its config may describe (default %(default)g)")
     parser.add_argument("--max-seconds", type=float, default=DEFAULTS["max_seconds"],
                         help="longest audio accepted, in seconds (default %(default)g)")
+    parser.add_argument("--max-midi-mb", type=float, default=DEFAULTS["max_midi_mb"],
+                        help="largest MIDI file upload in MB (default %(default)g)")
+    parser.add_argument("--max-midi-seconds", type=float, default=DEFAULTS["max_midi_seconds"],
+                        help="longest MIDI score played, in seconds at the chosen tempo "
+                             "(default %(default)g)")
+    parser.add_argument("--max-midi-voices", type=int, default=DEFAULTS["max_midi_voices"],
+                        help="most voices (notes sounding at once) a MIDI file may need; each "
+                             "is rendered in full (default %(default)d)")
     parser.add_argument("--jobs", type=int, default=DEFAULTS["jobs"],
                         help="transfers computed at once (default %(default)d)")
     parser.add_argument("--max-queue", type=int, default=DEFAULTS["max_queue"],
                         help="transfers allowed to wait beyond those (default %(default)d)")
     parser.add_argument("--session-minutes", type=float, default=DEFAULTS["session_minutes"],
                         help="delete a page's files after this long idle (default %(default)g)")
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="where the models and the pitch tracker run (default cpu; cuda "
+                             "needs a GPU and a CUDA build of PyTorch)")
     parser.add_argument("--max-sessions", type=int, default=DEFAULTS["max_sessions"],
                         help="pages served at once; the longest idle is dropped beyond "
                              "(default %(default)d)")
@@ -52,11 +69,15 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(f"the web app needs the 'web' extra ({exc.name} is missing): "
                            f"pip install 'timbral[web]'") from None
     limits = Limits(max_upload_mb=args.max_upload_mb, max_model_mb=args.max_model_mb,
-                    max_seconds=args.max_seconds, jobs=args.jobs, max_queue=args.max_queue,
-                    session_minutes=args.session_minutes, max_sessions=args.max_sessions)
+                    max_seconds=args.max_seconds, max_midi_mb=args.max_midi_mb,
+                    max_midi_seconds=args.max_midi_seconds,
+                    max_midi_voices=args.max_midi_voices, jobs=args.jobs,
+                    max_queue=args.max_queue, session_minutes=args.session_minutes,
+                    max_sessions=args.max_sessions)
     try:
         serve(args.host, args.port, models=args.model, limits=limits,
-              announce=lambda line: print(line, flush=True))
+              announce=lambda line: print(line, flush=True), device=args.device)
     except KeyboardInterrupt:  # Ctrl+C is how the server is meant to stop
         pass
     print("timbral serve: stopped; its temporary files are deleted", flush=True)
+

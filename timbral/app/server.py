@@ -9,10 +9,18 @@ goes when the server stops.
 
 Transfers run on a pool of ``jobs`` threads (the heavy work is PyTorch); up to
 ``max_queue`` more wait their turn, and beyond that the server answers "busy".
-Uploads are streamed to disk and refused past ``max_upload_mb`` (audio) or
-``max_model_mb`` (model zips); a model zip is also refused, before anything is
-extracted or built, when it would expand past ``max_model_mb`` or its config
-describes a larger model; audio longer than ``max_seconds`` is refused.
+Uploads are streamed to disk and refused past ``max_upload_mb`` (audio),
+``max_midi_mb`` (MIDI files) or ``max_model_mb`` (model zips); a model zip is
+also refused, before anything is extracted or built, when it would expand past
+``max_model_mb`` or its config describes a larger model; audio longer than
+``max_seconds`` is refused, and so is a MIDI score that plays for longer than
+``max_midi_seconds`` (at the chosen tempo) or needs more than ``max_midi_voices``
+voices (each is rendered over the whole score), before anything is rendered.
+
+A MIDI file is played in one request (``POST /api/session/{sid}/midi``, the
+file as the body, the options in the query string): read with
+:func:`timbral.midi.read_midi` and rendered with :func:`timbral.midi.play_score`
+as ``timbral play`` does, with the piano roll of :func:`timbral.midi.plot.roll_figure`.
 
 Requests that change state (every POST) must come from the app's own page: a
 browser marks another page's requests (``Origin``, ``Sec-Fetch-Site``) and
@@ -47,6 +55,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..validation import check_device
 from .limits import Limits
 
 MB = 1_000_000
@@ -80,6 +89,10 @@ PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _FILE_NAME = re.compile(r"^[a-z]+-[0-9]+\.(wav|png)$")
+#: Name prefixes of a session's result files (a new result replaces them all).
+RESULT_PREFIXES = ("output-", "notes-", "spectrograms-", "played-", "roll-")
+#: Query parameters of the MIDI route that are not :data:`timbral.midi.controls.OPTIONS`.
+MIDI_REQUEST_KEYS = ("name", "model", "plot")
 _UPLOADED = "uploaded"  # model id of a session's own uploaded zip
 #: A model's config.json is a few kB; a larger one in an upload is not read.
 MAX_CONFIG_BYTES = MB
@@ -107,10 +120,11 @@ class ModelStore:
     path fails when the server starts, not when a user picks it.
     """
 
-    def __init__(self, extra: Sequence = ()):
+    def __init__(self, extra: Sequence = (), device: str = "cpu"):
         from ..zoo import card_summary, list_models, load_model
 
-        self._load_model = load_model
+        self.device = check_device(device)
+        self._load_model = lambda source: load_model(source).to(self.device)
         self._lock = threading.Lock()
         self._loaded: Dict[str, object] = {}
         self.entries: Dict[str, dict] = {}
@@ -120,7 +134,7 @@ class ModelStore:
         for item in extra:
             path = Path(item)
             try:
-                model = load_model(path)
+                model = self._load_model(path)
             except ValueError as exc:
                 raise ValueError(f"--model {item}: {exc}") from None
             name = base = path.stem if path.suffix.lower() == ".zip" else path.name
@@ -318,10 +332,11 @@ class App:
         return Response(content, media_type=media_type, headers={"cache-control": "no-cache"})
 
     async def config(self, request: Request) -> Response:
+        from ..midi.controls import as_json as midi_options_json
         from ..transfer.controls import as_json
 
         return JSONResponse({"models": self.models.describe(), "limits": asdict(self.limits),
-                             "controls": as_json(),
+                             "controls": as_json(), "midi_options": midi_options_json(),
                              "example": self.example.name if self.example else None})
 
     async def create_session(self, request: Request) -> Response:
@@ -384,7 +399,7 @@ class App:
             try:
                 await _receive(request, path, limit, name, "--max-model-mb")
                 model = await asyncio.get_running_loop().run_in_executor(
-                    None, _load_uploaded_model, path, name, limit)
+                    None, _load_uploaded_model, path, name, limit, self.models.device)
             finally:
                 path.unlink(missing_ok=True)
             session.model = model
@@ -415,36 +430,15 @@ class App:
             raise HTTPError(400, "model: choose a model")
         if model_id != _UPLOADED:
             self.models.describe_one(model_id)  # refuse an unknown name before queueing
-        if self.pending >= self.limits.jobs + self.limits.max_queue:
-            raise HTTPError(503, f"the server is busy ({self.pending} transfers running or "
-                                 f"waiting); try again shortly")
+        self._check_not_busy()
         async with session.lock:
             if session.source is None:
                 raise HTTPError(400, "no audio yet: record or upload a clip first")
-            if model_id == _UPLOADED:
-                if session.model is None:
-                    raise HTTPError(400, "no model zip uploaded on this page; upload one or "
-                                         "pick a shipped model")
-                model = session.model
-            else:
-                model = None  # loaded in the worker: loading can take a while
+            model = self._session_model(session, model_id)
             number = session.next_number()
-            session.busy += 1
-            self.pending += 1
-            queued_at = time.perf_counter()
-            try:
-                out = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self._work, queued_at, session.source, session.source_name,
-                    model, model_id, options, session.folder, number, plots, polyphonic)
-            finally:
-                session.busy -= 1
-                self.pending -= 1
-            if session.id not in self.sessions:  # closed meanwhile
-                shutil.rmtree(session.folder, ignore_errors=True)
-                raise HTTPError(404, "this page's session ended during the transfer")
-            for prefix in ("output-", "notes-", "spectrograms-"):
-                session.drop_files(prefix)
-            session.last_used = time.monotonic()
+            out = await self._run_job(session, self._work, session.source, session.source_name,
+                                      model, model_id, options, session.folder, number, plots,
+                                      polyphonic)
             answer = {
                 "audio_url": self.file_url(session, session.add_file(out["output"])),
                 "download_name": f"{Path(session.source_name).stem or 'audio'}-"
@@ -456,9 +450,162 @@ class App:
             }
         return JSONResponse(answer)
 
+    def _check_not_busy(self) -> None:
+        if self.pending >= self.limits.jobs + self.limits.max_queue:
+            raise HTTPError(503, f"the server is busy ({self.pending} transfers running or "
+                                 f"waiting); try again shortly")
+
+    @staticmethod
+    def _session_model(session: Session, model_id: str):
+        """The session's uploaded model for "uploaded"; None for an offered one (loaded in
+        the worker: loading can take a while)."""
+        if model_id != _UPLOADED:
+            return None
+        if session.model is None:
+            raise HTTPError(400, "no model zip uploaded on this page; upload one or pick a "
+                                 "shipped model")
+        return session.model
+
+    async def _run_job(self, session: Session, work, *args) -> dict:
+        """``work(queued_at, *args)`` on the worker pool (session lock held); then the
+        session's previous results are dropped (their files named by RESULT_PREFIXES)."""
+        session.busy += 1
+        self.pending += 1
+        queued_at = time.perf_counter()
+        try:
+            out = await asyncio.get_running_loop().run_in_executor(
+                self.executor, work, queued_at, *args)
+        finally:
+            session.busy -= 1
+            self.pending -= 1
+        if session.id not in self.sessions:  # closed meanwhile
+            shutil.rmtree(session.folder, ignore_errors=True)
+            raise HTTPError(404, "this page's session ended during the transfer")
+        for prefix in RESULT_PREFIXES:
+            session.drop_files(prefix)
+        session.last_used = time.monotonic()
+        return out
+
+    def _warm_pitch_tracker(self) -> None:
+        """Build the default pitch tracker once, not in two threads at once."""
+        with self.warm_lock:
+            from ..features.pitch import get_pitch_tracker
+
+            get_pitch_tracker(None, self.models.device)
+
+    async def play_midi(self, request: Request) -> Response:
+        """A MIDI file (the body) played by a model; options in the query string."""
+        from ..midi.controls import from_query as check_midi_options
+
+        session = self.session(request)
+        params = request.query_params
+        name = _clean_name(params.get("name"), "score.mid")
+        model_id = params.get("model", "")
+        if not model_id:
+            raise HTTPError(400, "model: choose a model")
+        plot = params.get("plot", "true")
+        if plot not in ("true", "false"):
+            raise HTTPError(400, f"plot: expected true or false, got {plot!r}")
+        try:
+            options = check_midi_options({k: v for k, v in params.items()
+                                          if k not in MIDI_REQUEST_KEYS})
+        except ValueError as exc:
+            raise HTTPError(400, str(exc)) from None
+        if model_id != _UPLOADED:
+            self.models.describe_one(model_id)  # refuse an unknown name before queueing
+        self._check_not_busy()
+        async with session.lock:
+            model = self._session_model(session, model_id)
+            number = session.next_number()
+            path = session.folder / f"score-{number}.mid"
+            try:
+                await _receive(request, path, int(self.limits.max_midi_mb * MB), name,
+                               "--max-midi-mb")
+                out = await self._run_job(session, self._play_work, path, name, model,
+                                          model_id, options, session.folder, number,
+                                          plot == "true")
+            finally:
+                path.unlink(missing_ok=True)
+            answer = {
+                "audio_url": self.file_url(session, session.add_file(out["output"])),
+                "download_name": f"{Path(name).stem or 'score'}-{out['model']}.wav",
+                "pictures": {key: self.file_url(session, session.add_file(p))
+                             for key, p in out["pictures"].items()},
+                **{k: v for k, v in out.items() if k not in ("output", "pictures")},
+            }
+        return JSONResponse(answer)
+
+    def _play_work(self, queued_at, path: Path, name: str, model, model_id: str, options: dict,
+                   folder: Path, number: int, plot: bool) -> dict:
+        """Read the score, check its length, load the model if needed, play it, write the
+        result and the piano roll (worker thread)."""
+        from dataclasses import replace
+
+        from ..audio import save_audio
+        from ..midi import OVERRIDES, part_voices, play_score, read_midi
+        from ..midi.controls import READ_MIDI_KEYWORDS
+
+        def named(message: str) -> str:
+            return message.replace(str(path), name).replace(path.name, name)
+
+        wait = time.perf_counter() - queued_at
+        start = time.perf_counter()
+        try:
+            score = read_midi(path, **{k: options[k] for k in READ_MIDI_KEYWORDS})
+        except ValueError as exc:
+            raise HTTPError(400, named(str(exc))) from None
+        limit = self.limits.max_midi_seconds
+        if score.duration > limit:
+            tempo = (f" at tempo scale {options['tempo_scale']:g}"
+                     if options["tempo_scale"] != 1 else "")
+            raise HTTPError(413, f"{name}: plays for {score.duration:.1f} s{tempo}, longer than "
+                                 f"this server's limit of {limit:g} s (timbral serve "
+                                 f"--max-midi-seconds)")
+        n_voices = sum(len(part_voices(part)) for part in score.parts)
+        if n_voices > self.limits.max_midi_voices:
+            raise HTTPError(413, f"{name}: needs {n_voices} voices (notes sounding at once), "
+                                 f"more than this server's limit of "
+                                 f"{self.limits.max_midi_voices} (timbral serve "
+                                 f"--max-midi-voices)")
+        score = replace(score, path=name, messages=[named(m) for m in score.messages])
+        timings = {"waiting": wait, "reading": time.perf_counter() - start}
+        start = time.perf_counter()
+        if model is None:
+            model = self.models.get(model_id)
+        if plot:
+            self._warm_pitch_tracker()  # the picture measures the output's f0
+        timings["model load"] = time.perf_counter() - start
+        start = time.perf_counter()
+        overrides = {k: options[k] for k in OVERRIDES}
+        try:
+            result = play_score(score, model, legato=options["legato"], overrides=overrides)
+        except ValueError as exc:
+            raise HTTPError(400, named(str(exc))) from None
+        timings["synthesis"] = time.perf_counter() - start
+        start = time.perf_counter()
+        output = save_audio(folder / f"played-{number}.wav", result.audio, result.sample_rate)
+        timings["writing"] = time.perf_counter() - start
+        pictures = {}
+        if plot:
+            from ..midi.plot import roll_figure
+
+            start = time.perf_counter()
+            pictures["roll"] = folder / f"roll-{number}.png"
+            roll_figure(result).savefig(pictures["roll"], dpi=110, bbox_inches="tight",
+                                        format="png")
+            timings["picture"] = time.perf_counter() - start
+        timings["total"] = time.perf_counter() - queued_at
+        return {"output": output, "pictures": pictures, "messages": list(result.messages),
+                "timings": timings, "seconds": result.duration,
+                "sample_rate": result.sample_rate, "samples": int(len(result.audio)),
+                "model": getattr(model, "name", model_id), "notes": len(score.notes),
+                "voices": len(result.voices),
+                "tracks": [{"index": i, "name": n, "notes": k} for i, n, k in score.tracks]}
+
     def _work(self, queued_at, source, source_name, model, model_id, options, folder, number,
               plots, polyphonic=False) -> dict:
         """Load the model if needed, transfer, write the result and pictures (worker thread)."""
+        from ..features.pitch import get_pitch_tracker
         from ..transcribe import PolyphonicTransfer
         from ..transfer.files import transfer_file
 
@@ -466,10 +613,7 @@ class App:
         start = time.perf_counter()
         if model is None:
             model = self.models.get(model_id)
-        with self.warm_lock:  # build transfer()'s (default) pitch tracker once, not in
-            from ..features.pitch import get_pitch_tracker  # two threads at once
-
-            get_pitch_tracker(None)
+        self._warm_pitch_tracker()  # transfer()'s (default) one
         load = time.perf_counter() - start
         pictures = {"notes": folder / f"notes-{number}.png",
                     "spectrograms": folder / f"spectrograms-{number}.png"} if plots else {}
@@ -477,6 +621,7 @@ class App:
             done = transfer_file(source, model, folder / f"output-{number}.wav", options,
                                  plot=pictures.get("notes"),
                                  spectrogram=pictures.get("spectrograms"), name=source_name,
+                                 pitch_tracker=get_pitch_tracker(None, self.models.device),
                                  run=PolyphonicTransfer("auto") if polyphonic else None)
         except ValueError as exc:
             raise HTTPError(400, str(exc).replace(str(source), source_name)) from None
@@ -541,14 +686,14 @@ def _check_model_zip(path: Path, name: str, limit_bytes: int) -> None:
                                      f"serve --max-model-mb)")
 
 
-def _load_uploaded_model(path: Path, name: str, limit_bytes: int):
+def _load_uploaded_model(path: Path, name: str, limit_bytes: int, device: str = "cpu"):
     """Check an uploaded zip (:func:`_check_model_zip`), then load it with
-    :func:`timbral.zoo.load_model` (worker thread)."""
+    :func:`timbral.zoo.load_model` onto ``device`` (worker thread)."""
     from ..zoo import load_model
 
     try:
         _check_model_zip(path, name, limit_bytes)
-        model = load_model(path)
+        model = load_model(path).to(device)
     except HTTPError:
         raise
     except ValueError as exc:
@@ -678,6 +823,7 @@ def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool =
         Route("/api/session/{sid}/example", route(state.use_example), methods=["POST"]),
         Route("/api/session/{sid}/model", route(state.upload_model), methods=["POST"]),
         Route("/api/session/{sid}/transfer", route(state.run_transfer), methods=["POST"]),
+        Route("/api/session/{sid}/midi", route(state.play_midi), methods=["POST"]),
         Route("/api/session/{sid}/files/{name}", route(state.file)),
     ]
     starlette = Starlette(routes=routes, lifespan=lifespan)
@@ -685,15 +831,16 @@ def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool =
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, models: Sequence = (),
-          limits: Limits = Limits(), announce=print) -> None:
+          limits: Limits = Limits(), announce=print, device: str = "cpu") -> None:
     """Run the app until interrupted (Ctrl+C); prints the address to open.
 
     ``port=0`` picks a free port. The listening socket is bound before the
-    address is printed, so the address works as soon as it appears.
+    address is printed, so the address works as soon as it appears. ``device``:
+    where the models and the pitch tracker run ("cpu" or "cuda").
     """
     import uvicorn
 
-    store = ModelStore(models)
+    store = ModelStore(models, device)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -714,7 +861,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, models: Sequence = (),
     names = ", ".join(store.entries) or "none installed (upload a model zip in the page)"
     announce(f"timbral serve: models: {names}")
     announce(f"timbral serve: limits: uploads {limits.max_upload_mb:g} MB, model zips "
-             f"{limits.max_model_mb:g} MB, {limits.max_seconds:g} s of audio, {limits.jobs} "
+             f"{limits.max_model_mb:g} MB, {limits.max_seconds:g} s of audio, MIDI files "
+             f"{limits.max_midi_mb:g} MB, {limits.max_midi_seconds:g} s and "
+             f"{limits.max_midi_voices} voices, {limits.jobs} "
              f"transfer(s) at once")
     if not loopback:
         announce(f"timbral serve: warning: listening on {host}, not only this computer: anyone "

@@ -27,13 +27,14 @@ def _track_models(entries) -> Dict[int, str]:
 def _play(args: argparse.Namespace) -> None:
     from ..audio import save_audio
     from ..midi import OVERRIDES, play_score, read_midi
+    from ..midi.controls import READ_MIDI_KEYWORDS, from_args
     from ..transfer.files import check_outputs
     from ..zoo import load_model
 
+    options = from_args(args)
     check_outputs(args.output, plot=args.plot, overwrite=args.overwrite)
     names = _track_models(args.track_model)
-    score = read_midi(args.score, track=args.track, channel=args.channel,
-                      tempo_scale=args.tempo_scale, transpose=args.transpose)
+    score = read_midi(args.score, **{k: options[k] for k in READ_MIDI_KEYWORDS})
     for index, name, count in score.tracks:
         if count:
             print(f"track {index}{f' {name!r}' if name else ''}: {count} notes")
@@ -44,10 +45,10 @@ def _play(args: argparse.Namespace) -> None:
         if name not in loaded:
             loaded[name] = load_model(name)
     track_models = {track: loaded[name] for track, name in names.items()}
-    overrides = {name: getattr(args, name) for name in OVERRIDES}
+    overrides = {name: options[name] for name in OVERRIDES}
     long = score.duration * len(score.parts) > PROGRESS_SECONDS
-    result = play_score(score, model, track_models, legato=args.legato, overrides=overrides,
-                        seed=args.seed, progress=long)
+    result = play_score(score, model, track_models, legato=options["legato"],
+                        overrides=overrides, seed=args.seed, progress=long)
     for message in result.messages:
         print(message)
     save_audio(args.output, result.audio, result.sample_rate, overwrite=args.overwrite)
@@ -73,7 +74,7 @@ def live_midi(args: argparse.Namespace) -> None:
             return
         check_live_args(args, "flute")
         midi_ports()  # fails early, in one line, without MIDI
-        model = load_model(args.model)
+        model = load_model(args.model).to(args.device)
         engine = NoteEngine(model, args.block, voices=args.voices, seed=args.seed)
         for message in engine.messages:
             print(message)
@@ -93,8 +94,7 @@ def live_midi(args: argparse.Namespace) -> None:
 
 
 def register(sub) -> None:
-    from ..midi import OVERRIDES
-    from ..midi.curves import LEGATO_GAP
+    from ..midi.controls import add_arguments as add_play_options
 
     pl = sub.add_parser(
         "play", help="play a MIDI file with a model (several voices, each model's phrasing)",
@@ -107,22 +107,11 @@ def register(sub) -> None:
     pl.add_argument("--model", required=True,
                     help="shipped model name, model folder or zip: plays every track")
     pl.add_argument("--output", required=True, help="output audio file (.wav/.flac/.ogg/.mp3)")
-    pl.add_argument("--track", type=int, default=None,
-                    help="play only this track (0-based, file order)")
-    pl.add_argument("--channel", type=int, default=None,
-                    help="play only this channel (1..16; 10, percussion, is left out otherwise)")
     pl.add_argument("--track-model", action="append", metavar="TRACK=MODEL",
                     help="play a track with another model, e.g. 3=flute (repeatable)")
-    pl.add_argument("--tempo-scale", type=float, default=1.0,
-                    help="play this many times faster (default 1)")
-    pl.add_argument("--transpose", type=float, default=0.0, help="semitones (default 0)")
-    pl.add_argument("--legato", action="store_true",
-                    help=f"slur notes of a voice that follow within {LEGATO_GAP:g} s")
-    for name, (unit, low, high, help_text) in OVERRIDES.items():
-        pl.add_argument(f"--{name.replace('_', '-')}", type=float, default=None,
-                        metavar=unit.upper(),
-                        help=f"{help_text} ({unit}, {low:g}..{high:g}; default: the model's "
-                             f"profile)".replace("%", "%%"))
+    # --track, --channel, --transpose, --tempo-scale, --legato and the expression
+    # overrides: the one table the web app's MIDI options come from too.
+    add_play_options(pl)
     pl.add_argument("--plot", help="piano roll under the output's f0 and loudness (.png)")
     pl.add_argument("--seed", type=int, default=0, help="noise seed")
     pl.add_argument("--overwrite", action="store_true", help="replace existing outputs")

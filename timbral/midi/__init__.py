@@ -9,7 +9,10 @@
 - :mod:`.curves`: a voice's notes + a profile -> f0 and loudness per frame;
 - :mod:`.play`: every voice through its model's synthesis graph, mixed;
 - :mod:`.plot`: a piano roll under the output's f0 and loudness;
-- :mod:`.live`: the same from note events as they arrive (``timbral live --midi``).
+- :mod:`.live`: the same from note events as they arrive (``timbral live --midi``);
+- :mod:`.controls`: the options of playing a file (track, channel, transpose,
+  tempo scale, legato, expression overrides), one table for ``timbral play``
+  and the web app.
 
 ``docs/midi.md`` describes how it works and what a profile holds.
 """

@@ -37,6 +37,13 @@ DRUM_CHANNEL = 9
 DEFAULT_VOLUME, DEFAULT_EXPRESSION, DEFAULT_BEND_RANGE = 100, 127, 2.0
 #: Microseconds per quarter note before the first tempo event (120 bpm).
 DEFAULT_TEMPO = 500_000
+#: What :func:`read_midi` accepts (``timbral play``'s options and the web app's MIDI
+#: options take their ranges from here, through :mod:`timbral.midi.controls`):
+#: channels as musicians count them; the most it transposes either way (semitones); the
+#: tempo factors (times faster).
+MIN_CHANNEL, MAX_CHANNEL = 1, 16
+MAX_TRANSPOSE = 48.0
+MIN_TEMPO_SCALE, MAX_TEMPO_SCALE = 0.05, 20.0
 #: Controller numbers.
 CC_VOLUME, CC_EXPRESSION, CC_DATA_MSB, CC_DATA_LSB = 7, 11, 6, 38
 CC_RPN_LSB, CC_RPN_MSB, CC_NRPN_LSB, CC_NRPN_MSB, CC_RESET = 100, 101, 98, 99, 121
@@ -254,23 +261,29 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
       path: the ``.mid`` file.
       track: keep only this track (0-based, in file order; type 1 files often
         keep tempo and names in track 0).
-      channel: keep only this channel, 1..16 as musicians count (10 is
-        General MIDI percussion, left out unless chosen here).
-      tempo_scale: play this many times faster (2: twice as fast).
-      transpose: semitones added to every note (may be fractional).
+      channel: keep only this channel, :data:`MIN_CHANNEL`..:data:`MAX_CHANNEL`
+        (1..16) as musicians count (10 is General MIDI percussion, left out
+        unless chosen here).
+      tempo_scale: play this many times faster (2: twice as fast), from
+        :data:`MIN_TEMPO_SCALE` to :data:`MAX_TEMPO_SCALE` (0.05 to 20).
+      transpose: semitones added to every note (may be fractional), at most
+        :data:`MAX_TRANSPOSE` (48) either way.
 
     Raises ValueError (one line) for an unreadable file, a track or channel
     with no notes (naming those that have some), or bad arguments.
     """
     path = Path(path)
     if not (isinstance(tempo_scale, (int, float)) and math.isfinite(tempo_scale)
-            and 0.05 <= tempo_scale <= 20.0):
-        raise ValueError(f"tempo_scale: expected a factor from 0.05 to 20, got {tempo_scale!r}")
+            and MIN_TEMPO_SCALE <= tempo_scale <= MAX_TEMPO_SCALE):
+        raise ValueError(f"tempo_scale: expected a factor from {MIN_TEMPO_SCALE:g} to "
+                         f"{MAX_TEMPO_SCALE:g}, got {tempo_scale!r}")
     if not (isinstance(transpose, (int, float)) and math.isfinite(transpose)
-            and abs(transpose) <= 48):
-        raise ValueError(f"transpose: expected -48..48 semitones, got {transpose!r}")
-    if channel is not None and not (isinstance(channel, int) and 1 <= channel <= 16):
-        raise ValueError(f"channel: expected 1..16, got {channel!r}")
+            and abs(transpose) <= MAX_TRANSPOSE):
+        raise ValueError(f"transpose: expected {-MAX_TRANSPOSE:g}..{MAX_TRANSPOSE:g} semitones, "
+                         f"got {transpose!r}")
+    if channel is not None and not (isinstance(channel, int)
+                                    and MIN_CHANNEL <= channel <= MAX_CHANNEL):
+        raise ValueError(f"channel: expected {MIN_CHANNEL}..{MAX_CHANNEL}, got {channel!r}")
     midi = _open(path)
     if not midi.tracks:
         raise ValueError(f"{path}: holds no tracks")
@@ -350,5 +363,6 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     return Score(parts, duration, tracks, str(path), messages)
 
 
-__all__ = ["ChannelControls", "ChannelState", "DRUM_CHANNEL", "MidiNote", "Part", "Score",
+__all__ = ["ChannelControls", "ChannelState", "DRUM_CHANNEL", "MAX_CHANNEL", "MAX_TEMPO_SCALE",
+           "MAX_TRANSPOSE", "MIN_CHANNEL", "MIN_TEMPO_SCALE", "MidiNote", "Part", "Score",
            "StepCurve", "bend_cents", "gain_db", "read_midi"]

@@ -1,8 +1,9 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
+  // mode: "audio" (a transfer of the recorded or uploaded audio) or "midi" (midiFile played).
   const state = { session: null, config: null, hasAudio: false, busy: false, recording: null,
-                  audioName: "" };
+                  audioName: "", mode: "audio", midiFile: null };
 
   function showError(message) {
     const box = $("error");
@@ -33,14 +34,28 @@
 
   function updateButtons() {
     const recording = state.recording !== null;
-    $("run").disabled = state.busy || recording || !state.hasAudio || !$("model").value;
+    const ready = state.mode === "midi" ? state.midiFile !== null : state.hasAudio;
+    $("run").disabled = state.busy || recording || !ready || !$("model").value;
     $("record").disabled = state.busy || recording;
     $("stop").disabled = !recording;
     $("audio-file").disabled = state.busy || recording;
+    $("midi-file").disabled = state.busy || recording;
     $("example").disabled = state.busy || recording;
     $("model-file").disabled = state.busy;
   }
   function setBusy(busy, text) { state.busy = busy; status(text); updateButtons(); }
+  // Audio in: the transfer controls; a MIDI file in: the MIDI options.
+  function setMode(mode) {
+    state.mode = mode;
+    const midi = mode === "midi";
+    $("audio-controls").hidden = midi;
+    $("midi-controls").hidden = !midi;
+    $("midi-info").hidden = !midi;
+    $("input-info").hidden = midi;
+    $("input-audio").hidden = midi || !state.hasAudio;
+    $("run").textContent = midi ? "Play" : "Transfer";
+    updateButtons();
+  }
 
   // ---- input -------------------------------------------------------------
   async function uploadAudio(blob, name) {
@@ -58,6 +73,7 @@
           { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
       state.hasAudio = true;
       state.audioName = info.name;
+      setMode("audio");
       $("input-audio").src = info.url;
       $("input-audio").hidden = false;
       $("input-info").textContent =
@@ -149,6 +165,25 @@
     await uploadAudio(new Blob([encodeWav(samples, rate)], { type: "audio/wav" }), "recording.wav");
   }
 
+  // ---- MIDI file ---------------------------------------------------------
+  // Kept in the page; sent with its options on every Play (POST .../midi).
+  $("midi-file").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (!file) return;
+    clearError();
+    const limit = state.config.limits.max_midi_mb * 1e6;
+    if (file.size > limit) {
+      showError(`${file.name}: ${mb(file.size)} is larger than this server's limit of ` +
+                `${mb(limit)} for MIDI files (timbral serve --max-midi-mb).`);
+      return;
+    }
+    state.midiFile = file;
+    $("midi-info").textContent = `${file.name}: ${(file.size / 1000).toFixed(1)} kB; ` +
+      "set the options below and press Play";
+    setMode("midi");
+  });
+
   $("example").addEventListener("click", () => uploadAudio(null, state.config.example));
   $("record").addEventListener("click", startRecording);
   $("stop").addEventListener("click", stopRecording);
@@ -232,6 +267,49 @@
     }
     $("adjust").addEventListener("change", adjustChanged);
     adjustChanged();
+    $("midi-options").append(...state.config.midi_options.map(buildMidiOption));
+  }
+  // The MIDI options, from the server's table (GET /api/config "midi_options"): a number
+  // box per number (empty: every track or channel, or the model's own expression), a
+  // checkbox per switch; each input's id is "midi-" and the option's query parameter.
+  function buildMidiOption(o) {
+    const id = `midi-${o.id}`;
+    const help = element("p", { class: "help", id: `${id}-help` }, o.help);
+    if (o.kind === "bool") {
+      const input = element("input", { type: "checkbox", id, "aria-describedby": help.id });
+      input.checked = o.default;
+      return element("div", { class: "control check-option", id: `option-${o.id}` },
+                     element("label", { class: "check" }, input, ` ${o.label}`), help);
+    }
+    const label = element("label", { for: id }, o.label);
+    if (o.unit && o.unit !== "x") label.append(" ", element("span", { class: "unit" }, o.unit));
+    const attributes = { type: "number", id, name: o.id, step: o.step,
+                         "aria-describedby": help.id };
+    if (o.min !== null) attributes.min = o.min;
+    if (o.max !== null) attributes.max = o.max;
+    if (o.default === null) {
+      attributes.placeholder = o.kind === "override" ? "the model's" : "all";
+    }
+    const input = element("input", attributes);
+    input.value = o.default === null ? "" : String(o.default);
+    return element("div", { class: "control", id: `option-${o.id}` }, label, input, help);
+  }
+  function resetMidiOptions() {
+    for (const o of state.config.midi_options) {
+      const input = $(`midi-${o.id}`);
+      if (o.kind === "bool") input.checked = o.default;
+      else input.value = o.default === null ? "" : String(o.default);
+    }
+  }
+  function midiQuery() {
+    const query = new URLSearchParams({ name: state.midiFile.name, model: $("model").value,
+                                        plot: String($("plots").checked) });
+    for (const o of state.config.midi_options) {
+      const input = $(`midi-${o.id}`);
+      const value = o.kind === "bool" ? String(input.checked) : input.value.trim();
+      if (value !== "") query.set(o.id, value);
+    }
+    return query.toString();
   }
   function showValue(c) { $(`${c.id}-value`).textContent = $(c.id).value; }
   function controlValue(c) { return c.kind === "bool" ? $(c.id).checked : Number($(c.id).value); }
@@ -248,18 +326,29 @@
       else { $(c.id).value = c.default; showValue(c); }
     }
     adjustChanged();
+    resetMidiOptions();
   });
 
   // ---- transfer ----------------------------------------------------------
-  function showResult(r) {
+  function showResult(r, midi) {
     $("output-section").hidden = false;
-    $("input-copy").src = $("input-audio").src;
+    $("input-player").hidden = midi;
+    if (midi) $("input-copy").removeAttribute("src");
+    else $("input-copy").src = $("input-audio").src;
     $("output-audio").src = r.audio_url;
     $("download").href = r.audio_url;
     $("download").setAttribute("download", r.download_name);
-    $("output-info").textContent =
-      `${r.seconds.toFixed(2)} s at ${r.sample_rate} Hz, played by ${r.model}; ` +
-      `${Math.round(100 * r.note_on_fraction)}% of the frames are notes`;
+    $("output-info").textContent = midi
+      ? `${r.seconds.toFixed(2)} s at ${r.sample_rate} Hz, played by ${r.model}: ` +
+        `${r.notes} notes in ${r.voices} voice(s)`
+      : `${r.seconds.toFixed(2)} s at ${r.sample_rate} Hz, played by ${r.model}; ` +
+        `${Math.round(100 * r.note_on_fraction)}% of the frames are notes`;
+    if (midi) {
+      const tracks = r.tracks.filter((t) => t.notes > 0).map(
+        (t) => `${t.index}${t.name ? ` "${t.name}"` : ""} (${t.notes} notes)`);
+      $("midi-info").textContent = `${state.midiFile.name}: tracks with notes: ` +
+        `${tracks.join(", ") || "none"}`;
+    }
     const list = $("messages");
     list.replaceChildren(...r.messages.map((m) => {
       const item = document.createElement("li"); item.textContent = m; return item;
@@ -278,7 +367,8 @@
     speed.cells[1].textContent = `${(r.seconds / r.timings.total).toFixed(1)}x real time`;
     table.append(speed);
     for (const [key, figure, img] of [["notes", "notes-figure", "notes-plot"],
-                                      ["spectrograms", "spectrogram-figure", "spectrogram-plot"]]) {
+                                      ["spectrograms", "spectrogram-figure", "spectrogram-plot"],
+                                      ["roll", "roll-figure", "roll-image"]]) {
       const url = r.pictures[key];
       $(figure).hidden = !url;
       if (url) $(img).src = url; else $(img).removeAttribute("src");
@@ -287,6 +377,7 @@
 
   $("run").addEventListener("click", async () => {
     clearError();
+    const midi = state.mode === "midi";
     const body = { model: $("model").value, plots: $("plots").checked,
                    polyphonic: $("polyphonic").checked };
     for (const c of state.config.controls) body[c.id] = controlValue(c);
@@ -295,9 +386,12 @@
     const timer = setInterval(() => status(
       `Working... ${((performance.now() - started) / 1000).toFixed(0)} s`), 500);
     try {
-      const result = await api(sessionPath("transfer"), { method: "POST", body: JSON.stringify(body),
-                                headers: { "Content-Type": "application/json" } });
-      showResult(result);
+      const result = midi
+        ? await api(sessionPath(`midi?${midiQuery()}`), { method: "POST", body: state.midiFile,
+                    headers: { "Content-Type": "audio/midi" } })
+        : await api(sessionPath("transfer"), { method: "POST", body: JSON.stringify(body),
+                    headers: { "Content-Type": "application/json" } });
+      showResult(result, midi);
       clearInterval(timer);
       status(`Done in ${result.timings.total.toFixed(1)} s.`);
     } catch (e) {
@@ -322,8 +416,13 @@
     const limits = state.config.limits;
     $("audio-limits").textContent = `wav, mp3, flac or ogg; up to ${limits.max_upload_mb} MB ` +
       `and ${limits.max_seconds} s.`;
+    $("midi-limits").textContent = `Standard MIDI files (.mid) up to ${limits.max_midi_mb} MB ` +
+      `that play for up to ${limits.max_midi_seconds} s, with up to ` +
+      `${limits.max_midi_voices} notes sounding at once.`;
     $("limits").textContent = `This server accepts audio up to ${limits.max_upload_mb} MB and ` +
-      `${limits.max_seconds} s, model zips up to ${limits.max_model_mb} MB; files are deleted ` +
+      `${limits.max_seconds} s, MIDI files up to ${limits.max_midi_mb} MB and ` +
+      `${limits.max_midi_seconds} s, model zips up to ${limits.max_model_mb} MB; ` +
+      "files are deleted " +
       `when you close the page, after ${limits.session_minutes} minutes idle, or when the ` +
       `server stops.`;
     $("example").hidden = !state.config.example;
