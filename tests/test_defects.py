@@ -195,6 +195,19 @@ def test_a_full_disk_stops_training_with_one_line(violin_dataset, tmp_path):
     assert not [p for p in (out / "train").iterdir() if p.name.startswith(".")]
 
 
+def test_a_full_disk_on_the_model_folder_gives_one_line_and_no_model(tmp_path):
+    """The weights of a model folder fail to write (files limited to 100 kB, the
+    weights are ~1 MB): one line naming model.safetensors, no model folder left
+    that would load (config.json comes last), no temporary file."""
+    source = Path(__file__).parent / "data" / "magenta_solo_tiny" / "solo_tiny"
+    out = tmp_path / "imported"
+    result = _run("import-magenta", source, "--output", out, limit_bytes=100_000)
+    assert result.returncode == 2
+    line = _one_error_line(result.stderr, "import-magenta")
+    assert f"{out / 'model.safetensors'}: cannot write" in line
+    assert _files(tmp_path) == []
+
+
 def test_a_huge_model_config_is_refused_before_anything_is_built(recordings, tmp_path, capsys):
     from timbral.zoo import MODELS_DIR
 
@@ -451,3 +464,12 @@ def test_device_cuda_without_cuda_is_one_line(recordings, tmp_path, capsys):
     assert cli.main(["transfer", str(recordings / "a.wav"), "--model", "violin", "--output",
                      str(tmp_path / "o.wav"), "--device", "cuda"]) == 2
     assert "--device cuda: PyTorch sees no CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "o.wav").exists()
+    for command in (["stream", str(recordings / "a.wav"), "--model", "violin_realtime",
+                     "--output", str(tmp_path / "s.wav")],
+                    ["live", "--model", "violin_realtime", "--duration", "1"],
+                    ["live", "--midi", "--model", "violin_realtime", "--duration", "1"],
+                    ["serve", "--port", "0"]):
+        assert cli.main([*command, "--device", "cuda"]) == 2, command
+        assert "--device cuda: PyTorch sees no CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "s.wav").exists()

@@ -9,7 +9,7 @@ import tempfile
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Dict, Iterator, Optional
 
 #: Largest total uncompressed size :func:`safe_extract_zip` accepts by default.
 MAX_ZIP_BYTES = 2 << 30
@@ -120,6 +120,22 @@ def atomic_output(path, overwrite: bool = False) -> Iterator[Path]:
         raise write_error(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_tensors(path, tensors: Dict, metadata: Optional[Dict[str, str]] = None,
+                 overwrite: bool = False) -> Path:
+    """Write ``tensors`` (name -> torch tensor) as safetensors at ``path``, atomically
+    (:func:`atomic_output`): a failed write (a full disk, ...) raises a one-line
+    OSError naming ``path`` and leaves the old file as it was."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as exc:  # safetensors' own error for a failed write
+            raise write_error(path, exc) from None
+    return Path(path)
 
 
 def open_checked_zip(zip_path) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:

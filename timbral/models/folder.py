@@ -22,9 +22,9 @@ from typing import Optional
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from ..files import atomic_output
+from ..files import atomic_output, save_tensors
 from ..validation import check_document
 from .autoencoder import Autoencoder
 
@@ -57,8 +57,7 @@ def save_model_folder(folder, model: Autoencoder, statistics: Optional[dict] = N
         raise FileExistsError(f"{folder} already holds a model; choose another folder or pass "
                               f"--overwrite")
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_output(folder / WEIGHTS_FILE, overwrite=True) as tmp:
-        save_file(weights, str(tmp), metadata={"format": "timbral.model"})
+    save_tensors(folder / WEIGHTS_FILE, weights, {"format": "timbral.model"}, overwrite=True)
     if statistics is not None:
         with atomic_output(folder / STATISTICS_FILE, overwrite=True) as tmp:
             tmp.write_text(json.dumps(statistics) + "\n")

@@ -13,9 +13,9 @@ from typing import Optional, Tuple
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open
 
-from ..files import atomic_output, write_error
+from ..files import save_tensors
 
 FORMAT = "timbral.checkpoint"
 
@@ -32,11 +32,7 @@ def save_checkpoint(path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
             tensors[f"optimizer/{index}/{slot}"] = torch.as_tensor(value).detach().cpu()
     metadata = {"format": FORMAT, "step": str(int(step)),
                 "param_groups": json.dumps(state["param_groups"]), "info": json.dumps(info)}
-    with atomic_output(path, overwrite=True) as tmp:
-        try:
-            save_file(tensors, str(tmp), metadata=metadata)
-        except SafetensorError as exc:  # a full disk, among others
-            raise write_error(path, exc) from None
+    save_tensors(path, tensors, metadata, overwrite=True)
 
 
 def read_checkpoint_info(path) -> Tuple[int, dict]:
