@@ -181,3 +181,17 @@ def same_batch(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> No
     if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
         raise ValueError(f"{name_b}: batch size {b.shape[0]} does not match "
                          f"{name_a}'s {a.shape[0]}")
+
+
+#: Where models and pitch trackers may run (``--device``).
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str, name: str = "--device") -> str:
+    """``device`` once it is usable here: one of :data:`DEVICES`, and for "cuda" a
+    GPU PyTorch can reach (a one-line ValueError otherwise)."""
+    check_choice(device, name, DEVICES)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name} cuda: PyTorch sees no CUDA device here (no GPU, or a "
+                         f"CPU-only build of PyTorch); use {name} cpu")
+    return device

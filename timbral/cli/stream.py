@@ -11,7 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import CommandError, add_transfer_controls, check_live_args, transfer_controls
+from .common import (CommandError, add_device_option, add_transfer_controls, check_device,
+                     check_live_args, transfer_controls)
 
 #: Default block: one 20 ms frame of the realtime preset at 16 kHz (lowest delay).
 DEFAULT_BLOCK = 320
@@ -33,7 +34,7 @@ def _describe(processor) -> str:
             f"{processor.delay} samples ({processor.delay * ms:.1f} ms) = latency "
             f"{processor.latency_ms:.1f} ms at {rate} Hz; features centred "
             f"{processor.analysis_offset * ms:.0f} ms back; f0 from "
-            f"{processor.features.tracker_name}")
+            f"{processor.features.tracker_name}; synthesis on {processor.model.device}")
 
 
 def _stream(args: argparse.Namespace) -> None:
@@ -43,7 +44,7 @@ def _stream(args: argparse.Namespace) -> None:
     from ..zoo import load_model
 
     check_outputs(args.output, overwrite=args.overwrite)
-    model = load_model(args.model)
+    model = load_model(args.model).to(check_device(args.device))
     audio, _ = load_audio(args.input, sample_rate=model.sample_rate)
     processor = _processor(args, model)
     print(f"model {model.name or args.model}: {_describe(processor)}")
@@ -68,6 +69,7 @@ def _stream(args: argparse.Namespace) -> None:
 def _live(args: argparse.Namespace) -> None:
     from ..stream.live import LiveAudio, LiveAudioError
 
+    check_device(args.device)  # before any audio or MIDI system is opened
     if args.midi is not None:  # notes in instead of audio: timbral/cli/play.py
         from .play import live_midi
 
@@ -85,7 +87,7 @@ def _live(args: argparse.Namespace) -> None:
         devices = audio.choose_devices(args.input_device, args.output_device)
         from ..zoo import load_model
 
-        model = load_model(args.model)
+        model = load_model(args.model).to(args.device)
         processor = _processor(args, model)
         print(f"model {model.name or args.model}: {_describe(processor)}")
         for message in processor.messages:
@@ -144,6 +146,8 @@ def _add_stream_options(p: argparse.ArgumentParser, model_required: bool = True)
                    help="causal f0 tracker (default crepe-tiny-refined)")
     add_transfer_controls(p)
     p.add_argument("--seed", type=int, default=0, help="noise seed")
+    add_device_option(p, "the model's synthesis runs (the causal pitch tracker runs on the "
+                         "CPU: one frame at a time, a GPU would only add transfers)")
 
 
 def register(sub) -> None:

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from .common import CommandError, add_transfer_controls, transfer_controls
+from .common import (CommandError, add_device_option, add_transfer_controls, check_device,
+                     transfer_controls)
 
 OUTPUT_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-DEVICES = ("cpu", "cuda")
 
 
 def _output_names(inputs: Sequence[Path]) -> List[str]:
@@ -81,12 +81,7 @@ def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool)
     if many and (args.plot or args.spectrogram):
         raise CommandError("--plot and --spectrogram take one input; for several, --plots "
                            "writes <name>.png and <name>.spectrogram.png beside each output")
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CommandError("--device cuda: PyTorch sees no CUDA device here; use --device "
-                               "cpu")
+    check_device(args.device)
     inputs = {source.resolve() for source, _ in pairs}
     written = set()
     for _, out in pairs:
@@ -121,7 +116,7 @@ def _transfer(args: argparse.Namespace) -> None:
     _check(args, pairs, many)
     controls = transfer_controls(args)
     start = time.perf_counter()
-    model = load_model(args.model, loudness_definition=args.loudness)
+    model = load_model(args.model, loudness_definition=args.loudness).to(args.device)
     tracker = get_pitch_tracker(args.pitch_tracker, args.device)  # built once, not per thread
     run = None
     if args.polyphonic:
@@ -203,9 +198,7 @@ def register(sub) -> None:
     tr.add_argument("--mix", type=float, default=1.0, metavar="SHARE",
                     help="share of the model's output in the written audio, from 0 to 1; "
                          "the rest is the original recording (default 1: the model only)")
-    tr.add_argument("--device", choices=DEVICES, default="cpu",
-                    help="where the pitch tracker runs (default cpu); synthesis runs on "
-                         "the CPU")
+    add_device_option(tr, "the pitch tracker and the synthesis run")
     tr.add_argument("--polyphonic", nargs="?", const="auto", choices=("auto", "always"),
                     default=None,
                     help="chords too: transcribe the notes (basic-pitch) and play them as "

@@ -88,15 +88,22 @@ class Autoencoder(nn.Module):
         return self.processor_group.stream_offset(self.hop, self._stream_channels())
 
     def init_state(self, batch: int = 1) -> Dict[str, torch.Tensor]:
-        """State before the first frame: the decoder's (``"decoder/h"``, and
-        ``"decoder/c"`` for an LSTM, ``[batch, rnn_channels]``) and the processor
-        group's (see :meth:`ProcessorGroup.init_state`)."""
+        """State before the first frame, on the model's device: the decoder's
+        (``"decoder/h"``, and ``"decoder/c"`` for an LSTM, ``[batch,
+        rnn_channels]``) and the processor group's (see
+        :meth:`ProcessorGroup.init_state`)."""
         size = self.decoder.rnn.hidden_size
         state = {"decoder/h": torch.zeros(batch, size)}
         if isinstance(self.decoder.rnn, nn.LSTM):
             state["decoder/c"] = torch.zeros(batch, size)
         state.update(self.processor_group.init_state(batch, self.hop, self._stream_channels()))
-        return state
+        device = self.device
+        return {k: v.to(device) for k, v in state.items()}
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (inputs to :meth:`process` go there too)."""
+        return next(self.parameters()).device
 
     def process(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, noise: torch.Tensor,
                 state: Dict[str, torch.Tensor]):

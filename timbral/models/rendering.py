@@ -53,7 +53,7 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
     """Audio from features, rendered in chunks; float32 ``[n_samples]``.
 
     Args:
-      model: the model (evaluated without gradients).
+      model: the model (evaluated without gradients, on the device its weights are on).
       f0_hz: ``[n_frames]`` f0 in Hz; frame ``i`` describes sample ``i * hop``.
       loudness_db: ``[n_frames]`` loudness in dB.
       n_samples: output length (default ``n_frames * hop``); at most that.
@@ -64,9 +64,9 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
     The synths trail the newest frame (:attr:`Autoencoder.first_offset`); the
     samples after the last frame are rendered with its controls held.
     """
-    hop = model.hop
-    f0 = torch.as_tensor(np.asarray(f0_hz, np.float32)).reshape(1, -1)
-    ld = torch.as_tensor(np.asarray(loudness_db, np.float32)).reshape(1, -1)
+    hop, device = model.hop, model.device
+    f0 = torch.as_tensor(np.asarray(f0_hz, np.float32)).reshape(1, -1).to(device)
+    ld = torch.as_tensor(np.asarray(loudness_db, np.float32)).reshape(1, -1).to(device)
     if f0.shape != ld.shape or f0.shape[1] < 1:
         raise ValueError(f"features: f0_hz and loudness_db need the same number (>= 1) of "
                          f"frames, got {f0.shape[1]} and {ld.shape[1]}")
@@ -85,12 +85,12 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
                       disable=not progress, leave=False):
             b = min(n_frames, a + chunk_frames)
             outputs, state = model.process(f0[:, a:b], ld[:, a:b],
-                                           noises.slice(a * hop, b * hop)[None], state)
+                                           noises.slice(a * hop, b * hop)[None].to(device), state)
             pieces.append(outputs["audio"][0])
         extra = -(-lag // hop)  # frames that bring the synths past the last frame
         if extra:
             held = {k: v[:, -1:].expand(-1, extra, -1) for k, v in outputs.items()
                     if k != "audio"}
-            noise = noises.slice(n_frames * hop, (n_frames + extra) * hop)[None]
+            noise = noises.slice(n_frames * hop, (n_frames + extra) * hop)[None].to(device)
             pieces.append(model.processor_group.process(held, state, hop, noise)[0][0])
-    return torch.cat(pieces)[lag:lag + n_samples].numpy().astype(np.float32)
+    return torch.cat(pieces)[lag:lag + n_samples].cpu().numpy().astype(np.float32)

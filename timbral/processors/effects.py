@@ -208,7 +208,7 @@ class Reverb(Processor):
             p = max(d for d in range(1, min(hop, MAX_PARTITION) + 1) if hop % d == 0)
             n_parts = max(1, -(-ir.shape[0] // p))
             parts = F.pad(ir, (0, n_parts * p - ir.shape[0])).reshape(n_parts, p)
-            forward, inverse = dsp.real_dft(2 * p)
+            forward, inverse = (m.to(ir.device) for m in dsp.real_dft(2 * p))
             spectra = F.pad(parts, (0, p)) @ forward  # [parts, 2 * bins]
             bins = p + 1
             hr, hi = spectra[:, :bins].T.flip(-1), spectra[:, bins:].T.flip(-1)  # [bins, parts]

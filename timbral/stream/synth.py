@@ -13,7 +13,8 @@ Backends (the same operations, results equal to ~1e-7):
   onnxruntime (about 3x faster than eager PyTorch at one frame per call);
 - ``"jit"``: a TorchScript trace of the step (about 1.4x faster than eager);
 - ``"torch"``: eager PyTorch (any number of frames per call);
-- ``"auto"`` (default): onnxruntime when it is installed, else jit.
+- ``"auto"`` (default): onnxruntime when it is installed, else jit; ``"torch"``
+  for a model on a GPU (the compiled backends run on the CPU).
 """
 
 from __future__ import annotations
@@ -54,7 +55,13 @@ class StreamSynth:
             raise ValueError(f"backend: expected one of {list(BACKENDS)}, got {backend!r}")
         self.step = StreamStep(model).eval()
         self.seed = int(seed)
+        self.device = model.device
         self._run = None  # one frame -> (audio [1, hop], state), for the compiled backends
+        if self.device.type != "cpu":
+            if backend not in ("auto", "torch"):
+                raise ValueError(f"backend {backend!r} runs on the CPU; a model on "
+                                 f"{self.device} streams with backend 'torch'")
+            backend = "torch"
         if backend in ("auto", "onnxruntime"):
             session, meta = step_session(model)
             if session is None and backend == "onnxruntime":
@@ -106,9 +113,9 @@ class StreamSynth:
         self.frames += n
         if self._run is None:  # eager: all frames in one call
             with torch.inference_mode():
-                audio, *self.state = self.step(torch.from_numpy(f0), torch.from_numpy(ld),
-                                               torch.from_numpy(noise), *self.state)
-            return audio[0].numpy()
+                audio, *self.state = self.step(
+                    *(torch.from_numpy(x).to(self.device) for x in (f0, ld, noise)), *self.state)
+            return audio[0].cpu().numpy()
         pieces = []
         for i in range(n):  # compiled for one frame per call
             piece, *self.state = self._run(f0[:, i:i + 1], ld[:, i:i + 1],
