@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timbral.features.voicing import (GateRules, NoiseFloor, VoicingGate, clean_transitions,
-                                      gate_rules, gate_voicing, noise_floor)
+from timbral.features.voicing import (GateRules, NoiseFloor, VoicingGate, backdate_changes,
+                                      clean_transitions, gate_rules, gate_voicing, noise_floor)
 from timbral.stream import StreamProcessor, stream_audio
 from timbral.transfer import transfer
 from timbral.transfer.adjust import floor_loudness
@@ -151,6 +151,43 @@ def test_clean_transitions_fix_attack_octaves_and_blips_only():
     assert (out[46:51] == 0).all()
     long_low = np.array([a3] * 30 + [a4] * 30)  # an octave leap between real notes
     np.testing.assert_allclose(clean_transitions(long_low, 100), long_low)
+
+
+def _tone(f0, seconds, envelope=None, rate=16000):
+    """Harmonics 1-6 of ``f0`` (amplitudes 1/h), times ``envelope`` (per sample)."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 7))
+    return x * (1.0 if envelope is None else envelope(t))
+
+
+def test_late_pitch_changes_move_back_to_where_the_new_note_began():
+    """A3 held, then B3 from 1.0 s with an 80 ms attack while A3 rings out for 0.3 s
+    (a legato note under the release of the one before, as in a room): the tracker
+    hears B3 only once it dominates (40 ms late here); the change moves back to
+    within a frame of 1.0 s. A clean change, a slide and a repeated note stay."""
+    rate, fr = 16000, 100
+    a3, b3 = 220.0, 246.94
+    n = int(1.5 * rate)
+    old = _tone(a3, 1.5, lambda t: np.where(t < 1.0, 1.0, np.exp(-(t - 1.0) / 0.06)))
+    new = np.zeros(n)
+    new[rate:] = _tone(b3, 0.5, lambda t: np.minimum(1.0, t / 0.08))
+    frames = np.arange(n // (rate // fr) + 1)
+    tracked = np.where(frames < 104, a3, b3)  # 4 frames late
+    out = backdate_changes(tracked, 0.3 * (old + new), rate, fr)
+    switched = int(np.argmax(out > 235.0))
+    assert 99 <= switched <= 101, switched
+    np.testing.assert_allclose(out[:98], a3)
+    np.testing.assert_allclose(out[102:], b3)
+    # a clean change: A3 stops where B3 starts, and the tracker says so on time
+    clean = np.concatenate([_tone(a3, 1.0), _tone(b3, 0.5)]) * 0.3
+    on_time = np.where(frames < 100, a3, b3)
+    np.testing.assert_array_equal(backdate_changes(on_time, clean, rate, fr), on_time)
+    # a slide (no step over 50 cents between frames) and a repeated note stay as they are
+    slide = a3 * 2 ** (np.clip((frames - 90) / 20, 0, 1) * 200 / 1200)
+    np.testing.assert_array_equal(backdate_changes(slide, clean, rate, fr), slide)
+    same = np.full(len(frames), a3)
+    np.testing.assert_array_equal(backdate_changes(same, 0.3 * (old + _tone(a3, 1.5)), rate,
+                                                   fr), same)
 
 
 def test_unvoiced_frames_are_silence_after_every_shift():

@@ -24,8 +24,10 @@ whatever their level: consonants and breaths inside a phrase.
 what comes later, which a stream cannot: it takes back what turned out wrong
 (a bridge that ended in a rest; a note shorter than ``min_note_seconds``),
 corrects the tracker's octave errors at attacks and one-frame pitch blips
-(:func:`clean_transitions`), and gives the silent frame before an attack the
-attack's pitch so the synth does not glide into it.
+(:func:`clean_transitions`), moves pitch changes the tracker reports late back
+to where the new note began (:func:`backdate_changes`, given the audio), and
+gives the silent frame before an attack the attack's pitch so the synth does
+not glide into it.
 
 Units: f0 in Hz, confidence in [0, 1], loudness in dB (floor -80); curves are
 numpy ``[n_frames]``.
@@ -35,15 +37,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ..validation import check_number, check_positive
+from ..validation import check_number, check_positive, check_size
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
-           "gate_voicing", "clean_transitions", "noise_floor", "MIN_F0_HZ", "MAX_F0_HZ",
+           "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ", "MAX_F0_HZ",
            "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
 
 #: The plausible pitch range of a melody's fundamental (Hz): CREPE's range, less
@@ -80,6 +82,20 @@ MIN_NOTE_SECONDS = 0.05
 #: when the note then holds the other octave at least SETTLED_SECONDS.
 ATTACK_OCTAVE_SECONDS = 0.16
 SETTLED_SECONDS = 0.03
+#: Offline, a pitch change may move back this far (s) to where the new note's
+#: harmonics rose: a tracker follows the louder sound, and a note's start is
+#: often under the release of the one before (legato, rooms).
+LATE_CHANGE_SECONDS = 0.3
+#: ... when, against the old note's own harmonics, the new note's rise at least
+#: this much (dB) above where they were early in the old note.
+CHANGE_RISE_DB = 10.0
+#: The spectra that measure it: windows of about 64 ms (resolves a semitone at
+#: 200 Hz) reaching this share of their length past their frame (a centred one
+#: sees a clean change a frame or two early, one that ends at its frame a frame or
+#: more late), harmonics up to the 10th below 5 kHz, a harmonic of one note within
+#: 3 % (or 2.5 bins) of the other's counted as shared.
+CHANGE_WINDOW_S, CHANGE_LEAD = 0.064, 0.3
+CHANGE_HARMONICS, CHANGE_TOP_HZ, CHANGE_SHARED = 10, 5000.0, 0.03
 
 
 @dataclass(frozen=True)
@@ -300,13 +316,17 @@ class Voicing:
 
 
 def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
-                 rules: GateRules) -> Voicing:
+                 rules: GateRules, audio=None, sample_rate: Optional[int] = None) -> Voicing:
     """The voicing gate over a whole recording (see the module doc).
 
     Args:
       f0_hz, f0_confidence, loudness_db: the input's features, ``[n_frames]``.
       frame_rate: their frame rate (Hz).
       rules: the thresholds (:func:`gate_rules`).
+      audio, sample_rate: the recording (mono, frame ``k`` at sample ``k *
+        sample_rate / frame_rate``), to move pitch changes the tracker reports
+        late back to where their notes began (:func:`backdate_changes`); None:
+        they stay.
 
     Returns:
       a :class:`Voicing`.
@@ -327,6 +347,9 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     voiced[revoked] = False
     bridged[revoked] = False
     played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate)
+    if audio is not None:
+        played = backdate_changes(played, audio, check_size(sample_rate, "sample_rate"),
+                                  frame_rate)
     reach = int(round(ATTACK_SECONDS * frame_rate))
     for k in gate.onsets:
         if not voiced[k]:  # taken back
@@ -387,6 +410,84 @@ def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
             if b - a == 1 and abs(medians[i + 1] - medians[i - 1]) <= 50:
                 cents[a] = medians[i - 1]
         out[start:end] = 2.0 ** (cents / 1200)
+    return out
+
+
+def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
+                     frame_rate: float) -> np.ndarray:
+    """Pitch changes moved back to where the new note began (offline).
+
+    ``f0_hz``: ``[n_frames]`` Hz of the played frames (0 elsewhere), frame
+    ``k`` at sample ``k * sample_rate / frame_rate`` of ``audio`` (mono, at
+    ``sample_rate``). At each change of more than 80 cents inside a run of
+    played frames, from note A to note B (which holds :data:`SETTLED_SECONDS`):
+    the energy of B's harmonics over A's, each leaving out the harmonics they
+    share when it has others (an octave leap up shares all of B's), is measured
+    per frame with Hann windows of :data:`CHANGE_WINDOW_S` (reaching
+    :data:`CHANGE_LEAD` of it past the frame); its level in the first third of
+    A is the baseline. When it stands at least :data:`CHANGE_RISE_DB` above the
+    baseline over B's first frames, B starts where it last rose through that
+    level, at most :data:`LATE_CHANGE_SECONDS` back, and the tracker's
+    in-between frames before that keep A. A note that changes cleanly rises
+    through it where the tracker changes, and a slide (no step over 50 cents
+    between frames) is no change: nothing moves.
+
+    Returns float64 ``[n_frames]``.
+    """
+    out = np.asarray(f0_hz, np.float64).copy()
+    audio = np.asarray(audio, np.float64)
+    hop = sample_rate / frame_rate
+    n_fft = 2 ** int(round(math.log2(CHANGE_WINDOW_S * sample_rate)))
+    window = np.hanning(n_fft + 1)[:-1]
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    reach = max(1, int(round(LATE_CHANGE_SECONDS * frame_rate)))
+    settled = max(2, int(round(SETTLED_SECONDS * frame_rate)))
+    top = min(CHANGE_TOP_HZ, 0.45 * sample_rate)
+
+    def harmonics(f: float, other: float) -> Tuple[List[int], bool]:
+        """Bins of ``f``'s harmonics, those apart from ``other``'s if there are any
+        (and whether there were)."""
+        hs = [h for h in range(1, CHANGE_HARMONICS + 1) if h * f < top]
+        own = [h for h in hs if np.min(np.abs(h * f - other * np.arange(1, int(top / other) + 2)))
+               > max(2.5 * sample_rate / n_fft, CHANGE_SHARED * h * f)]
+        return [int(np.argmin(np.abs(freqs - h * f))) for h in (own or hs)], bool(own)
+
+    def level(first: int, last: int, bins: List[int]) -> np.ndarray:
+        """dB of the strongest bin around each harmonic, summed, frames first..last - 1."""
+        ends = np.round(np.arange(first, last) * hop).astype(np.int64) + int(CHANGE_LEAD * n_fft)
+        idx = ends[:, None] + np.arange(-n_fft, 0)
+        inside = (idx >= 0) & (idx < len(audio))
+        power = np.abs(np.fft.rfft(audio[np.clip(idx, 0, len(audio) - 1)] * inside * window,
+                                   axis=1)) ** 2
+        total = sum(power[:, max(0, k - 1):k + 2].max(axis=1) for k in bins)
+        return 10.0 * np.log10(total + 1e-20)
+
+    for start, end in _runs(out > 0):
+        cents = 1200 * np.log2(out[start:end])
+        cuts = np.nonzero(np.abs(np.diff(cents)) > 50)[0] + 1
+        bounds = np.concatenate([[0], cuts, [end - start]])
+        segs = list(zip(bounds[:-1], bounds[1:]))
+        medians = [float(np.median(cents[a:b])) for a, b in segs]
+        # held notes, with the tracker's in-between frames (shorter segments) between them
+        held = [i for i, (a, b) in enumerate(segs) if b - a >= settled]
+        for i, j in zip(held[:-1], held[1:]):
+            (a, b), (c, d) = segs[i], segs[j]
+            if b - a < 4 or abs(medians[j] - medians[i]) <= 80:  # A too short for a baseline
+                continue
+            f_a, f_b = 2.0 ** (medians[i] / 1200), 2.0 ** (medians[j] / 1200)
+            (bins_b, own_b), (bins_a, own_a) = harmonics(f_b, f_a), harmonics(f_a, f_b)
+            if not (own_a or own_b):
+                continue
+            lo = max(a + max(2, (b - a) // 3), c - reach)
+            first, last = start + a, start + min(d, c + settled)
+            rise = level(first, last, bins_b) - level(first, last, bins_a)
+            base = float(np.median(rise[:lo - a]))
+            if np.median(rise[c - a:]) < base + CHANGE_RISE_DB:
+                continue
+            below = np.nonzero(rise[lo - a:c - a] < base + CHANGE_RISE_DB)[0]
+            onset = lo + (below[-1] + 1 if below.size else 0)
+            out[start + b:start + onset] = f_a  # in-between frames before it: still A
+            out[start + onset:start + c] = f_b
     return out
 
 

@@ -128,7 +128,8 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     rules = gate_rules(c["gate"], c["hold_pitch"])
     if rules is not None:
         voicing = gate_voicing(features["f0_hz"], features["f0_confidence"],
-                               features["loudness_db"], model.frame_rate, rules)
+                               features["loudness_db"], model.frame_rate, rules,
+                               audio, model.sample_rate)
         voiced = voicing.voiced
         played = dict(features, f0_hz=voicing.f0_hz)
     adjusted = None
