@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+import numpy as np
 import torch
 
 from timbral.audio import load_audio
@@ -55,8 +56,10 @@ def main() -> None:
         for name in [n for n in names if "violin" in n] + args.also:
             model = load_model(name)
             m = evaluate_resynthesis(model, heldout_passages(args.real_violin, model.sample_rate))
-            native = (f"{m['spectral_loss_native']:.2f} | {m['high_band_db']:+.1f} dB"
-                      if "spectral_loss_native" in m else "- | -")
+            high = m.get("high_band_db")
+            native = (f"{m['spectral_loss_native']:.2f}" if "spectral_loss_native" in m
+                      else "-") + " | " + ("-" if high is None else "none" if high == -np.inf
+                                            else f"{high:+.1f} dB")
             print(f"| {name} | {m['spectral_loss']:.2f} | {m['f0_cents_median']:.1f} | "
                   f"{m['loudness_l1_db']:.2f} | {native} |", flush=True)
     if not args.transfer_only and not args.real_violin:

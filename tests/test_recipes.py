@@ -40,3 +40,30 @@ def test_the_card_table_puts_models_side_by_side():
     assert lines[0] == "| held-out resynthesis | value | violin_soundfont | target |"
     assert lines[2] == "| SpectralLoss (mag + logmag) | 6.50 | 8.75 | <= 5.0 |"
     assert "(pesto, median) | 3.2 cents | 4.0 cents |" in lines[3]
+
+
+def test_full_band_is_measured_against_the_recording():
+    """On a 48 kHz recording, the power above 8 kHz of each model's output is compared
+    with the recording's at its own rate: a 16 kHz model has none, a 48 kHz one some;
+    the card's table says so, and gives the 48 kHz model's loss at its own rate."""
+    import numpy as np
+    import torch
+
+    from timbral.models import Autoencoder, preset_config
+    from timbral.recipes.evaluate import evaluate_resynthesis
+
+    rate = 48000
+    t = np.arange(rate) / rate
+    clip = (sum(0.3 / h * np.sin(2 * np.pi * 440.0 * h * t) for h in range(1, 40))
+            ).astype(np.float32)  # harmonics to 17 kHz
+    torch.manual_seed(0)
+    narrow = Autoencoder(preset_config("cpu-fast")).eval()
+    wide = Autoencoder(preset_config("fullband")).eval()
+    m16 = evaluate_resynthesis(narrow, [(clip, rate)], tracker="crepe-tiny")
+    m48 = evaluate_resynthesis(wide, [(clip, rate)], tracker="crepe-tiny")
+    assert m16["high_band_db"] == -np.inf and "spectral_loss_native" not in m16
+    assert np.isfinite(m48["high_band_db"]) and m48["spectral_loss_native"] > 0
+    table = metrics_table(m48, {"violin": m16}, tracker="crepe-tiny")
+    row = [line for line in table.splitlines() if line.startswith("| power above 8 kHz")][0]
+    assert row.endswith("| none | within 6 dB |")
+    assert "| SpectralLoss at the model's rate" in table and "| - | reported |" in table

@@ -136,9 +136,21 @@ def metrics_table(metrics: Dict[str, float], others: Dict[str, Dict[str, float]]
             (f"output f0 vs input f0 ({tracker}, median)", "f0_cents_median", "{:.1f} cents",
              "<= 15"),
             ("loudness L1 on note-on frames", "loudness_l1_db", "{:.2f} dB", "<= 2")]
+    if "spectral_loss_native" in metrics:
+        rows.append(("SpectralLoss at the model's rate (FFT sizes scaled with it)",
+                     "spectral_loss_native", "{:.2f}", "reported"))
+    if "high_band_db" in metrics:
+        rows.append(("power above 8 kHz, output vs recording", "high_band_db", "{:+.1f} dB",
+                     "within 6 dB"))
+
+    def cell(m: Dict[str, float], key: str, fmt: str) -> str:
+        if key not in m:
+            return "-"
+        return "none" if m[key] == -np.inf else fmt.format(m[key])
+
     lines = [head, "|---|---|" + "---|" * len(others) + "---|"]
     for label, key, fmt, target in rows:
-        cells = [fmt.format(metrics[key])] + [fmt.format(m[key]) for m in others.values()]
+        cells = [cell(metrics, key, fmt)] + [cell(m, key, fmt) for m in others.values()]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
     return "\n".join(lines) + "\n"
 

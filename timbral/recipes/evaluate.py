@@ -30,6 +30,8 @@ EVAL_TRACKER = "crepe-full"
 
 #: Rate (Hz) the spectral loss of every model is computed at, so models of any rate compare.
 LOSS_RATE = 16000
+#: Where the band 16 kHz models cannot reach begins (Hz).
+HIGH_BAND_HZ = 8000.0
 
 
 def _cents(f0_out: np.ndarray, f0_ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -59,9 +61,11 @@ def _loss(loss_fn: SpectralLoss, audio: np.ndarray, output: np.ndarray) -> float
     return float(loss_fn(torch.from_numpy(audio)[None], torch.from_numpy(output)[None]))
 
 
-def _band_energy(audio: np.ndarray, sample_rate: int, low_hz: float) -> float:
+def _band_power(audio: np.ndarray, sample_rate: int, low_hz: float) -> float:
+    """Mean square of the part of ``audio`` above ``low_hz`` (comparable across rates)."""
     spectrum = np.abs(np.fft.rfft(audio.astype(np.float64))) ** 2
-    return float(spectrum[np.fft.rfftfreq(len(audio), 1.0 / sample_rate) > low_hz].sum())
+    above = np.fft.rfftfreq(len(audio), 1.0 / sample_rate) > low_hz
+    return float(2.0 * spectrum[above].sum() / len(audio) ** 2)
 
 
 def evaluate_resynthesis(model: Autoencoder, clips: Sequence[Tuple[np.ndarray, int]],
@@ -73,22 +77,26 @@ def evaluate_resynthesis(model: Autoencoder, clips: Sequence[Tuple[np.ndarray, i
     (over all note-on frames), ``loudness_l1_db`` (mean |input - output|
     loudness on note-on frames) and ``note_on_frames``. Models above
     :data:`LOSS_RATE` also get ``spectral_loss_native`` (at their own rate,
-    FFT sizes scaled with it: x3 at 48 kHz, as Magenta's 48 kHz config) and
-    ``high_band_db``: the output's energy above 8 kHz relative to the input's.
+    FFT sizes scaled with it: x3 at 48 kHz, as Magenta's 48 kHz config); clips
+    recorded above 16 kHz give ``high_band_db``: the output's power above
+    8 kHz over the recording's (at its own rate), -inf for a model with none.
     """
     loss_fn = SpectralLoss(mag_weight=1.0, logmag_weight=1.0)
     scale = model.sample_rate / LOSS_RATE
     native_fn = SpectralLoss(fft_sizes=[int(round(n * scale)) for n in loss_fn.fft_sizes],
                              mag_weight=1.0, logmag_weight=1.0)
     losses, native, high, cents, ld_err = [], [], [], [], []
-    for audio, rate in clips:
-        audio, output = resynthesize(model, audio, rate)
+    for clip, rate in clips:
+        audio, output = resynthesize(model, clip, rate)
         losses.append(_loss(loss_fn, resample_audio(audio, model.sample_rate, LOSS_RATE),
                             resample_audio(output, model.sample_rate, LOSS_RATE)))
         if model.sample_rate > LOSS_RATE:
             native.append(_loss(native_fn, audio, output))
-            high.append(10 * np.log10(_band_energy(output, model.sample_rate, 8000.0) + 1e-12)
-                        - 10 * np.log10(_band_energy(audio, model.sample_rate, 8000.0) + 1e-12))
+        if rate > 2 * HIGH_BAND_HZ:
+            with np.errstate(divide="ignore"):
+                high.append(10 * np.log10(_band_power(output, model.sample_rate, HIGH_BAND_HZ))
+                            - 10 * np.log10(_band_power(np.asarray(clip, np.float32), rate,
+                                                        HIGH_BAND_HZ)))
         ref = compute_audio_features(audio, model.sample_rate, EVAL_FRAME_RATE, tracker)
         out = compute_audio_features(output, model.sample_rate, EVAL_FRAME_RATE, tracker)
         mask = _note_on(ref)
@@ -100,8 +108,9 @@ def evaluate_resynthesis(model: Autoencoder, clips: Sequence[Tuple[np.ndarray, i
               "loudness_l1_db": float(np.mean(np.concatenate(ld_err))),
               "note_on_frames": int(all_cents.size)}
     if native:
-        result.update(spectral_loss_native=float(np.mean(native)),
-                      high_band_db=float(np.mean(high)))
+        result["spectral_loss_native"] = float(np.mean(native))
+    if high:
+        result["high_band_db"] = float(np.mean(high))
     return result
 
 
