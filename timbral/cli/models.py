@@ -48,10 +48,15 @@ def _import_magenta(args: argparse.Namespace) -> None:
 
 def _zoo_build(args: argparse.Namespace) -> None:
     from ..recipes.build import build
+    from ..train import TrainingInterrupted
 
-    folder = build(args.name, args.workdir, output=args.output, steps=args.steps,
-                   max_minutes=args.max_minutes, docs=args.docs, overwrite=args.overwrite,
-                   data=args.data)
+    try:
+        folder = build(args.name, args.workdir, output=args.output, steps=args.steps,
+                       max_minutes=args.max_minutes, docs=args.docs, overwrite=args.overwrite,
+                       data=args.data)
+    except TrainingInterrupted as exc:  # say it in the command's words
+        raise KeyboardInterrupt(f"stopped after step {exc.step} with its checkpoint saved; "
+                                f"the same command continues where it stopped") from None
     print(f"wrote {folder}")
     print((folder / "model_card.md").read_text().split("## Quality")[-1].strip())
 

@@ -51,7 +51,8 @@ def _train(args: argparse.Namespace) -> None:
                        steps=args.steps,
                        batch_size=args.batch_size, learning_rate=args.learning_rate,
                        resume=args.resume, seed=args.seed, max_minutes=args.max_minutes,
-                       name=args.name, checkpoint_every=args.checkpoint_every)
+                       name=args.name, checkpoint_every=args.checkpoint_every,
+                       init_from=args.init_from)
     except TrainingInterrupted as exc:  # say it in the command's words
         raise KeyboardInterrupt(f"stopped after step {exc.step} with its checkpoint saved; "
                                 f"continue with: timbral train {args.dataset} --output "
@@ -124,7 +125,8 @@ def register(sub) -> None:
                     help=f"model preset (default {DEFAULT_PRESET})")
     tr.add_argument("--reverb", choices=REVERBS, default=None,
                     help="the room the model learns: ir (free impulse response, Magenta's), "
-                         "exp_decay (gain and decay) or none (default: the preset's)")
+                         "exp_decay (gain and decay), bands (gain and decay per octave band) "
+                         "or none (default: the preset's)")
     tr.add_argument("--steps", type=int, help="optimiser steps (default: the preset's)")
     tr.add_argument("--batch-size", type=int, help="examples per step (default: the preset's)")
     tr.add_argument("--learning-rate", type=float, help="initial learning rate")
@@ -135,4 +137,8 @@ def register(sub) -> None:
     tr.add_argument("--name", help="model name (default: the folder's name)")
     tr.add_argument("--resume", action="store_true",
                     help="continue from the output folder's last checkpoint")
+    tr.add_argument("--init-from", metavar="MODEL",
+                    help="start from this model's weights (a shipped name or a folder; at "
+                         "another rate or size too: harmonics, noise bands and room bands "
+                         "are mapped) instead of random ones")
     tr.set_defaults(func=_train)

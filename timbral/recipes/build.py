@@ -60,6 +60,8 @@ class Recipe:
     # the tracker that measures f0 of input and output (plain CREPE tiny for minutes of
     # recordings: CREPE full takes about 4x real time on this 2-core machine)
     eval_tracker: str = EVAL_TRACKER
+    init_from: str = ""  # a shipped model training starts from (its recipe runs first)
+    learning_rate: Optional[float] = None  # None: the preset's
 
 
 BACH_VIOLIN_CREDITS = (
@@ -77,10 +79,14 @@ RECIPES: Dict[str, Recipe] = {
         "Violin learned from real performances.", recordings="bach-violin",
         credits=BACH_VIOLIN_CREDITS, reverb="bands", compare_with=("violin_soundfont",),
         eval_tracker="crepe-tiny"),
+    # From the 16 kHz violin: from scratch, the 48 kHz model shut its harmonics off within
+    # a hundred steps and learned noise only (models/warmstart.py).
     "violin_fullband": Recipe(
-        "Violin learned from real performances at 48 kHz, full bandwidth.",
+        "Violin learned from real performances at 48 kHz, full bandwidth, starting from the "
+        "16 kHz violin's weights.",
         recordings="bach-violin", credits=BACH_VIOLIN_CREDITS, preset="fullband",
-        sample_rate=48000, compare_with=("violin",), eval_tracker="crepe-tiny"),
+        sample_rate=48000, compare_with=("violin",), eval_tracker="crepe-tiny",
+        init_from="violin", steps=2000, learning_rate=5e-4),
     "violin_soundfont": Recipe("Violin (General MIDI 40) from FluidR3_GM.", "violin",
                                "FluidR3_GM"),
     "flute": Recipe("Flute (General MIDI 73) from FluidR3_GM.", "flute", "FluidR3_GM"),
@@ -202,7 +208,8 @@ def build(name: str, workdir, output=None, steps: Optional[int] = None,
     resume = (run / "train" / "checkpoint.safetensors").exists()
     train(work / "dataset", run, preset=recipe.preset, reverb=recipe.reverb,
           steps=steps or recipe.steps, resume=resume, max_minutes=max_minutes, name=name,
-          progress=progress)
+          progress=progress, init_from=recipe.init_from or None,
+          learning_rate=recipe.learning_rate)
     model = load_model(run)
     if recipe.recordings:
         clips = heldout_passages(work / "dataset")

@@ -41,6 +41,7 @@ from ..data.statistics import compute_dataset_statistics
 from ..files import atomic_output, write_error
 from ..processors.losses import SpectralLoss
 from ..models import Autoencoder, preset_config, save_model_folder
+from ..models.warmstart import init_from as init_from_model
 from ..validation import check_positive, check_size
 from .calibration import calibrate_level
 from .checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
@@ -161,6 +162,8 @@ def _model_card(config: dict, data: TrainingData, result: TrainResult, n_paramet
                 gain_db: float) -> str:
     size = dataset_size(data.path)
     t = config["training"]
+    started = (f", starting from the weights of `{config['init_from']}`"
+               if config.get("init_from") else "")
     synths = " + ".join(node["processor"]["type"] for node in
                         config["processor_group"]["config"]["dag"]
                         if node["processor"]["type"] != "Add")
@@ -175,7 +178,7 @@ A timbral DDSP autoencoder (f0 and loudness -> {synths}).
 | features | pitch tracker `{config.get('pitch_tracker')}`, loudness {config['loudness_definition']} |
 | data | {len(data.items)} file(s), {size['train_seconds'] / 60:.1f} min training, {size['validation_seconds'] / 60:.1f} min validation |
 | optimiser | Adam lr {t['learning_rate']:g} x {t['lr_decay_rate']} every {t['lr_decay_steps']} steps, clip {t['grad_clip_norm']}, batch {t['batch_size']} |
-| trained | {result.steps} steps in {result.seconds / 60:.1f} min |
+| trained | {result.steps} steps in {result.seconds / 60:.1f} min{started} |
 | output level | harmonics {gain_db:+.2f} dB: the gain that makes the resynthesis of training windows as loud as they are on note-on frames (the spectral loss leaves the harmonics of real recordings a few dB low) |
 | final loss | train {result.train_loss:.3f}, validation {result.validation_loss:.3f} (SpectralLoss mag + logmag; about 5 or below is good) |
 """
@@ -186,7 +189,8 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
           batch_size: Optional[int] = None, learning_rate: Optional[float] = None,
           resume: bool = False, seed: int = 0, max_minutes: Optional[float] = None,
           name: Optional[str] = None, checkpoint_every: Optional[int] = None,
-          progress: bool = True, log_tensorboard: bool = True) -> TrainResult:
+          progress: bool = True, log_tensorboard: bool = True,
+          init_from=None) -> TrainResult:
     """Train a model on a prepared dataset and write its model folder.
 
     Args:
@@ -211,6 +215,9 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
         the preset's).
       progress: show a progress bar with the loss.
       log_tensorboard: write TensorBoard event files when tensorboard is installed.
+      init_from: a model (or a shipped name or model folder) to start from
+        instead of random weights, mapped onto this preset's sizes and rate
+        (:func:`timbral.models.warmstart.init_from`); ignored with ``resume``.
 
     Ctrl-C stops after the current step, saves the checkpoint and raises
     :class:`TrainingInterrupted`. A NaN, infinite or exploding loss stops the
@@ -277,7 +284,17 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     seconds, frame_rate = config["example_seconds"], config["frame_rate"]
 
     torch.manual_seed(t["seed"])  # identical initial weights on every rank
-    model = Autoencoder(config).to(device)
+    model = Autoencoder(config)
+    if init_from is not None and not resume:
+        from ..zoo import load_model  # the source may be a shipped name
+
+        source = init_from if isinstance(init_from, Autoencoder) else load_model(init_from)
+        left = init_from_model(model, source)
+        config["init_from"] = model.config["init_from"] = source.name or str(init_from)
+        if left and rank == 0:
+            warnings.warn(f"init_from {config['init_from']}: {', '.join(left)} start from "
+                          f"random weights", stacklevel=2)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=t["learning_rate"], eps=t["adam_eps"])
     loss_fn = SpectralLoss(**t["loss"])
     step, elapsed = 0, 0.0
