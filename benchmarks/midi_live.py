@@ -12,10 +12,11 @@ compute per block").
 Compute: mean and 99th percentile time per process() call, one voice playing a phrase
 and eight voices playing eight-note chords, against the block's duration, one thread.
 
-Models: the shipped flute (100 frames/s) and violin_realtime (50 frames/s) at 16 kHz;
+Models: the shipped flute (100 frames/s) and violin_realtime (50 frames/s) at 16 kHz,
+every shipped model above 16 kHz (violin_fullband: 48 kHz, 100 frames/s), and
 random-weight models of the `solo` preset (250 frames/s) at 16 and 48 kHz and of the
-`realtime` preset at 48 kHz, played with the flute's expression profile. No shipped
-model is 48 kHz: their latency (marked *) is the engine's alone, where the changed
+`realtime` preset at 48 kHz, played with the flute's expression profile. For these the
+latency (marked *) is the engine's alone, where the changed
 controls reach the output, as a random decoder answers a loudness rise in the same
 frame (a trained one about a frame later: see timbral.midi.live.DECODER_LAG_FRAMES),
 and it does not follow the loudness it is given, so its "onset level" means little.
@@ -32,7 +33,7 @@ import torch
 
 from timbral.midi.live import NoteEngine
 from timbral.models import Autoencoder, preset_config
-from timbral.zoo import load_model
+from timbral.zoo import load_model, shipped_models
 
 
 def _models():
@@ -40,6 +41,10 @@ def _models():
     flute = load_model("flute")
     out = [("flute (shipped)", flute, True),
            ("violin_realtime (shipped)", load_model("violin_realtime"), True)]
+    for name in shipped_models():  # the full-band ones: a trained decoder at 48 kHz
+        model = load_model(name)
+        if model.sample_rate > 16000:
+            out.append((f"{name} (shipped)", model, True))
     for preset, rate in (("solo", 16000), ("solo", 48000), ("realtime", 48000)):
         torch.manual_seed(0)
         model = Autoencoder(preset_config(preset, sample_rate=rate, reverb="none")).eval()
@@ -97,6 +102,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--blocks", type=int, nargs="*", default=[64, 128])
+    parser.add_argument("--only", nargs="*", default=[], metavar="TEXT",
+                        help="only the models whose row name contains one of these")
     parser.add_argument("--no-rollback", dest="rollback", action="store_false",
                         help="notes apply from the next frame computed")
     args = parser.parse_args()
@@ -105,6 +112,8 @@ def main() -> None:
           "1 voice mean / p99 % of block | 8 voices mean / p99 % |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, model, trained in _models():
+        if args.only and not any(text in name for text in args.only):
+            continue
         for block in args.blocks:
             ms = 1000.0 / model.sample_rate
             one = compute(model, block, 1, args.seconds, args.rollback)

@@ -371,6 +371,15 @@ def _runs(mask: np.ndarray):
     return zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0])
 
 
+def _segments(cents: np.ndarray) -> Tuple[List[Tuple[int, int]], List[float]]:
+    """A run's pitch (cents) split at steps of more than half a semitone: ``(start,
+    end)`` of each segment and its median (cents)."""
+    cuts = np.nonzero(np.abs(np.diff(cents)) > 50)[0] + 1
+    bounds = np.concatenate([[0], cuts, [len(cents)]])
+    segs = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    return segs, [float(np.median(cents[a:b])) for a, b in segs]
+
+
 def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
     """The pitch of played frames with the tracker's attack errors corrected.
 
@@ -393,10 +402,7 @@ def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
     settled = max(2, int(round(SETTLED_SECONDS * frame_rate)))
     for start, end in _runs(out > 0):
         cents = 1200 * np.log2(out[start:end])
-        cuts = np.nonzero(np.abs(np.diff(cents)) > 50)[0] + 1
-        bounds = np.concatenate([[0], cuts, [end - start]])
-        segs = list(zip(bounds[:-1], bounds[1:]))
-        medians = [float(np.median(cents[a:b])) for a, b in segs]
+        segs, medians = _segments(cents)
         for i in range(len(segs) - 1):
             (a, b), (c, d) = segs[i], segs[i + 1]
             step = medians[i + 1] - medians[i]
@@ -463,11 +469,7 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
         return 10.0 * np.log10(total + 1e-20)
 
     for start, end in _runs(out > 0):
-        cents = 1200 * np.log2(out[start:end])
-        cuts = np.nonzero(np.abs(np.diff(cents)) > 50)[0] + 1
-        bounds = np.concatenate([[0], cuts, [end - start]])
-        segs = list(zip(bounds[:-1], bounds[1:]))
-        medians = [float(np.median(cents[a:b])) for a, b in segs]
+        segs, medians = _segments(1200 * np.log2(out[start:end]))
         # held notes, with the tracker's in-between frames (shorter segments) between them
         held = [i for i, (a, b) in enumerate(segs) if b - a >= settled]
         for i, j in zip(held[:-1], held[1:]):
