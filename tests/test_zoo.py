@@ -9,8 +9,8 @@ from timbral.audio import load_audio
 from timbral.features import compute_audio_features
 from timbral.zoo import EXAMPLE_CLIP, MODELS_DIR, list_models, load_model
 
-SHIPPED = ["violin", "flute", "flute2", "trumpet", "tenor_sax", "violin_realtime",
-           "violin_soundfont"]
+SHIPPED = ["violin", "violin_fullband", "flute", "flute2", "trumpet", "tenor_sax",
+           "violin_realtime", "violin_soundfont"]
 
 
 @pytest.fixture(scope="module")
