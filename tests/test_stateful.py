@@ -150,3 +150,30 @@ def test_gradients_flow_through_the_stateful_graph():
     out, _ = synth.process(amps, dist, torch.full((1, 12, 1), 440.0), state=state, hop=HOP)
     out.square().sum().backward()
     assert amps.grad.abs().sum() > 0 and dist.grad.abs().sum() > 0
+
+
+def test_voices_mixed_before_the_room_give_the_mix_of_their_rooms():
+    """process(mix=True) runs the room once on the rows' sum: the same audio as the sum
+    of the rows' own outputs (a convolution is linear), chunk after chunk; a model whose
+    last processor is not a room refuses."""
+    torch.manual_seed(4)
+    model = Autoencoder(preset_config("cpu-fast", reverb="bands")).eval()
+    batch, frames = 3, 12
+    gen = torch.Generator().manual_seed(0)
+    f0 = 200.0 + 300.0 * torch.rand(batch, 4 * frames, generator=gen)
+    ld = -40.0 + 30.0 * torch.rand(batch, 4 * frames, generator=gen)
+    noise = torch.rand(batch, 4 * frames * model.hop, generator=gen) * 2 - 1
+    rows, mixed = model.init_state(batch), model.init_state(batch, mix=True)
+    assert mixed["reverb/prev"].shape[0] == 1 and rows["reverb/prev"].shape[0] == batch
+    with torch.no_grad():
+        for c in range(4):
+            cut = slice(c * frames, (c + 1) * frames)
+            samples = slice(c * frames * model.hop, (c + 1) * frames * model.hop)
+            a, rows = model.process(f0[:, cut], ld[:, cut], noise[:, samples], rows)
+            b, mixed = model.process(f0[:, cut], ld[:, cut], noise[:, samples], mixed, mix=True)
+            assert b["audio"].shape == (1, frames * model.hop)
+            torch.testing.assert_close(b["audio"][0], a["audio"].sum(dim=0), atol=1e-5, rtol=1e-4)
+    dry = Autoencoder(preset_config("cpu-fast", reverb="none"))
+    assert not dry.processor_group.can_mix
+    with pytest.raises(ValueError, match="must be a room"):
+        dry.init_state(2, mix=True)

@@ -24,7 +24,9 @@ All voices go through the model's synthesis graph in one batch
 voice its own decoder and synth state), the noise addressed by absolute sample
 (voice ``i`` with seed ``seed + i``) as :func:`~timbral.models.rendering.render`
 does, so a voice's output is the offline rendering of the curves it played
-(but for the crossfades of rollbacks, below).
+(but for the crossfades of rollbacks, below). With several voices the room (a
+model's last processor, when it is one) runs once on their mix
+(``Autoencoder.process(..., mix=True)``): the same sum, one room's cost.
 
 Timing: output sample ``i`` is model time ``i`` (no added delay). A block
 needs the frames up to its end minus :attr:`~timbral.models.Autoencoder.first_offset`,
@@ -203,6 +205,8 @@ class NoteEngine:
         self.first_offset = model.first_offset
         self.seed = int(seed)
         self.recording = bool(record)
+        # voices share the room: mixed before it, it runs once (its cost was 8x for 8 voices)
+        self.mix = self.n_voices > 1 and model.processor_group.can_mix
         # samples kept computed ahead, so a rollback has old ones to crossfade from
         self.crossfade = max(1, round(CROSSFADE_S * self.sample_rate)) if rollback else 0
         self._fade = ((np.arange(self.crossfade) + 1.0) / (self.crossfade + 1)).astype(np.float32)
@@ -211,7 +215,7 @@ class NoteEngine:
 
     def reset(self) -> None:
         """Silence, every voice idle, controllers at their defaults, frame 0 next."""
-        self.state = self.model.init_state(self.n_voices)
+        self.state = self.model.init_state(self.n_voices, self.mix)
         self.noises = [PositionalNoise(self.seed + v) for v in range(self.n_voices)]
         self.voices = [_Voice(self.profile) for _ in range(self.n_voices)]
         self.channels = [ChannelState() for _ in range(16)]
@@ -307,7 +311,7 @@ class NoteEngine:
         with torch.inference_mode():
             outputs, self.state = self.model.process(
                 f0.to(device), torch.from_numpy(loudness).float().to(device), noise.to(device),
-                self.state)
+                self.state, self.mix)
         self.frames += n
         if self.recording:
             self.record["f0_hz"].append(f0.numpy())

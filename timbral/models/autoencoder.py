@@ -87,16 +87,17 @@ class Autoencoder(nn.Module):
         first_offset)`` (samples, <= 0; -384 for the realtime preset at 16 kHz)."""
         return self.processor_group.stream_offset(self.hop, self._stream_channels())
 
-    def init_state(self, batch: int = 1) -> Dict[str, torch.Tensor]:
+    def init_state(self, batch: int = 1, mix: bool = False) -> Dict[str, torch.Tensor]:
         """State before the first frame, on the model's device: the decoder's
         (``"decoder/h"``, and ``"decoder/c"`` for an LSTM, ``[batch,
         rnn_channels]``) and the processor group's (see
-        :meth:`ProcessorGroup.init_state`)."""
+        :meth:`ProcessorGroup.init_state`; ``mix`` for :meth:`process` with ``mix``)."""
         size = self.decoder.rnn.hidden_size
         state = {"decoder/h": torch.zeros(batch, size)}
         if isinstance(self.decoder.rnn, nn.LSTM):
             state["decoder/c"] = torch.zeros(batch, size)
-        state.update(self.processor_group.init_state(batch, self.hop, self._stream_channels()))
+        state.update(self.processor_group.init_state(batch, self.hop, self._stream_channels(),
+                                                     mix))
         device = self.device
         return {k: v.to(device) for k, v in state.items()}
 
@@ -106,7 +107,7 @@ class Autoencoder(nn.Module):
         return next(self.parameters()).device
 
     def process(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, noise: torch.Tensor,
-                state: Dict[str, torch.Tensor]):
+                state: Dict[str, torch.Tensor], mix: bool = False):
         """The next ``N * hop`` samples from ``N`` new frames.
 
         Args:
@@ -114,6 +115,9 @@ class Autoencoder(nn.Module):
           noise: ``[batch, N * hop]`` uniform in [-1, 1): the noise synth's source
             for the new frames' samples.
           state: from :meth:`init_state` or the previous call.
+          mix: the rows are voices of one instrument: the room (the last
+            processor) runs once on their sum and ``"audio"`` is that mix ``[1,
+            N * hop]`` (the state from ``init_state(batch, mix=True)``).
         Returns ``(outputs, state)``: ``outputs`` holds ``"audio"`` ``[batch, N *
         hop]`` (see :attr:`first_offset`) and the decoder's inputs and outputs
         ``[batch, N, channels]``.
@@ -123,7 +127,7 @@ class Autoencoder(nn.Module):
         rnn_state = (h, state["decoder/c"][None]) if "decoder/c" in state else h
         raw, rnn_state = self.decoder(scaled, rnn_state)
         controls = {**scaled, **raw}
-        audio, new = self.processor_group.process(controls, state, self.hop, noise)
+        audio, new = self.processor_group.process(controls, state, self.hop, noise, mix)
         if isinstance(rnn_state, tuple):
             new["decoder/h"], new["decoder/c"] = rnn_state[0][0], rnn_state[1][0]
         else:

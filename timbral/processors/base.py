@@ -119,6 +119,9 @@ class Processor(nn.Module):
     # ------------------------------------------------------------ stateful use
     #: True for processors that draw noise: :meth:`process` then takes ``noise``.
     uses_noise = False
+    #: True for linear, time-invariant processors (a room): run once on a mix of
+    #: signals, they give the mix of their outputs (see ``ProcessorGroup.process``).
+    mixable = False
 
     def init_state(self, batch: int, hop: int, channels: Sequence[Optional[int]]) -> TensorDict:
         """The state before the first frame of a stream, as a flat dict of tensors.
@@ -367,17 +370,24 @@ class ProcessorGroup(Processor):
         """Where :meth:`process` output sits: ``min`` of the sources' offsets (samples)."""
         return self._stream_plan(hop, channels)[1]
 
-    def init_state(self, batch: int, hop: int, channels: Dict[str, int]) -> TensorDict:
+    def init_state(self, batch: int, hop: int, channels: Dict[str, int],
+                   mix: bool = False) -> TensorDict:
         """Every node's state keyed ``"<name>/<key>"``, the sources' alignment delay
         lines (``"<name>/delay"``) and ``"position"``: the model time (samples,
         float64 ``[batch, 1]``) of the next output sample.
 
-        ``channels`` maps each input key the nodes read to its channel count.
+        ``channels`` maps each input key the nodes read to its channel count;
+        ``mix``: the state of :meth:`process` with ``mix=True`` (the last node's
+        for one row).
         """
         plan, first = self._stream_plan(hop, channels)
+        if mix:
+            self._check_mixable()
         state: TensorDict = {}
-        for (proc, _), (chans, offset) in zip(self.dag, plan):
-            for key, value in proc.init_state(batch, hop, chans).items():
+        last = len(self.dag) - 1
+        for i, ((proc, _), (chans, offset)) in enumerate(zip(self.dag, plan)):
+            rows = 1 if mix and i == last else batch
+            for key, value in proc.init_state(rows, hop, chans).items():
                 state[f"{proc.name}/{key}"] = value
             if offset is not None and offset > first:
                 state[f"{proc.name}/delay"] = torch.zeros(batch, offset - first)
@@ -385,23 +395,32 @@ class ProcessorGroup(Processor):
         return state
 
     def process(self, inputs: TensorDict, state: TensorDict, hop: int,
-                noise: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, TensorDict]:
+                noise: Optional[torch.Tensor] = None,
+                mix: bool = False) -> Tuple[torch.Tensor, TensorDict]:
         """The next audio ``[batch, N * hop]`` and state from ``N`` new frames of
         the model outputs in ``inputs`` (``[batch, N, channels]`` each).
 
         ``state`` may hold other keys (a model's decoder state); only this
         group's are read and returned. ``noise`` ``[batch, N * hop]`` feeds the
-        noise synth.
+        noise synth. ``mix``: the rows are voices to be mixed; the last node (a
+        :attr:`~Processor.mixable` one: a room) runs once on their sum, which is
+        returned ``[1, N * hop]`` (the sum of the rows' outputs, at the cost of
+        one row's room; state from :meth:`init_state` with ``mix=True``).
         """
+        if mix:
+            self._check_mixable()
         new: TensorDict = {}
         outputs: TensorDict = {}
         position = state["position"]
         started = None  # 1 from model time 0 on
-        for proc, keys in self.dag:
+        last = len(self.dag) - 1
+        for i, (proc, keys) in enumerate(self.dag):
             prefix = f"{proc.name}/"
             own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
             line = own.pop("delay", None)
             args = [outputs[k] if k in outputs else inputs[k] for k in keys]
+            if mix and i == last:
+                args = [a.sum(dim=0, keepdim=True) for a in args]
             signal, own = proc.process(*args, state=own, hop=hop,
                                        noise=noise if proc.uses_noise else None)
             new.update({prefix + k: v for k, v in own.items()})
@@ -417,6 +436,21 @@ class ProcessorGroup(Processor):
             outputs[f"{proc.name}/signal"] = signal
         new["position"] = position + signal.shape[1]
         return outputs[f"{self.processors[-1].name}/signal"], new
+
+    @property
+    def can_mix(self) -> bool:
+        """Whether :meth:`process` can mix rows before the last node: it is
+        :attr:`~Processor.mixable` and reads only other nodes' signals."""
+        last, keys = self.dag[-1]
+        signals = {f"{proc.name}/signal" for proc, _ in self.dag}
+        return last.mixable and all(k in signals for k in keys)
+
+    def _check_mixable(self) -> None:
+        if not self.can_mix:
+            last = self.dag[-1][0]
+            raise ValueError(f"mix: the last node ({type(last).__name__} {last.name!r}) must be "
+                             f"a room (a linear processor of the synths' sum) to mix rows "
+                             f"before it")
 
     def get_config(self) -> dict:
         return {"type": "ProcessorGroup",

@@ -142,6 +142,8 @@ class Reverb(Processor):
     ``audio + fft_convolve(audio, ir_masked, 'same', delay_compensation=0)``.
     """
 
+    mixable = True  # a convolution: the room of a mix is the mix of the rooms
+
     def __init__(self, trainable: bool = False, reverb_length: int = 48000,
                  add_dry: bool = True, name: str = "reverb"):
         super().__init__(name=name)
