@@ -15,7 +15,7 @@ ROOT = Path(timbral.__file__).parent
 #: Layer of each top-level module or package of timbral, bottom first; README's
 #: "Where things live" and docs/architecture.md describe the same table.
 LAYERS = {
-    "functions": ["validation", "files", "audio", "dsp", "core", "spectral_ops"],
+    "functions": ["validation", "files", "audio", "dsp", "core", "spectral_ops", "options"],
     "processors": ["processors", "synths", "effects", "losses"],
     "models": ["models", "features", "interop", "plots"],
     "pipelines": ["data", "train", "zoo", "transfer", "stream", "recipes", "demo", "midi",
