@@ -22,7 +22,10 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 Value = Union[None, bool, int, float]
 
-__all__ = ["Option", "OptionTable", "Value"]
+__all__ = ["DEVICES", "Option", "OptionTable", "Value", "add_device_option"]
+
+#: Where models and pitch trackers may run (``--device``).
+DEVICES = ("cpu", "cuda")
 
 _WHOLE = re.compile(r"^[+-]?[0-9]{1,9}$")
 
@@ -205,3 +208,11 @@ class OptionTable:
                  "min": o.minimum, "max": o.maximum, "step": o.step, "unit": o.unit,
                  "help": f"{o.help} Empty: {o.unset}." if o.unset else o.help,
                  "adjust_only": o.adjust_only} for o in self.options]
+
+
+def add_device_option(parser, what: str) -> None:
+    """``--device cpu|cuda`` (checked with :func:`timbral.validation.check_device`);
+    ``what`` says what runs there."""
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help=f"where {what} (default cpu; cuda needs a GPU and a CUDA "
+                             f"build of PyTorch)")

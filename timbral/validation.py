@@ -14,6 +14,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .options import DEVICES
+
 
 def as_tensor(x, name: str = "input") -> torch.Tensor:
     """Return ``x`` as a floating-point tensor.
@@ -181,10 +183,6 @@ def same_batch(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> No
     if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
         raise ValueError(f"{name_b}: batch size {b.shape[0]} does not match "
                          f"{name_a}'s {a.shape[0]}")
-
-
-#: Where models and pitch trackers may run (``--device``).
-DEVICES = ("cpu", "cuda")
 
 
 def check_device(device: str, name: str = "--device") -> str:

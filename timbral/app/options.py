@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..validation import DEVICES
+from ..options import add_device_option
 from .limits import DEFAULTS, Limits
 
 DESCRIPTION = (
@@ -51,9 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="transfers allowed to wait beyond those (default %(default)d)")
     parser.add_argument("--session-minutes", type=float, default=DEFAULTS["session_minutes"],
                         help="delete a page's files after this long idle (default %(default)g)")
-    parser.add_argument("--device", choices=DEVICES, default="cpu",
-                        help="where the models and the pitch tracker run (default cpu; cuda "
-                             "needs a GPU and a CUDA build of PyTorch)")
+    add_device_option(parser, "the models and the pitch tracker run")
     parser.add_argument("--max-sessions", type=int, default=DEFAULTS["max_sessions"],
                         help="pages served at once; the longest idle is dropped beyond "
                              "(default %(default)d)")
@@ -68,12 +66,7 @@ def run(args: argparse.Namespace) -> None:
     except ImportError as exc:
         raise ValueError(f"the web app needs the 'web' extra ({exc.name} is missing): "
                            f"pip install 'timbral[web]'") from None
-    limits = Limits(max_upload_mb=args.max_upload_mb, max_model_mb=args.max_model_mb,
-                    max_seconds=args.max_seconds, max_midi_mb=args.max_midi_mb,
-                    max_midi_seconds=args.max_midi_seconds,
-                    max_midi_voices=args.max_midi_voices, jobs=args.jobs,
-                    max_queue=args.max_queue, session_minutes=args.session_minutes,
-                    max_sessions=args.max_sessions)
+    limits = Limits(**{name: getattr(args, name) for name in DEFAULTS})  # a flag per limit
     try:
         serve(args.host, args.port, models=args.model, limits=limits,
               announce=lambda line: print(line, flush=True), device=args.device)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from ..transfer.controls import add_arguments as add_transfer_controls
 from ..transfer.controls import from_args as transfer_controls
 
-from ..validation import DEVICES, check_device
+from ..options import add_device_option
+from ..validation import check_device
 
 __all__ = ["CommandError", "add_device_option", "add_transfer_controls", "check_device",
            "check_live_args", "transfer_controls"]
@@ -25,10 +26,3 @@ def check_live_args(args, example_model: str) -> None:
         raise CommandError(f"--duration: expected a positive number of seconds, got "
                            f"{args.duration:g}")
 
-
-def add_device_option(parser, what: str) -> None:
-    """``--device cpu|cuda`` (checked with :func:`timbral.validation.check_device`);
-    ``what`` says what runs there."""
-    parser.add_argument("--device", choices=DEVICES, default="cpu",
-                        help=f"where {what} (default cpu; cuda needs a GPU and a CUDA "
-                             f"build of PyTorch)")

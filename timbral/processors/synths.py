@@ -48,6 +48,13 @@ def _check_frames(n_samples: int, method: str, **controls: torch.Tensor) -> None
                          f"got {n_frames} frames")
 
 
+def _check_gain_db(gain_db) -> float:
+    gain = as_number(gain_db, "gain_db")
+    if not -MAX_GAIN_DB <= gain <= MAX_GAIN_DB:
+        raise ValueError(f"gain_db: expected -{MAX_GAIN_DB:g} to {MAX_GAIN_DB:g} dB, got {gain_db}")
+    return gain
+
+
 def _check_f0(f0_hz: torch.Tensor) -> torch.Tensor:
     if bool((f0_hz < 0).any()):
         raise ValueError("f0_hz: negative frequencies; expected Hz >= 0 (0 = unvoiced)")
@@ -85,10 +92,7 @@ class Harmonic(Processor):
                  amp_resample_method: str = "window", use_angular_cumsum: bool = False,
                  gain_db: float = 0.0, name: str = "harmonic"):
         super().__init__(name=name)
-        self.gain_db = as_number(gain_db, "gain_db")
-        if not -MAX_GAIN_DB <= self.gain_db <= MAX_GAIN_DB:
-            raise ValueError(f"gain_db: expected -{MAX_GAIN_DB:g} to {MAX_GAIN_DB:g} dB, got "
-                             f"{gain_db}")
+        self.gain_db = _check_gain_db(gain_db)
         self.n_samples = check_size(n_samples, "n_samples")
         self.sample_rate = check_positive(sample_rate, "sample_rate")
         self.scale_fn = resolve_scale_fn(scale_fn)
@@ -124,8 +128,7 @@ class Harmonic(Processor):
 
     def set_gain_db(self, gain_db: float) -> None:
         """Change :attr:`gain_db` (and the config :meth:`get_config` gives)."""
-        self.gain_db = float(type(self)(gain_db=gain_db).gain_db)  # checked as at construction
-        self._init_args["gain_db"] = self.gain_db
+        self.gain_db = self._init_args["gain_db"] = _check_gain_db(gain_db)
 
     def _gain(self, audio: torch.Tensor) -> torch.Tensor:
         return audio * 10.0 ** (self.gain_db / 20.0) if self.gain_db else audio
