@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..options import add_device_option
-from .limits import DEFAULTS, Limits
+from .limits import DEFAULTS, Limits, add_limit_arguments
 
 DESCRIPTION = (
     "Run the timbre-transfer web app and print the address to open in a browser: record or "
@@ -30,31 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--model", action="append", default=[], metavar="PATH",
                         help="also offer this model folder or zip (repeatable)")
-    parser.add_argument("--max-upload-mb", type=float, default=DEFAULTS["max_upload_mb"],
-                        help="largest audio upload in MB (default %(default)g)")
-    parser.add_argument("--max-model-mb", type=float, default=DEFAULTS["max_model_mb"],
-                        help="largest model zip upload in MB, and the most it may expand to "
-                             "or its config may describe (default %(default)g)")
-    parser.add_argument("--max-seconds", type=float, default=DEFAULTS["max_seconds"],
-                        help="longest audio accepted, in seconds (default %(default)g)")
-    parser.add_argument("--max-midi-mb", type=float, default=DEFAULTS["max_midi_mb"],
-                        help="largest MIDI file upload in MB (default %(default)g)")
-    parser.add_argument("--max-midi-seconds", type=float, default=DEFAULTS["max_midi_seconds"],
-                        help="longest MIDI score played, in seconds at the chosen tempo "
-                             "(default %(default)g)")
-    parser.add_argument("--max-midi-voices", type=int, default=DEFAULTS["max_midi_voices"],
-                        help="most voices (notes sounding at once) a MIDI file may need; each "
-                             "is rendered in full (default %(default)d)")
-    parser.add_argument("--jobs", type=int, default=DEFAULTS["jobs"],
-                        help="transfers computed at once (default %(default)d)")
-    parser.add_argument("--max-queue", type=int, default=DEFAULTS["max_queue"],
-                        help="transfers allowed to wait beyond those (default %(default)d)")
-    parser.add_argument("--session-minutes", type=float, default=DEFAULTS["session_minutes"],
-                        help="delete a page's files after this long idle (default %(default)g)")
+    add_limit_arguments(parser)
     add_device_option(parser, "the models and the pitch tracker run")
-    parser.add_argument("--max-sessions", type=int, default=DEFAULTS["max_sessions"],
-                        help="pages served at once; the longest idle is dropped beyond "
-                             "(default %(default)d)")
 
 
 def run(args: argparse.Namespace) -> None:
