@@ -51,7 +51,7 @@ def test_a_16_khz_violin_becomes_a_48_khz_one_that_plays_the_same_notes():
 def test_another_network_is_refused():
     model = Autoencoder(preset_config("solo"))
     other = Autoencoder(preset_config("tiny"))  # only the output layer's bias has its shape
-    with pytest.raises(ValueError, match="decoders differ"):
+    with pytest.raises(ValueError, match="its decoder differs from this preset's"):
         init_from(model, other)
 
 

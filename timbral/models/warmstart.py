@@ -81,13 +81,14 @@ def init_from(model: Autoencoder, source: Autoencoder) -> List[str]:
     start from).
     """
     if not isinstance(source, Autoencoder):
-        raise ValueError(f"init_from: expected a model, got {type(source).__name__}")
+        raise ValueError(f"cannot start from a {type(source).__name__}: expected a model")
     theirs = source.state_dict()
     state = model.state_dict()
     body = [n for n in state if n.startswith("decoder.") and not n.startswith(OUTPUT_LAYER)]
     if any(n not in theirs or theirs[n].shape != state[n].shape for n in body):
-        raise ValueError("init_from: the two models' decoders differ (sizes or layers); start "
-                         "from a model of the same preset, or train from scratch")
+        raise ValueError(f"cannot start from {source.name or 'that model'}: its decoder differs "
+                         f"from this preset's (sizes or layers); start from a model of the same "
+                         f"preset, or train from scratch")
     same_rate = model.sample_rate == source.sample_rate
     kept = []
     for name, value in state.items():
