@@ -238,26 +238,31 @@ def speech_section(model_off, model_str) -> None:
                   f"streamed {cells[1]:.3f}", flush=True)
 
 
-def transitions(model_off, model_str, instruments, snrs) -> None:
-    print("\n4. Transitions: frames played > 80 cents from the truth, share of the notes' "
-          "frames (target <= 0.01; streamed with adjust off, no octave shift)")
+def transitions(model_off, model_str, instruments, snrs, phrases: int = 1) -> None:
+    print(f"\n4. Transitions: frames played > 80 cents from the truth, share of the notes' "
+          f"frames (target <= 0.01; streamed with adjust off, no octave shift); {phrases} "
+          f"phrase(s) per instrument (seeds + 0, 20, ...)")
     for snr in snrs:
         totals = {"offline": [0, 0], "streamed": [0, 0]}
         cells = []
         for instrument, seed in instruments:
-            x, rendering = noisy_melody(instrument, seed, "pink", snr)
-            for name, run, model, extra in (("offline", offline, model_off, {}),
-                                            ("streamed", streamed, model_str, {"adjust": False})):
-                _, played, f0, _ = run(x, model, **extra)
-                truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
-                held = truth.voiced
-                cents = np.abs(1200 * np.log2(f0 / np.where(held, truth.f0_hz, 1.0)))
-                bad = int((played & held & (cents > 80)).sum())
-                totals[name][0] += bad
-                totals[name][1] += int(held.sum())
-                cells.append(f"{instrument} {name[:3]} {bad / held.sum():.3f}")
+            counts = {"offline": [0, 0], "streamed": [0, 0]}
+            for phrase in range(phrases):
+                x, rendering = noisy_melody(instrument, seed + 20 * phrase, "pink", snr)
+                for name, run, model, extra in (("offline", offline, model_off, {}),
+                                                ("streamed", streamed, model_str,
+                                                 {"adjust": False})):
+                    _, played, f0, _ = run(x, model, **extra)
+                    truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
+                    held = truth.voiced
+                    cents = np.abs(1200 * np.log2(f0 / np.where(held, truth.f0_hz, 1.0)))
+                    for tally in (counts[name], totals[name]):
+                        tally[0] += int((played & held & (cents > 80)).sum())
+                        tally[1] += int(held.sum())
+            cells.append(f"{instrument} {counts['offline'][0] / counts['offline'][1]:.3f}/"
+                         f"{counts['streamed'][0] / counts['streamed'][1]:.3f}")
         label = "clean" if snr is None else f"pink {snr} dB"
-        print(f"  {label:<12} " + ", ".join(cells))
+        print(f"  {label:<12} (offline/streamed) " + ", ".join(cells))
         print(f"  {label:<12} pooled: offline {totals['offline'][0] / totals['offline'][1]:.4f}, "
               f"streamed {totals['streamed'][0] / totals['streamed'][1]:.4f}", flush=True)
 
@@ -295,6 +300,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one model, fewer signals")
     parser.add_argument("--sections", default="12345", help="which sections to run (digits)")
     parser.add_argument("--model", default="flute", help="the offline model of sections 2-5")
+    parser.add_argument("--phrases", type=int, default=5,
+                        help="phrases per instrument in section 4")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timbral.zoo import list_models, load_model
@@ -312,7 +319,7 @@ def main() -> None:
             "2": lambda: melodies(dry, realtime, ("white", "pink", "brown", "vinyl hiss",
                                                   "sauna"), (20, 10, 0), INSTRUMENTS),
             "3": lambda: speech_section(dry, realtime),
-            "4": lambda: transitions(dry, realtime, INSTRUMENTS, (None, 20)),
+            "4": lambda: transitions(dry, realtime, INSTRUMENTS, (None, 20), args.phrases),
             "5": lambda: example_clip([load_model(m["name"]) for m in list_models()]),
         }
         for key in args.sections:

@@ -87,8 +87,13 @@ SETTLED_SECONDS = 0.03
 #: often under the release of the one before (legato, rooms).
 LATE_CHANGE_SECONDS = 0.3
 #: ... when, against the old note's own harmonics, the new note's rise at least
-#: this much (dB) above where they were early in the old note.
+#: this much (dB) above where they were early in the old note; the new note then
+#: starts where they first stood ONSET_DB above it (half-way up the rise).
 CHANGE_RISE_DB = 10.0
+ONSET_DB = 5.0
+#: A tracker's glide into the new note (the old one's release averaged with the new
+#: one's attack) lasts about its window: at most this long (s).
+GLIDE_SECONDS = 0.06
 #: The spectra that measure it: windows of about 64 ms (resolves a semitone at
 #: 200 Hz) reaching this share of their length past their frame (a centred one
 #: sees a clean change a frame or two early, one that ends at its frame a frame or
@@ -347,9 +352,9 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     voiced[revoked] = False
     bridged[revoked] = False
     played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate)
-    if audio is not None:
-        played = backdate_changes(played, audio, check_size(sample_rate, "sample_rate"),
-                                  frame_rate)
+    if audio is not None:  # a bridge at a change holds the old note: the change may move into it
+        played = backdate_changes(np.where(voiced, _fill(played, voiced, f0), 0.0), audio,
+                                  check_size(sample_rate, "sample_rate"), frame_rate)
     reach = int(round(ATTACK_SECONDS * frame_rate))
     for k in gate.onsets:
         if not voiced[k]:  # taken back
@@ -426,17 +431,19 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
     ``f0_hz``: ``[n_frames]`` Hz of the played frames (0 elsewhere), frame
     ``k`` at sample ``k * sample_rate / frame_rate`` of ``audio`` (mono, at
     ``sample_rate``). At each change of more than 80 cents inside a run of
-    played frames, from note A to note B (which holds :data:`SETTLED_SECONDS`):
-    the energy of B's harmonics over A's, each leaving out the harmonics they
-    share when it has others (an octave leap up shares all of B's), is measured
-    per frame with Hann windows of :data:`CHANGE_WINDOW_S` (reaching
-    :data:`CHANGE_LEAD` of it past the frame); its level in the first third of
-    A is the baseline. When it stands at least :data:`CHANGE_RISE_DB` above the
-    baseline over B's first frames, B starts where it last rose through that
-    level, at most :data:`LATE_CHANGE_SECONDS` back, and the tracker's
-    in-between frames before that keep A. A note that changes cleanly rises
-    through it where the tracker changes, and a slide (no step over 50 cents
-    between frames) is no change: nothing moves.
+    played frames, from note A to note B (which holds :data:`SETTLED_SECONDS`;
+    each note's pitch read where they meet), the tracker's in-between frames
+    (shorter segments, and a glide of up to :data:`GLIDE_SECONDS` into B) take
+    the nearer note. Then the energy of B's harmonics over A's, each leaving out
+    the harmonics they share when it has others (an octave leap up shares all
+    of B's), is measured per frame with Hann windows of :data:`CHANGE_WINDOW_S`
+    (reaching :data:`CHANGE_LEAD` of it past the frame); its level in the first
+    third of A is the baseline. When it stands at least :data:`CHANGE_RISE_DB`
+    above the baseline over B's first frames, B starts where it last rose
+    through :data:`ONSET_DB` on its way there, at most
+    :data:`LATE_CHANGE_SECONDS` back. A note that changes cleanly rises where
+    the tracker changes, and a slide (no step over 50 cents between frames) is
+    no change: nothing moves.
 
     Returns float64 ``[n_frames]``.
     """
@@ -448,6 +455,7 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     reach = max(1, int(round(LATE_CHANGE_SECONDS * frame_rate)))
     settled = max(2, int(round(SETTLED_SECONDS * frame_rate)))
+    glide = max(1, int(round(GLIDE_SECONDS * frame_rate)))
     top = min(CHANGE_TOP_HZ, 0.45 * sample_rate)
 
     def harmonics(f: float, other: float) -> Tuple[List[int], bool]:
@@ -469,26 +477,48 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
         return 10.0 * np.log10(total + 1e-20)
 
     for start, end in _runs(out > 0):
-        segs, medians = _segments(1200 * np.log2(out[start:end]))
+        cents = 1200 * np.log2(out[start:end])
+        segs, medians = _segments(cents)
         # held notes, with the tracker's in-between frames (shorter segments) between them
         held = [i for i, (a, b) in enumerate(segs) if b - a >= settled]
         for i, j in zip(held[:-1], held[1:]):
             (a, b), (c, d) = segs[i], segs[j]
-            if b - a < 4 or abs(medians[j] - medians[i]) <= 80:  # A too short for a baseline
+            # the notes where they meet, B past any glide (a segment can hold notes a
+            # slide joins)
+            note_a = float(np.median(cents[max(a, b - settled):b]))
+            note_b = float(np.median(cents[c:c + glide + 2 * settled]))
+            if abs(note_b - note_a) <= 80:
                 continue
-            f_a, f_b = 2.0 ** (medians[i] / 1200), 2.0 ** (medians[j] / 1200)
+            low, high = min(note_a, note_b), max(note_a, note_b)
+
+            def gliding(k: int, towards: int, note: float) -> bool:
+                """Frame ``k`` lies between the two notes, off ``note``, and frame
+                ``towards`` is nearer B than it (the tracker on its way)."""
+                return (low < cents[k] < high and abs(cents[k] - note) > 50
+                        and abs(cents[towards] - note_b) < abs(cents[k] - note_b) - 5)
+
+            # the tracker's glide into B (A's release averaged with B's attack) is
+            # in-between too
+            for _ in range(glide):
+                if not (c < d - settled and gliding(c, c + 1, note_b)):
+                    break
+                c += 1
+            # by default each in-between frame takes the nearer note
+            nearer_b = np.abs(cents[b:c] - note_b) < np.abs(cents[b:c] - note_a)
+            onset = b + (int(np.argmax(nearer_b)) if nearer_b.any() else c - b)
+            f_a, f_b = 2.0 ** (note_a / 1200), 2.0 ** (note_b / 1200)
             (bins_b, own_b), (bins_a, own_a) = harmonics(f_b, f_a), harmonics(f_a, f_b)
-            if not (own_a or own_b):
-                continue
-            lo = max(a + max(2, (b - a) // 3), c - reach)
-            first, last = start + a, start + min(d, c + settled)
-            rise = level(first, last, bins_b) - level(first, last, bins_a)
-            base = float(np.median(rise[:lo - a]))
-            if np.median(rise[c - a:]) < base + CHANGE_RISE_DB:
-                continue
-            below = np.nonzero(rise[lo - a:c - a] < base + CHANGE_RISE_DB)[0]
-            onset = lo + (below[-1] + 1 if below.size else 0)
-            out[start + b:start + onset] = f_a  # in-between frames before it: still A
+            if b - a >= 4 and (own_a or own_b):  # else A is too short for a baseline
+                lo = max(a + max(2, (b - a) // 3), c - reach)
+                first, last = start + a, start + min(d, c + settled)
+                rise = level(first, last, bins_b) - level(first, last, bins_a)
+                base = float(np.median(rise[:lo - a]))
+                if np.median(rise[c - a:]) >= base + CHANGE_RISE_DB:
+                    below = np.nonzero(rise[lo - a:c - a] < base + CHANGE_RISE_DB)[0]
+                    onset = lo + (below[-1] + 1 if below.size else 0)
+                    while onset > lo and rise[onset - 1 - a] >= base + ONSET_DB:
+                        onset -= 1
+            out[start + b:start + onset] = f_a  # in-between frames before the onset: still A
             out[start + onset:start + c] = f_b
     return out
 
