@@ -13,26 +13,23 @@ Uploads are streamed to disk and refused past ``max_upload_mb`` (audio),
 ``max_midi_mb`` (MIDI files) or ``max_model_mb`` (model zips); a model zip is
 also refused, before anything is extracted or built, when it would expand past
 ``max_model_mb`` or its config describes a larger model; audio longer than
-``max_seconds`` is refused, and so is a MIDI score that plays for longer than
-``max_midi_seconds`` (at the chosen tempo) or needs more than ``max_midi_voices``
-voices (each is rendered over the whole score), before anything is rendered.
+``max_seconds`` is refused (those checks are in :mod:`timbral.app.uploads`),
+and so is a MIDI score that plays for longer than ``max_midi_seconds`` (at the
+chosen tempo) or needs more than ``max_midi_voices`` voices (each is rendered
+over the whole score), before anything is rendered.
 
 A MIDI file is played in one request (``POST /api/session/{sid}/midi``, the
 file as the body, the options in the query string): read with
 :func:`timbral.midi.read_midi` and rendered with :func:`timbral.midi.play_score`
 as ``timbral play`` does, with the piano roll of :func:`timbral.midi.plot.roll_figure`.
 
-Requests that change state (every POST) must come from the app's own page: a
-browser marks another page's requests (``Origin``, ``Sec-Fetch-Site``) and
-those are refused, so a website the user visits cannot create sessions or push
-out the user's own. Scripts (curl, Python) send neither header and are served.
+Every request first passes the guard of :mod:`timbral.app.guard` (requests
+from other sites' pages, DNS rebinding, security headers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
 import re
 import secrets
 import shutil
@@ -45,41 +42,19 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..validation import check_device
+from .guard import Guard, is_loopback
 from .limits import Limits
-
-MB = 1_000_000
-
-#: Headers on every response: nothing may be loaded from, or sent to, another site.
-SECURITY_HEADERS = {
-    "content-security-policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-    "cross-origin-opener-policy": "same-origin",
-    "cross-origin-resource-policy": "same-origin",
-}
-
-#: Host names accepted when the server listens on a loopback address (guards
-#: against DNS rebinding: another site's page cannot reach the app by name).
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-#: File name suffixes kept for uploaded audio (libsndfile sniffs the content anyway).
-AUDIO_SUFFIXES = {".wav", ".wave", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff",
-                  ".aifc", ".au", ".w64", ".caf"}
+from .uploads import (AUDIO_SUFFIXES, MB, HTTPError, check_audio, clean_name,
+                      load_uploaded_model, receive)
 
 #: The page: its files in the package's static folder, by the address they are served at.
 STATIC = Path(__file__).with_name("static")
@@ -94,21 +69,6 @@ RESULT_PREFIXES = ("output-", "notes-", "spectrograms-", "played-", "roll-")
 #: Query parameters of the MIDI route that are not :data:`timbral.midi.controls.OPTIONS`.
 MIDI_REQUEST_KEYS = ("name", "model", "plot")
 _UPLOADED = "uploaded"  # model id of a session's own uploaded zip
-#: A model's config.json is a few kB; a larger one in an upload is not read.
-MAX_CONFIG_BYTES = MB
-#: Methods that change nothing: served whatever page asked.
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-#: ``Sec-Fetch-Site`` values of requests made by the app's own page (or typed by the user).
-OWN_SITE = {"same-origin", "none"}
-
-
-class HTTPError(Exception):
-    """An answer to the page: ``{"error": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class ModelStore:
@@ -187,72 +147,6 @@ class Session:
     def drop_files(self, prefix: str) -> None:
         for name in [n for n in self.files if n.startswith(prefix)]:
             self.files.pop(name).unlink(missing_ok=True)
-
-
-def _clean_name(name: Optional[str], default: str) -> str:
-    """A file name from the page, fit to show in messages (no folders, no control chars)."""
-    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip()[:120]
-    return name or default
-
-
-def _mb(n_bytes: int) -> str:
-    return f"{n_bytes / MB:.1f} MB" if n_bytes < 10 * MB else f"{n_bytes / MB:.0f} MB"
-
-
-async def _receive(request: Request, destination: Path, limit_bytes: int, name: str,
-                   option: str) -> int:
-    """Stream the request body into ``destination``; refuse it past ``limit_bytes``.
-
-    An oversized body is read to its end (and thrown away, up to 4 GB) before
-    the refusal is sent, so every client gets the message rather than a reset
-    connection.
-    """
-    declared = request.headers.get("content-length", "")
-    too_big = declared.isdigit() and int(declared) > limit_bytes
-    size = 0
-    with open(destination, "wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if too_big or size > limit_bytes:
-                too_big = True
-                if size > 4000 * MB:
-                    break
-                continue
-            out.write(chunk)
-    if too_big:
-        destination.unlink(missing_ok=True)
-        size = max(size, int(declared) if declared.isdigit() else 0)
-        raise HTTPError(413, f"{name}: {_mb(size)} is larger than this server's limit of "
-                             f"{_mb(limit_bytes)} (timbral serve {option})")
-    if size == 0:
-        destination.unlink(missing_ok=True)
-        raise HTTPError(400, f"{name}: the file is empty")
-    return size
-
-
-def _check_audio(path: Path, name: str, max_seconds: float, player: Path) -> dict:
-    """Decode an uploaded file (worker thread); write the player's copy; describe it."""
-    import soundfile as sf
-
-    from ..audio import load_audio, save_audio
-
-    try:  # refuse long files before decoding them, where the header tells the length
-        info = sf.info(str(path))
-        seconds = info.frames / info.samplerate if info.samplerate else 0.0
-    except Exception:  # undecodable: load_audio says why, in its words
-        seconds = 0.0
-    if seconds <= max_seconds:
-        try:
-            audio, rate = load_audio(path)
-        except ValueError as exc:
-            raise HTTPError(400, str(exc).replace(str(path), name)) from None
-        seconds = len(audio) / rate
-    if seconds > max_seconds:
-        raise HTTPError(413, f"{name}: {seconds:.1f} s of audio is longer than this server's "
-                             f"limit of {max_seconds:g} s (timbral serve --max-seconds)")
-    save_audio(player, audio, rate)
-    return {"seconds": seconds, "sample_rate": rate}
 
 
 def _describe_model(model, name: str, kind: str) -> dict:
@@ -349,14 +243,14 @@ class App:
 
     async def upload_audio(self, request: Request) -> Response:
         session = self.session(request)
-        name = _clean_name(request.query_params.get("name"), "audio")
+        name = clean_name(request.query_params.get("name"), "audio")
         suffix = Path(name).suffix.lower()
         suffix = suffix if suffix in AUDIO_SUFFIXES else ".audio"
         async with session.lock:
             number = session.next_number()
             path = session.folder / f"source-{number}{suffix}"
-            await _receive(request, path, int(self.limits.max_upload_mb * MB), name,
-                           "--max-upload-mb")
+            await receive(request, path, int(self.limits.max_upload_mb * MB), name,
+                          "--max-upload-mb")
             return await self._accept_audio(session, path, name, number)
 
     async def use_example(self, request: Request) -> Response:
@@ -375,7 +269,7 @@ class App:
         player = session.folder / f"input-{number}.wav"
         try:
             info = await asyncio.get_running_loop().run_in_executor(
-                None, _check_audio, path, name, self.limits.max_seconds, player)
+                None, check_audio, path, name, self.limits.max_seconds, player)
         except BaseException:
             path.unlink(missing_ok=True)
             player.unlink(missing_ok=True)
@@ -389,7 +283,7 @@ class App:
 
     async def upload_model(self, request: Request) -> Response:
         session = self.session(request)
-        name = _clean_name(request.query_params.get("name"), "model.zip")
+        name = clean_name(request.query_params.get("name"), "model.zip")
         if not name.lower().endswith(".zip"):
             raise HTTPError(400, f"{name}: upload a model as a .zip of its folder (a timbral "
                                  f"model folder, or a Magenta model folder)")
@@ -397,9 +291,9 @@ class App:
             path = session.folder / f"model-{session.next_number()}.zip"
             limit = int(self.limits.max_model_mb * MB)
             try:
-                await _receive(request, path, limit, name, "--max-model-mb")
+                await receive(request, path, limit, name, "--max-model-mb")
                 model = await asyncio.get_running_loop().run_in_executor(
-                    None, _load_uploaded_model, path, name, limit, self.models.device)
+                    None, load_uploaded_model, path, name, limit, self.models.device)
             finally:
                 path.unlink(missing_ok=True)
             session.model = model
@@ -499,7 +393,7 @@ class App:
 
         session = self.session(request)
         params = request.query_params
-        name = _clean_name(params.get("name"), "score.mid")
+        name = clean_name(params.get("name"), "score.mid")
         model_id = params.get("model", "")
         if not model_id:
             raise HTTPError(400, "model: choose a model")
@@ -519,8 +413,8 @@ class App:
             number = session.next_number()
             path = session.folder / f"score-{number}.mid"
             try:
-                await _receive(request, path, int(self.limits.max_midi_mb * MB), name,
-                               "--max-midi-mb")
+                await receive(request, path, int(self.limits.max_midi_mb * MB), name,
+                              "--max-midi-mb")
                 out = await self._run_job(session, self._play_work, path, name, model,
                                           model_id, options, session.folder, number,
                                           plot == "true")
@@ -646,139 +540,6 @@ class App:
         return FileResponse(path, media_type=media, headers={"cache-control": "private"})
 
 
-def _check_model_zip(path: Path, name: str, limit_bytes: int) -> None:
-    """Refuse a model zip before anything is extracted or built (worker thread).
-
-    Its declared uncompressed size may not pass ``limit_bytes`` (a zip bomb
-    is refused unopened; extraction never writes more than a member declares,
-    and :func:`timbral.files.safe_extract_zip` counts the bytes again), and
-    every ``config.json`` in it must be a valid timbral config
-    (:func:`timbral.models.config.validate_config`, which bounds parameters and
-    memory) describing a model whose weights and buffers fit in
-    ``limit_bytes``: its weights have to be in the zip anyway. Magenta folders
-    have no config.json; their converted config meets ``validate_config`` when
-    the model is built.
-    """
-    from ..files import open_checked_zip
-    from ..models.config import model_size, validate_config
-
-    archive, members = open_checked_zip(path)
-    with archive:
-        declared = sum(info.file_size for info in members)
-        if declared > limit_bytes:
-            raise HTTPError(413, f"{name}: expands to {_mb(declared)}, more than this server's "
-                                 f"limit of {_mb(limit_bytes)} (timbral serve --max-model-mb)")
-        for info in members:
-            if info.is_dir() or PurePosixPath(info.filename).name != "config.json":
-                continue
-            where = f"{name}: {info.filename}"
-            if info.file_size > MAX_CONFIG_BYTES:
-                raise HTTPError(400, f"{where}: {_mb(info.file_size)}, not a model config "
-                                     f"(a few kB)")
-            try:
-                config = validate_config(json.loads(archive.read(info)))
-            except ValueError as exc:  # invalid JSON or config, too many parameters
-                raise HTTPError(400, f"{where}: {exc}") from None
-            n_bytes = model_size(config)[1]
-            if n_bytes > limit_bytes:
-                raise HTTPError(413, f"{where}: describes a model of about {_mb(n_bytes)}, more "
-                                     f"than this server's limit of {_mb(limit_bytes)} (timbral "
-                                     f"serve --max-model-mb)")
-
-
-def _load_uploaded_model(path: Path, name: str, limit_bytes: int, device: str = "cpu"):
-    """Check an uploaded zip (:func:`_check_model_zip`), then load it with
-    :func:`timbral.zoo.load_model` onto ``device`` (worker thread)."""
-    from ..zoo import load_model
-
-    try:
-        _check_model_zip(path, name, limit_bytes)
-        model = load_model(path).to(device)
-    except HTTPError:
-        raise
-    except ValueError as exc:
-        raise HTTPError(400, str(exc).replace(str(path), name).replace(path.name, name)) from None
-    except Exception as exc:  # a zip that passed the checks but holds something unusable
-        raise HTTPError(400, f"{name}: not a usable model ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    model.name = Path(name).stem
-    return model
-
-
-class _Guard:
-    """ASGI middleware: security headers on every answer, Host checked on loopback,
-    state-changing requests from other pages refused."""
-
-    def __init__(self, app, check_host: bool):
-        self.app = app
-        self.check_host = check_host
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        refusal = None
-        if self.check_host and _host_name(scope) not in LOOPBACK_HOSTS:
-            refusal = (400, "unexpected Host header; open the address that timbral serve "
-                            "printed")
-        elif scope["method"] not in SAFE_METHODS and _from_another_page(scope):
-            refusal = (403, "refused a request from another web page; use the page at the "
-                            "address timbral serve printed")
-        if refusal is not None:
-            response = JSONResponse({"error": refusal[1]}, status_code=refusal[0],
-                                    headers=SECURITY_HEADERS)
-            return await response(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for key, value in SECURITY_HEADERS.items():
-                    headers[key] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _header(scope, name: bytes) -> Optional[str]:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1").strip()
-    return None
-
-
-def _from_another_page(scope) -> bool:
-    """Whether a browser says the request comes from a page of another origin.
-
-    ``Sec-Fetch-Site`` other than same-origin (a page on another port of the
-    same host is "same-site": still another origin), or an ``Origin`` whose
-    host and port differ from the ``Host`` the request was sent to. Clients
-    that send neither (scripts) are not browsers acting for another page.
-    """
-    site = _header(scope, b"sec-fetch-site")
-    if site is not None and site.lower() not in OWN_SITE:
-        return True
-    origin = _header(scope, b"origin")
-    if origin is None:
-        return False
-    host = (_header(scope, b"host") or "").lower()
-    return urlsplit(origin).netloc.lower() != host or not host
-
-
-def _host_name(scope) -> str:
-    host = (_header(scope, b"host") or "").lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool = True,
                root: Optional[Path] = None):
     """The ASGI application (Starlette, wrapped in the header/Host guard).
@@ -827,7 +588,7 @@ def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool =
         Route("/api/session/{sid}/files/{name}", route(state.file)),
     ]
     starlette = Starlette(routes=routes, lifespan=lifespan)
-    return _Guard(starlette, check_host), state
+    return Guard(starlette, check_host), state
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, models: Sequence = (),
@@ -853,7 +614,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, models: Sequence = (),
     sock.listen(128)
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
-    loopback = _is_loopback(host)
+    loopback = is_loopback(host)
     app, state = create_app(store, limits, check_host=loopback)
     shown = f"[{host}]" if ":" in host else host
     if host in ("0.0.0.0", "::"):
