@@ -22,7 +22,11 @@ Sections and targets (default controls, gate 0.5):
    CREPE full at confidence 0.5 nor WORLD calls them voiced) <= 5 %;
 4. transitions: clean melodies, frames played more than 80 cents from the true pitch
    (times 2 ** the applied octave shift), attacks included, <= 1 % of the notes' frames;
-5. the example clip: the gate against no gate (``gate=0``, the behaviour before it).
+5. the example clip: the gate against no gate (``gate=0``, the behaviour before it);
+6. real performances (``--real``, default the project's shared bach-violin recordings,
+   whose ``.notes.csv`` give each note's start and end) clean and with pink noise at 20
+   and 10 dB SNR: recall inside the aligned notes and frames played more than 0.25 s
+   from any note (no target: the alignment is not exact, and reverb rings past notes).
 
 Sections 2-4 run ``timbral.transfer`` with a dry model (``--model``, default flute, 100
 frames/s: a model with a room, such as the violin trained on recordings, rings into the
@@ -295,13 +299,50 @@ def example_clip(models) -> None:
               f"{silenced.sum()} note-on frames silenced", flush=True)
 
 
+def real_recordings(model_off, folder: Path, seconds: float, snrs) -> None:
+    """Recall and false alarms on real performances against their note alignment."""
+    import csv
+
+    from timbral.audio import load_audio, resample_audio
+
+    print(f"\n6. Real recordings ({folder}, the first {seconds:g} s of each), pink noise "
+          f"at the SNR of the recording's power: frames played inside the aligned notes "
+          f"(recall) and more than 0.25 s from any note (false alarms), offline")
+    if not folder.is_dir():
+        print(f"  skipped: no folder {folder} (--real)")
+        return
+    for path in sorted(p for p in folder.rglob("*") if p.with_suffix(".notes.csv").is_file()
+                       and not p.name.endswith(".csv")):
+        audio, rate = load_audio(path)
+        x = resample_audio(audio, rate, SR)[:int(seconds * SR)].astype(np.float64)
+        with open(path.with_suffix(".notes.csv")) as f:
+            notes = [(float(r["start"]), float(r["end"])) for r in csv.DictReader(f)]
+        cells = []
+        for snr in snrs:
+            y = x if snr is None else x + noise("pink", len(x) / SR, 5) * np.sqrt(
+                np.mean(x ** 2) / 10 ** (snr / 10))
+            _, played, _, _ = offline(y.astype(np.float32), model_off)
+            t = np.arange(len(played)) / model_off.frame_rate
+            inside = np.zeros(len(played), bool)
+            for start, end in notes:
+                inside |= (t >= start) & (t < end)
+            far = ~near(inside, int(0.25 * model_off.frame_rate))
+            alarms = f"{played[far].mean():.3f}" if far.any() else "-"
+            cells.append(f"{'clean' if snr is None else f'{snr} dB'}: {played[inside].mean():.3f}"
+                         f" / {alarms}")
+        print(f"  {path.name:<36} " + ", ".join(cells), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one model, fewer signals")
-    parser.add_argument("--sections", default="12345", help="which sections to run (digits)")
+    parser.add_argument("--sections", default="123456", help="which sections to run (digits)")
     parser.add_argument("--model", default="flute", help="the offline model of sections 2-5")
     parser.add_argument("--phrases", type=int, default=5,
                         help="phrases per instrument in section 4")
+    parser.add_argument("--real", type=Path, default=Path("../shared/data/bach-violin"),
+                        help="section 6: a folder of recordings, each with a NAME.notes.csv "
+                             "(start,end in seconds) beside it")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timbral.zoo import list_models, load_model
@@ -321,6 +362,7 @@ def main() -> None:
             "3": lambda: speech_section(dry, realtime),
             "4": lambda: transitions(dry, realtime, INSTRUMENTS, (None, 20), args.phrases),
             "5": lambda: example_clip([load_model(m["name"]) for m in list_models()]),
+            "6": lambda: real_recordings(dry, args.real, 60.0, (None, 20, 10)),
         }
         for key in args.sections:
             sections[key]()
