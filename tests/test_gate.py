@@ -112,6 +112,11 @@ def test_offline_takes_back_blips_and_follows_attacks():
     assert not v.voiced[10]
     assert v.voiced[26:50].all() and not v.voiced[:26].any() and not v.voiced[50:].any()
     assert v.noise_floor_db == pytest.approx(-40.0)
+    # noise wobbling before an onset is no attack: at most its last rise is followed
+    wobble = ld.copy()
+    wobble[22:30] = [-34.0, -33.5] * 4  # 6 dB over the floor, up and down
+    v = gate_voicing(np.full(n, 440.0), conf, wobble, RATE, RULES)
+    assert v.voiced[28:50].all() and not v.voiced[:28].any()
     # the stream cannot look back: it plays the blip and starts at the clear pitch
     streamed = _gate(conf, ld, floor=-40.0)
     assert streamed[10] and not streamed[26:30].any() and streamed[30:50].all()

@@ -362,7 +362,7 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
         j = k
         while j > 0 and k - j < reach and not voiced[j - 1] \
                 and floor + rules.margin_off_db <= ld[j - 1] <= floor + ATTACK_MASKED_DB \
-                and ld[j - 1] <= ld[j] + 0.5:
+                and ld[j - 1] <= ld[j]:  # a rise, not the noise wobbling
             j -= 1
         if ld[k] - ld[j] >= ATTACK_RISE_DB:
             voiced[j:k] = True
