@@ -478,7 +478,7 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
 
     for start, end in _runs(out > 0):
         cents = 1200 * np.log2(out[start:end])
-        segs, medians = _segments(cents)
+        segs, _ = _segments(cents)
         # held notes, with the tracker's in-between frames (shorter segments) between them
         held = [i for i, (a, b) in enumerate(segs) if b - a >= settled]
         for i, j in zip(held[:-1], held[1:]):
@@ -489,19 +489,13 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
             note_b = float(np.median(cents[c:c + glide + 2 * settled]))
             if abs(note_b - note_a) <= 80:
                 continue
-            low, high = min(note_a, note_b), max(note_a, note_b)
-
-            def gliding(k: int, towards: int, note: float) -> bool:
-                """Frame ``k`` lies between the two notes, off ``note``, and frame
-                ``towards`` is nearer B than it (the tracker on its way)."""
-                return (low < cents[k] < high and abs(cents[k] - note) > 50
-                        and abs(cents[towards] - note_b) < abs(cents[k] - note_b) - 5)
-
-            # the tracker's glide into B (A's release averaged with B's attack) is
+            # the tracker's glide into B (A's release averaged with B's attack: frames
+            # between the notes, over 50 cents off B, each nearer B than the last) is
             # in-between too
-            for _ in range(glide):
-                if not (c < d - settled and gliding(c, c + 1, note_b)):
-                    break
+            low, high, glide_end = min(note_a, note_b), max(note_a, note_b), c + glide
+            while c < min(d - settled, glide_end) and low < cents[c] < high \
+                    and abs(cents[c] - note_b) > 50 \
+                    and abs(cents[c + 1] - note_b) < abs(cents[c] - note_b) - 5:
                 c += 1
             # by default each in-between frame takes the nearer note
             nearer_b = np.abs(cents[b:c] - note_b) < np.abs(cents[b:c] - note_a)
