@@ -26,6 +26,7 @@ and it does not follow the loudness it is given, so its "onset level" means litt
 from __future__ import annotations
 
 import argparse
+import json
 
 import mido
 import numpy as np
@@ -33,6 +34,7 @@ import torch
 
 from timbral.midi.live import NoteEngine
 from timbral.models import Autoencoder, preset_config
+from timbral.models.folder import CONFIG_FILE
 from timbral.zoo import load_model, shipped_models
 
 
@@ -41,10 +43,9 @@ def _models():
     flute = load_model("flute")
     out = [("flute (shipped)", flute, True),
            ("violin_realtime (shipped)", load_model("violin_realtime"), True)]
-    for name in shipped_models():  # the full-band ones: a trained decoder at 48 kHz
-        model = load_model(name)
-        if model.sample_rate > 16000:
-            out.append((f"{name} (shipped)", model, True))
+    for name, folder in shipped_models().items():  # the full-band ones: a trained 48 kHz decoder
+        if json.loads((folder / CONFIG_FILE).read_text())["sample_rate"] > 16000:
+            out.append((f"{name} (shipped)", load_model(name), True))
     for preset, rate in (("solo", 16000), ("solo", 48000), ("realtime", 48000)):
         torch.manual_seed(0)
         model = Autoencoder(preset_config(preset, sample_rate=rate, reverb="none")).eval()
