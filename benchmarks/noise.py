@@ -311,8 +311,7 @@ def real_recordings(model_off, folder: Path, seconds: float, snrs) -> None:
     if not folder.is_dir():
         print(f"  skipped: no folder {folder} (--real)")
         return
-    for path in sorted(p for p in folder.rglob("*") if p.with_suffix(".notes.csv").is_file()
-                       and not p.name.endswith(".csv")):
+    for path in sorted(p for p in folder.rglob("*") if p.with_suffix(".notes.csv").is_file()):
         audio, rate = load_audio(path)
         x = resample_audio(audio, rate, SR)[:int(seconds * SR)].astype(np.float64)
         with open(path.with_suffix(".notes.csv")) as f:

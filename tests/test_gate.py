@@ -165,6 +165,15 @@ def _tone(f0, seconds, envelope=None, rate=16000):
     return x * (1.0 if envelope is None else envelope(t))
 
 
+def _ringing_change(rate=16000):
+    """A3 to B3 at 1.0 s, B3 with an 80 ms attack under A3's 60 ms release (1.5 s)."""
+    n = int(1.5 * rate)
+    old = _tone(220.0, 1.5, lambda t: np.where(t < 1.0, 1.0, np.exp(-(t - 1.0) / 0.06)))
+    new = np.zeros(n)
+    new[rate:] = _tone(246.94, 0.5, lambda t: np.minimum(1.0, t / 0.08))
+    return 0.3 * (old + new)
+
+
 def test_late_pitch_changes_move_back_to_where_the_new_note_began():
     """A3 held, then B3 from 1.0 s with an 80 ms attack while A3 rings out for 0.3 s
     (a legato note under the release of the one before, as in a room): the tracker
@@ -172,17 +181,17 @@ def test_late_pitch_changes_move_back_to_where_the_new_note_began():
     within a frame of 1.0 s. A clean change, a slide and a repeated note stay."""
     rate, fr = 16000, 100
     a3, b3 = 220.0, 246.94
-    n = int(1.5 * rate)
-    old = _tone(a3, 1.5, lambda t: np.where(t < 1.0, 1.0, np.exp(-(t - 1.0) / 0.06)))
-    new = np.zeros(n)
-    new[rate:] = _tone(b3, 0.5, lambda t: np.minimum(1.0, t / 0.08))
-    frames = np.arange(n // (rate // fr) + 1)
+    frames = np.arange(151)
     tracked = np.where(frames < 104, a3, b3)  # 4 frames late
-    out = backdate_changes(tracked, 0.3 * (old + new), rate, fr)
+    out = backdate_changes(tracked, _ringing_change(rate), rate, fr)
     switched = int(np.argmax(out > 235.0))
     assert 99 <= switched <= 101, switched
     np.testing.assert_allclose(out[:98], a3)
     np.testing.assert_allclose(out[102:], b3)
+    # after a minute of A3 the same (only A3's last 0.6 s are analysed)
+    long = np.concatenate([0.3 * _tone(a3, 60.0), _ringing_change(rate)])
+    late = np.concatenate([np.full(6000, a3), tracked])
+    np.testing.assert_array_equal(backdate_changes(late, long, rate, fr)[6000:], out)
     # a clean change: A3 stops where B3 starts, and the tracker says so on time; it
     # moves at most a frame (the spectra reach 19 ms past their frame, tuned for
     # attacks that take tens of ms to rise, not for this instant one)
@@ -194,17 +203,9 @@ def test_late_pitch_changes_move_back_to_where_the_new_note_began():
     slide = a3 * 2 ** (np.clip((frames - 90) / 20, 0, 1) * 200 / 1200)
     np.testing.assert_array_equal(backdate_changes(slide, clean, rate, fr), slide)
     same = np.full(len(frames), a3)
-    np.testing.assert_array_equal(backdate_changes(same, 0.3 * (old + _tone(a3, 1.5)), rate,
+    ringing = 0.3 * _tone(a3, 1.5, lambda t: np.where(t < 1.0, 1.0, np.exp(-(t - 1.0) / 0.06)))
+    np.testing.assert_array_equal(backdate_changes(same, ringing + 0.3 * _tone(a3, 1.5), rate,
                                                    fr), same)
-
-
-def _ringing_change(rate=16000):
-    """A3 to B3 at 1.0 s, B3 with an 80 ms attack under A3's 60 ms release (1.5 s)."""
-    n = int(1.5 * rate)
-    old = _tone(220.0, 1.5, lambda t: np.where(t < 1.0, 1.0, np.exp(-(t - 1.0) / 0.06)))
-    new = np.zeros(n)
-    new[rate:] = _tone(246.94, 0.5, lambda t: np.minimum(1.0, t / 0.08))
-    return 0.3 * (old + new)
 
 
 def test_a_trackers_glide_into_the_new_note_becomes_a_step():

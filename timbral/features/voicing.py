@@ -45,8 +45,8 @@ from ..validation import check_number, check_positive, check_size
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
-           "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ", "MAX_F0_HZ",
-           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
+           "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
+           "MAX_F0_HZ", "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
 
 #: The plausible pitch range of a melody's fundamental (Hz): CREPE's range, less
 #: the lowest octave where noise and rumble put their "pitch".
@@ -438,7 +438,8 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
     the harmonics they share when it has others (an octave leap up shares all
     of B's), is measured per frame with Hann windows of :data:`CHANGE_WINDOW_S`
     (reaching :data:`CHANGE_LEAD` of it past the frame); its level in the first
-    third of A is the baseline. When it stands at least :data:`CHANGE_RISE_DB`
+    third of A (of A's last 2 x :data:`LATE_CHANGE_SECONDS` if it is longer) is
+    the baseline. When it stands at least :data:`CHANGE_RISE_DB`
     above the baseline over B's first frames, B starts where it last rose
     through :data:`ONSET_DB` on its way there, at most
     :data:`LATE_CHANGE_SECONDS` back. A note that changes cleanly rises where
@@ -466,13 +467,16 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
                > max(2.5 * sample_rate / n_fft, CHANGE_SHARED * h * f)]
         return [int(np.argmin(np.abs(freqs - h * f))) for h in (own or hs)], bool(own)
 
-    def level(first: int, last: int, bins: List[int]) -> np.ndarray:
-        """dB of the strongest bin around each harmonic, summed, frames first..last - 1."""
+    def spectra(first: int, last: int) -> np.ndarray:
+        """Power spectra ``[last - first, n_fft // 2 + 1]`` of frames first..last - 1."""
         ends = np.round(np.arange(first, last) * hop).astype(np.int64) + int(CHANGE_LEAD * n_fft)
         idx = ends[:, None] + np.arange(-n_fft, 0)
         inside = (idx >= 0) & (idx < len(audio))
-        power = np.abs(np.fft.rfft(audio[np.clip(idx, 0, len(audio) - 1)] * inside * window,
-                                   axis=1)) ** 2
+        return np.abs(np.fft.rfft(audio[np.clip(idx, 0, len(audio) - 1)] * inside * window,
+                                  axis=1)) ** 2
+
+    def level(power: np.ndarray, bins: List[int]) -> np.ndarray:
+        """dB per frame of the strongest bin around each harmonic, summed."""
         total = sum(power[:, max(0, k - 1):k + 2].max(axis=1) for k in bins)
         return 10.0 * np.log10(total + 1e-20)
 
@@ -502,10 +506,11 @@ def backdate_changes(f0_hz: np.ndarray, audio: np.ndarray, sample_rate: int,
             onset = b + (int(np.argmax(nearer_b)) if nearer_b.any() else c - b)
             f_a, f_b = 2.0 ** (note_a / 1200), 2.0 ** (note_b / 1200)
             (bins_b, own_b), (bins_a, own_a) = harmonics(f_b, f_a), harmonics(f_a, f_b)
+            a = max(a, c - 2 * reach)  # a long A: its last part is baseline enough
             if b - a >= 4 and (own_a or own_b):  # else A is too short for a baseline
                 lo = max(a + max(2, (b - a) // 3), c - reach)
-                first, last = start + a, start + min(d, c + settled)
-                rise = level(first, last, bins_b) - level(first, last, bins_a)
+                power = spectra(start + a, start + min(d, c + settled))
+                rise = level(power, bins_b) - level(power, bins_a)
                 base = float(np.median(rise[:lo - a]))
                 if np.median(rise[c - a:]) >= base + CHANGE_RISE_DB:
                     below = np.nonzero(rise[lo - a:c - a] < base + CHANGE_RISE_DB)[0]
