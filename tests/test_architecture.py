@@ -126,3 +126,14 @@ def test_the_check_sees_lazy_and_relative_upward_imports(tmp_path):
 
 def _layer(name: str) -> str:
     return next(layer for layer, names in LAYERS.items() if name in names)
+
+
+def test_every_exported_name_resolves():
+    """Each package's ``__all__`` (lazy ones included) names something that exists."""
+    import importlib
+
+    for init in sorted(ROOT.rglob("__init__.py")):
+        name = ".".join(init.parent.relative_to(ROOT.parent).parts)
+        module = importlib.import_module(name)
+        missing = [n for n in getattr(module, "__all__", []) if not hasattr(module, n)]
+        assert not missing, f"{name}: {missing}"

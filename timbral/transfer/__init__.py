@@ -17,7 +17,7 @@ _LAZY = {
         "KEY_NAMES", "MAX_F0_HZ", "MAX_MIDI", "AdjustResult", "apply_manual_shifts",
         "auto_adjust", "auto_tune", "fit_quantile_transform", "get_tuning_factor",
         "infer_major_key", "octave_shift_to_dataset", "shift_f0", "shift_ld")},
-    **{name: "timbral.transfer.controls" for name in ("CONTROLS", "Control", "check_controls")},
+    **{name: "timbral.transfer.controls" for name in ("CONTROLS", "check_controls")},
     "detect_notes": "timbral.features.notes",
     "TransferResult": "timbral.transfer.pipeline",
     "transfer": "timbral.transfer.pipeline",
@@ -26,7 +26,7 @@ _LAZY = {
 __all__ = ["AdjustResult", "TransferResult", "transfer", "auto_adjust", "apply_manual_shifts",
            "detect_notes", "fit_quantile_transform", "get_tuning_factor", "auto_tune",
            "infer_major_key", "shift_f0", "shift_ld", "octave_shift_to_dataset", "MAX_MIDI",
-           "MAX_F0_HZ", "KEY_NAMES", "CONTROLS", "Control", "check_controls"]
+           "MAX_F0_HZ", "KEY_NAMES", "CONTROLS", "check_controls"]
 
 
 def __getattr__(name: str):
