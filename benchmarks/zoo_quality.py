@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-import numpy as np
 import torch
 
 from timbral.audio import load_audio
 from timbral.zoo import EXAMPLE_CLIP, load_model, shipped_models
-from timbral.recipes.build import RECIPES, heldout_clips, heldout_passages
+from timbral.recipes.build import RECIPES, heldout_clips, heldout_passages, metric_cell
 from timbral.recipes.evaluate import evaluate_resynthesis, evaluate_transfer
 
 
@@ -56,10 +55,8 @@ def main() -> None:
         for name in [n for n in names if "violin" in n] + args.also:
             model = load_model(name)
             m = evaluate_resynthesis(model, heldout_passages(args.real_violin, model.sample_rate))
-            high = m.get("high_band_db")
-            native = (f"{m['spectral_loss_native']:.2f}" if "spectral_loss_native" in m
-                      else "-") + " | " + ("-" if high is None else "none" if high == -np.inf
-                                            else f"{high:+.1f} dB")
+            native = (metric_cell(m, "spectral_loss_native", "{:.2f}") + " | "
+                      + metric_cell(m, "high_band_db", "{:+.1f} dB"))
             print(f"| {name} | {m['spectral_loss']:.2f} | {m['f0_cents_median']:.1f} | "
                   f"{m['loudness_l1_db']:.2f} | {native} |", flush=True)
     if not args.transfer_only and not args.real_violin:

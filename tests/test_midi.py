@@ -513,3 +513,15 @@ def test_live_midi_says_in_one_line_what_is_missing(capsys):
     assert cli.main(["live", "--midi", "--model", "flute"]) == 2
     err = capsys.readouterr().err.strip()
     assert "MIDI" in err and "\n" not in err, err
+
+
+def test_note_engine_refuses_a_block_that_is_not_a_size():
+    from timbral.midi.live import NoteEngine
+
+    engine = NoteEngine(load_model("flute"), None)
+    for n in (-5, 2.5, "64"):
+        with pytest.raises(ValueError, match="n: expected an integer >= 0"):
+            engine.process(n)
+    assert engine.process(0).shape == (0,)
+    with pytest.raises(ValueError, match="n: expected 64 samples"):
+        NoteEngine(load_model("flute"), 64).process(32)

@@ -21,7 +21,7 @@ over the whole score), before anything is rendered.
 A MIDI file is played in one request (``POST /api/session/{sid}/midi``, the
 file as the body, the options in the query string): read with
 :func:`timbral.midi.read_midi` and rendered with :func:`timbral.midi.play_score`
-as ``timbral play`` does, with the piano roll of :func:`timbral.midi.plot.roll_figure`.
+as ``timbral play`` does, with the piano roll of :func:`timbral.midi.plot.plot_roll`.
 
 Every request first passes the guard of :mod:`timbral.app.guard` (requests
 from other sites' pages, DNS rebinding, security headers).
@@ -363,6 +363,7 @@ class App:
     async def _run_job(self, session: Session, work, *args) -> dict:
         """``work(queued_at, *args)`` on the worker pool (session lock held); then the
         session's previous results are dropped (their files named by RESULT_PREFIXES)."""
+        self._check_not_busy()  # again: other requests may have queued during the upload
         session.busy += 1
         self.pending += 1
         queued_at = time.perf_counter()
@@ -481,12 +482,10 @@ class App:
         timings["writing"] = time.perf_counter() - start
         pictures = {}
         if plot:
-            from ..midi.plot import roll_figure
+            from ..midi.plot import plot_roll
 
             start = time.perf_counter()
-            pictures["roll"] = folder / f"roll-{number}.png"
-            roll_figure(result).savefig(pictures["roll"], dpi=110, bbox_inches="tight",
-                                        format="png")
+            pictures["roll"] = plot_roll(result, folder / f"roll-{number}.png")
             timings["picture"] = time.perf_counter() - start
         timings["total"] = time.perf_counter() - queued_at
         return {"output": output, "pictures": pictures, "messages": list(result.messages),

@@ -325,7 +325,8 @@ class NoteEngine:
             if self.block_size is None:
                 raise ValueError("n: give the number of samples (the engine has no block_size)")
             n = self.block_size
-        elif self.block_size is not None and n != self.block_size:
+        n = check_size(n, "n", 0)
+        if self.block_size is not None and n != self.block_size:
             raise ValueError(f"n: expected {self.block_size} samples (block_size), got {n}")
         messages = [self._queue.popleft() for _ in range(len(self._queue))]
         if self.crossfade and any(_moves_notes(m) for m in messages):

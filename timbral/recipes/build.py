@@ -60,7 +60,7 @@ class Recipe:
     # the tracker that measures f0 of input and output (plain CREPE tiny for minutes of
     # recordings: CREPE full takes about 4x real time on this 2-core machine)
     eval_tracker: str = EVAL_TRACKER
-    init_from: str = ""  # a shipped model training starts from (its recipe runs first)
+    init_from: str = ""  # a shipped model training starts from (it must be shipped)
     learning_rate: Optional[float] = None  # None: the preset's
 
 
@@ -132,6 +132,14 @@ def heldout_passages(dataset, sample_rate: Optional[int] = None) -> List[Tuple[n
     return passages
 
 
+def metric_cell(metrics: Dict[str, float], key: str, fmt: str) -> str:
+    """One figure of an evaluation for a table: ``fmt`` of it, "-" where it was not
+    measured, "none" for no power at all (-inf dB)."""
+    if key not in metrics:
+        return "-"
+    return "none" if metrics[key] == -np.inf else fmt.format(metrics[key])
+
+
 def metrics_table(metrics: Dict[str, float], others: Dict[str, Dict[str, float]] = None,
                   tracker: str = EVAL_TRACKER) -> str:
     """The evaluation as a markdown table (for model cards and BENCHMARKS.md); ``others``
@@ -149,14 +157,9 @@ def metrics_table(metrics: Dict[str, float], others: Dict[str, Dict[str, float]]
         rows.append(("power above 8 kHz, output vs recording", "high_band_db", "{:+.1f} dB",
                      "within 6 dB"))
 
-    def cell(m: Dict[str, float], key: str, fmt: str) -> str:
-        if key not in m:
-            return "-"
-        return "none" if m[key] == -np.inf else fmt.format(m[key])
-
     lines = [head, "|---|---|" + "---|" * len(others) + "---|"]
     for label, key, fmt, target in rows:
-        cells = [cell(metrics, key, fmt)] + [cell(m, key, fmt) for m in others.values()]
+        cells = [metric_cell(m, key, fmt) for m in (metrics, *others.values())]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
     return "\n".join(lines) + "\n"
 
