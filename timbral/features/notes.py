@@ -31,7 +31,7 @@ import torch
 
 from ..validation import as_tensor, check_finite, check_number, check_positive, check_size
 
-__all__ = ["detect_notes", "note_on_ratio", "smoothing_frames", "box_smooth", "as_curve",
+__all__ = ["detect_notes", "sure_notes", "note_on_ratio", "smoothing_frames", "box_smooth", "as_curve",
            "contiguous", "check_same_length", "check_confidence", "MAGENTA_FRAME_RATE",
            "MAGENTA_SMOOTHING", "DEFAULT_MIN_DB", "CONFIDENCE_EXPONENT", "CONFIDENCE_THRESHOLD"]
 
@@ -159,6 +159,17 @@ def detect_notes(loudness_db, f0_confidence, note_threshold: float = 1.0,
     ratio = note_on_ratio(_box_smooth(confidence ** exponent, smoothing), loudness, mean_db,
                           exponent, f0_confidence_threshold, min_db)
     return ratio >= note_threshold, ratio
+
+
+def sure_notes(loudness_db, f0_confidence, frame_rate: float, sure: float = 0.5) -> np.ndarray:
+    """Note-on frames (:func:`detect_notes`, smoothed for ``frame_rate``) whose own
+    confidence is above ``sure``: where a recording's level and pitch can be
+    compared with a model's (a less sure frame's level is mostly noise).
+
+    Returns bool ``[n_frames]``.
+    """
+    mask, _ = detect_notes(loudness_db, f0_confidence, smoothing=smoothing_frames(frame_rate))
+    return mask & (as_curve(f0_confidence, "f0_confidence") > sure)
 
 
 def note_on_ratio(smoothed_confidence, loudness_db, reference_db: float,

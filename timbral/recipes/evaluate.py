@@ -17,7 +17,7 @@ import torch
 
 from ..audio import resample_audio
 from ..features import compute_audio_features
-from ..features.notes import detect_notes, smoothing_frames
+from ..features.notes import sure_notes
 from ..processors.losses import SpectralLoss
 from ..models import Autoencoder
 from ..models.rendering import render
@@ -36,12 +36,6 @@ HIGH_BAND_HZ = 8000.0
 
 def _cents(f0_out: np.ndarray, f0_ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.abs(1200.0 * np.log2(np.maximum(f0_out[mask], 1e-3) / np.maximum(f0_ref[mask], 1e-3)))
-
-
-def _note_on(features: Dict[str, object]) -> np.ndarray:
-    mask, _ = detect_notes(features["loudness_db"], features["f0_confidence"],
-                           smoothing=smoothing_frames(features["frame_rate"]))
-    return mask & (np.asarray(features["f0_confidence"]) > 0.5)
 
 
 def resynthesize(model: Autoencoder, audio, sample_rate: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -99,7 +93,7 @@ def evaluate_resynthesis(model: Autoencoder, clips: Sequence[Tuple[np.ndarray, i
                                                         HIGH_BAND_HZ)))
         ref = compute_audio_features(audio, model.sample_rate, EVAL_FRAME_RATE, tracker)
         out = compute_audio_features(output, model.sample_rate, EVAL_FRAME_RATE, tracker)
-        mask = _note_on(ref)
+        mask = sure_notes(ref["loudness_db"], ref["f0_confidence"], ref["frame_rate"])
         cents.append(_cents(out["f0_hz"], ref["f0_hz"], mask))
         ld_err.append(np.abs(out["loudness_db"] - ref["loudness_db"])[mask])
     all_cents = np.concatenate(cents)

@@ -445,7 +445,11 @@ def _finish(output: Path, model: Autoencoder, data: TrainingData, result: TrainR
     """Calibrate the output level, then write the model folder and the loss curve."""
     from ..plots import plot_training_curve  # matplotlib only when a run ends
 
-    gain_db = calibrate_level(model, data)
+    try:
+        gain_db = calibrate_level(model, data)
+    except ValueError as exc:  # the trained model is still worth its folder
+        warnings.warn(f"{exc}; the model keeps its harmonic level uncalibrated (0 dB)")
+        gain_db = 0.0
     config = model.config
     examples = data.examples("train", config["example_seconds"], 1.0, config["frame_rate"])
     statistics = compute_dataset_statistics(examples, config["frame_rate"])
