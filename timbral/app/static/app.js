@@ -58,14 +58,19 @@
   }
 
   // ---- input -------------------------------------------------------------
+  // An upload over the server's limit (``key`` of /api/config's limits) is refused
+  // here, in the server's words, before it is sent.
+  function tooBig(size, name, key, what) {
+    const limit = state.config.limits[key] * 1e6;
+    if (size <= limit) return false;
+    showError(`${name}: ${mb(size)} is larger than this server's limit of ${mb(limit)}${what} ` +
+              `(timbral serve --${key.replace(/_/g, "-")}).`);
+    return true;
+  }
+
   async function uploadAudio(blob, name) {
     clearError();
-    const limit = state.config.limits.max_upload_mb * 1e6;
-    if (blob && blob.size > limit) {
-      showError(`${name}: ${mb(blob.size)} is larger than this server's limit of ` +
-                `${mb(limit)} (timbral serve --max-upload-mb).`);
-      return;
-    }
+    if (blob && tooBig(blob.size, name, "max_upload_mb", "")) return;
     setBusy(true, `Uploading ${name}...`);
     try {
       const info = blob === null ? await api(sessionPath("example"), { method: "POST" })
@@ -172,12 +177,7 @@
     event.target.value = "";
     if (!file) return;
     clearError();
-    const limit = state.config.limits.max_midi_mb * 1e6;
-    if (file.size > limit) {
-      showError(`${file.name}: ${mb(file.size)} is larger than this server's limit of ` +
-                `${mb(limit)} for MIDI files (timbral serve --max-midi-mb).`);
-      return;
-    }
+    if (tooBig(file.size, file.name, "max_midi_mb", " for MIDI files")) return;
     state.midiFile = file;
     $("midi-info").textContent = `${file.name}: ${(file.size / 1000).toFixed(1)} kB; ` +
       "set the options below and press Play";
@@ -209,12 +209,7 @@
     event.target.value = "";
     if (!file) return;
     clearError();
-    const limit = state.config.limits.max_model_mb * 1e6;
-    if (file.size > limit) {
-      showError(`${file.name}: ${mb(file.size)} is larger than this server's limit of ` +
-                `${mb(limit)} for model zips (timbral serve --max-model-mb).`);
-      return;
-    }
+    if (tooBig(file.size, file.name, "max_model_mb", " for model zips")) return;
     setBusy(true, `Checking ${file.name}...`);
     try {
       const model = await api(sessionPath(`model?name=${encodeURIComponent(file.name)}`),
