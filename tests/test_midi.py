@@ -417,6 +417,32 @@ def test_a_string_quartet_with_two_models(tmp_path):
         check_accuracy(figures)
 
 
+def test_roll_measures_only_where_a_voice_plays(tmp_path):
+    """The piano roll tracks a voice's notes and their release, not the silence between
+    (every voice's audio lasts the whole score); there it equals tracking everything."""
+    from timbral.midi.plot import PLOT_FRAME_RATE, RELEASE_S, measured_curves
+
+    notes = [MidiNote(0.5, 1.5, 72, 90), MidiNote(1.6, 2.4, 76, 90), MidiNote(9.0, 10.0, 74, 90)]
+    path = write_midi(tmp_path / "gap.mid", [note_events(notes)])
+    result = play_score(read_midi(path), load_model("flute"))
+    played = result.voices[0]
+    midi, loudness = measured_curves(played, result.sample_rate)
+    t = np.arange(len(midi)) / PLOT_FRAME_RATE
+    measured = ~np.isnan(loudness)
+    assert not measured[(t > 2.4 + RELEASE_S + 0.02) & (t < 8.89)].any()
+    assert measured[(t >= 0.4) & (t <= 3.4)].all() and measured[(t >= 8.9) & (t <= 11.0)].all()
+    whole = compute_audio_features(played.audio, result.sample_rate, PLOT_FRAME_RATE)
+    inner = ((t > 0.6) & (t < 3.2)) | ((t > 9.1) & (t < 10.8))
+    assert np.abs(loudness[inner] - whole["loudness_db"][:len(t)][inner]).max() < 0.05
+    sung = inner & ~np.isnan(midi)
+    assert sung.sum() > 250  # the notes' frames
+    whole_midi = 12 * np.log2(whole["f0_hz"][:len(t)] / 440.0) + 69
+    assert np.abs(midi[sung] - whole_midi[sung]).max() < 0.05
+    for note in notes:  # the f0 drawn is the note played
+        held = (t > note.onset + 0.15) & (t < note.offset - 0.05)
+        assert np.abs(np.nanmedian(midi[held]) - note.pitch) < 0.3
+
+
 # --------------------------------------------------------------- command line
 def test_play_command(tmp_path, capsys):
     events, _ = phrase_with_bends("flute", 6.0, HELD_OUT_SEED + 11)

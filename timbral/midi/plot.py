@@ -3,7 +3,9 @@
 The output is measured, not assumed: each voice's rendered audio goes through
 :func:`timbral.features.compute_audio_features` (the project's pitch tracker
 and loudness), so the picture shows what the models played against what the
-file asked for.
+file asked for. Only where the voice has notes (and their release) is measured:
+every voice's audio lasts the whole score, and tracking silence would cost
+voices x score length.
 """
 
 from __future__ import annotations
@@ -24,6 +26,35 @@ from .play import MidiRendering
 PLOT_FRAME_RATE = 100
 #: Output f0 is drawn where the tracker is at least this confident and the voice sounds.
 VOICED_CONFIDENCE, SOUNDING_DB = 0.5, -60.0
+#: Measured from this long before a note (s) to this long after it ends (its release).
+LEAD_S, RELEASE_S = 0.1, 1.0
+
+
+def measured_curves(played, sample_rate: int):
+    """A voice's output f0 (MIDI, NaN where unvoiced or silent) and loudness (dB,
+    NaN where not measured), float64 ``[n_frames]`` at :data:`PLOT_FRAME_RATE`
+    (frame ``i`` at ``i / PLOT_FRAME_RATE`` s), measured over its notes' spans."""
+    hop = sample_rate / PLOT_FRAME_RATE
+    n_frames = int(len(played.audio) / hop) + 1
+    midi, loudness = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
+    spans: list = []
+    for note in sorted(played.voice.notes, key=lambda n: n.onset):
+        first = max(0, int((note.onset - LEAD_S) * PLOT_FRAME_RATE))
+        last = min(n_frames - 1, int(np.ceil((note.offset + RELEASE_S) * PLOT_FRAME_RATE)))
+        if spans and first <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], last)
+        elif first < last:
+            spans.append([first, last])
+    for first, last in spans:
+        audio = played.audio[int(round(first * hop)):int(round(last * hop)) + 1]
+        features = compute_audio_features(audio, sample_rate, PLOT_FRAME_RATE)
+        n = min(len(features["f0_hz"]), n_frames - first)
+        f0 = hz_to_midi(torch.from_numpy(features["f0_hz"][:n])).numpy()
+        ld = features["loudness_db"][:n].astype(np.float64)
+        shown = (features["f0_confidence"][:n] >= VOICED_CONFIDENCE) & (ld > SOUNDING_DB)
+        midi[first:first + n] = np.where(shown, f0, np.nan)
+        loudness[first:first + n] = ld
+    return midi, loudness
 
 
 def roll_figure(rendering: MidiRendering, title: str = "") -> Figure:
@@ -38,14 +69,11 @@ def roll_figure(rendering: MidiRendering, title: str = "") -> Figure:
             roll.add_patch(Rectangle((note.onset, note.pitch - 0.4), note.duration, 0.8,
                                      color=colour, alpha=0.15 + 0.5 * note.velocity / 127,
                                      linewidth=0))
-        features = compute_audio_features(played.audio, rendering.sample_rate, PLOT_FRAME_RATE)
-        t = np.arange(len(features["f0_hz"])) / PLOT_FRAME_RATE
-        midi = hz_to_midi(torch.from_numpy(features["f0_hz"])).numpy()
-        shown = ((features["f0_confidence"] >= VOICED_CONFIDENCE)
-                 & (features["loudness_db"] > SOUNDING_DB))
-        roll.plot(t, np.where(shown, midi, np.nan), color=colour, linewidth=1.0,
+        midi, loudness = measured_curves(played, rendering.sample_rate)
+        t = np.arange(len(midi)) / PLOT_FRAME_RATE
+        roll.plot(t, midi, color=colour, linewidth=1.0,
                   label=f"{played.voice.label} ({played.model_name})")
-        loud.plot(t, features["loudness_db"], color=colour, linewidth=1.0)
+        loud.plot(t, loudness, color=colour, linewidth=1.0)
         asked = np.arange(len(played.loudness_db)) / played.frame_rate
         loud.plot(asked, played.loudness_db, color=colour, linewidth=0.8, linestyle=":")
     pitches = [n.pitch for p in rendering.voices for n in p.voice.notes]
@@ -75,4 +103,4 @@ def plot_roll(rendering: MidiRendering, path, overwrite: bool = False) -> Path:
     return path
 
 
-__all__ = ["plot_roll", "roll_figure"]
+__all__ = ["measured_curves", "plot_roll", "roll_figure"]
