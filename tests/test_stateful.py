@@ -153,7 +153,7 @@ def test_gradients_flow_through_the_stateful_graph():
 
 
 def test_voices_mixed_before_the_room_give_the_mix_of_their_rooms():
-    """process(mix=True) runs the room once on the rows' sum: the same audio as the sum
+    """process with a state from init_state(mix=True) runs the room once on the rows' sum: the same audio as the sum
     of the rows' own outputs (a convolution is linear), chunk after chunk; a model whose
     last processor is not a room refuses."""
     torch.manual_seed(4)
@@ -170,7 +170,7 @@ def test_voices_mixed_before_the_room_give_the_mix_of_their_rooms():
             cut = slice(c * frames, (c + 1) * frames)
             samples = slice(c * frames * model.hop, (c + 1) * frames * model.hop)
             a, rows = model.process(f0[:, cut], ld[:, cut], noise[:, samples], rows)
-            b, mixed = model.process(f0[:, cut], ld[:, cut], noise[:, samples], mixed, mix=True)
+            b, mixed = model.process(f0[:, cut], ld[:, cut], noise[:, samples], mixed)
             assert b["audio"].shape == (1, frames * model.hop)
             torch.testing.assert_close(b["audio"][0], a["audio"].sum(dim=0), atol=1e-5, rtol=1e-4)
     dry = Autoencoder(preset_config("cpu-fast", reverb="none"))

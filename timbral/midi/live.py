@@ -26,7 +26,7 @@ voice its own decoder and synth state), the noise addressed by absolute sample
 does, so a voice's output is the offline rendering of the curves it played
 (but for the crossfades of rollbacks, below). With several voices the room (a
 model's last processor, when it is one) runs once on their mix
-(``Autoencoder.process(..., mix=True)``): the same sum, one room's cost.
+(a state from ``Autoencoder.init_state(voices, mix=True)``): the same sum, one room's cost.
 
 Timing: output sample ``i`` is model time ``i`` (no added delay). A block
 needs the frames up to its end minus :attr:`~timbral.models.Autoencoder.first_offset`,
@@ -311,7 +311,7 @@ class NoteEngine:
         with torch.inference_mode():
             outputs, self.state = self.model.process(
                 f0.to(device), torch.from_numpy(loudness).float().to(device), noise.to(device),
-                self.state, self.mix)
+                self.state)
         self.frames += n
         if self.recording:
             self.record["f0_hz"].append(f0.numpy())

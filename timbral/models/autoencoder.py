@@ -91,7 +91,7 @@ class Autoencoder(nn.Module):
         """State before the first frame, on the model's device: the decoder's
         (``"decoder/h"``, and ``"decoder/c"`` for an LSTM, ``[batch,
         rnn_channels]``) and the processor group's (see
-        :meth:`ProcessorGroup.init_state`; ``mix`` for :meth:`process` with ``mix``)."""
+        :meth:`ProcessorGroup.init_state`; ``mix``: :meth:`process` will mix the rows)."""
         size = self.decoder.rnn.hidden_size
         state = {"decoder/h": torch.zeros(batch, size)}
         if isinstance(self.decoder.rnn, nn.LSTM):
@@ -107,17 +107,17 @@ class Autoencoder(nn.Module):
         return next(self.parameters()).device
 
     def process(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, noise: torch.Tensor,
-                state: Dict[str, torch.Tensor], mix: bool = False):
+                state: Dict[str, torch.Tensor]):
         """The next ``N * hop`` samples from ``N`` new frames.
 
         Args:
           f0_hz, loudness_db: ``[batch, N]`` (Hz, dB).
           noise: ``[batch, N * hop]`` uniform in [-1, 1): the noise synth's source
             for the new frames' samples.
-          state: from :meth:`init_state` or the previous call.
-          mix: the rows are voices of one instrument: the room (the last
-            processor) runs once on their sum and ``"audio"`` is that mix ``[1,
-            N * hop]`` (the state from ``init_state(batch, mix=True)``).
+          state: from :meth:`init_state` or the previous call. One from
+            ``init_state(batch, mix=True)``: the rows are voices of one
+            instrument, the room (the last processor) runs once on their sum
+            and ``"audio"`` is that mix ``[1, N * hop]``.
         Returns ``(outputs, state)``: ``outputs`` holds ``"audio"`` ``[batch, N *
         hop]`` (see :attr:`first_offset`) and the decoder's inputs and outputs
         ``[batch, N, channels]``.
@@ -127,7 +127,7 @@ class Autoencoder(nn.Module):
         rnn_state = (h, state["decoder/c"][None]) if "decoder/c" in state else h
         raw, rnn_state = self.decoder(scaled, rnn_state)
         controls = {**scaled, **raw}
-        audio, new = self.processor_group.process(controls, state, self.hop, noise, mix)
+        audio, new = self.processor_group.process(controls, state, self.hop, noise)
         if isinstance(rnn_state, tuple):
             new["decoder/h"], new["decoder/c"] = rnn_state[0][0], rnn_state[1][0]
         else:

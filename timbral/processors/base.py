@@ -377,12 +377,16 @@ class ProcessorGroup(Processor):
         float64 ``[batch, 1]``) of the next output sample.
 
         ``channels`` maps each input key the nodes read to its channel count;
-        ``mix``: the state of :meth:`process` with ``mix=True`` (the last node's
-        for one row).
+        ``mix``: the rows will be voices to be mixed before the last node, a
+        :attr:`~Processor.mixable` one (a room): its state is for one row, and
+        the key ``"mix"`` (a scalar) tells :meth:`process` so.
         """
         plan, first = self._stream_plan(hop, channels)
-        if mix:
-            self._check_mixable()
+        if mix and not self.can_mix:
+            last = self.dag[-1][0]
+            raise ValueError(f"mix: the last node ({type(last).__name__} {last.name!r}) must be "
+                             f"a room (a linear processor of the synths' sum) to mix rows "
+                             f"before it")
         state: TensorDict = {}
         last = len(self.dag) - 1
         for i, ((proc, _), (chans, offset)) in enumerate(zip(self.dag, plan)):
@@ -392,24 +396,24 @@ class ProcessorGroup(Processor):
             if offset is not None and offset > first:
                 state[f"{proc.name}/delay"] = torch.zeros(batch, offset - first)
         state["position"] = torch.full((batch, 1), float(first), dtype=torch.float64)
+        if mix:
+            state["mix"] = torch.ones(())
         return state
 
-    def process(self, inputs: TensorDict, state: TensorDict, hop: int,
-                noise: Optional[torch.Tensor] = None,
-                mix: bool = False) -> Tuple[torch.Tensor, TensorDict]:
+    def process(self, inputs: TensorDict, state: TensorDict,
+                hop: int, noise: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, TensorDict]:
         """The next audio ``[batch, N * hop]`` and state from ``N`` new frames of
         the model outputs in ``inputs`` (``[batch, N, channels]`` each).
 
         ``state`` may hold other keys (a model's decoder state); only this
         group's are read and returned. ``noise`` ``[batch, N * hop]`` feeds the
-        noise synth. ``mix``: the rows are voices to be mixed; the last node (a
-        :attr:`~Processor.mixable` one: a room) runs once on their sum, which is
-        returned ``[1, N * hop]`` (the sum of the rows' outputs, at the cost of
-        one row's room; state from :meth:`init_state` with ``mix=True``).
+        noise synth. A state from :meth:`init_state` with ``mix=True``: the rows
+        are voices to be mixed; the last node (a room) runs once on their sum,
+        which is returned ``[1, N * hop]`` (the sum of the rows' outputs, at the
+        cost of one row's room).
         """
-        if mix:
-            self._check_mixable()
-        new: TensorDict = {}
+        mix = "mix" in state
+        new: TensorDict = {"mix": state["mix"]} if mix else {}
         outputs: TensorDict = {}
         position = state["position"]
         started = None  # 1 from model time 0 on
@@ -444,13 +448,6 @@ class ProcessorGroup(Processor):
         last, keys = self.dag[-1]
         signals = {f"{proc.name}/signal" for proc, _ in self.dag}
         return last.mixable and all(k in signals for k in keys)
-
-    def _check_mixable(self) -> None:
-        if not self.can_mix:
-            last = self.dag[-1][0]
-            raise ValueError(f"mix: the last node ({type(last).__name__} {last.name!r}) must be "
-                             f"a room (a linear processor of the synths' sum) to mix rows "
-                             f"before it")
 
     def get_config(self) -> dict:
         return {"type": "ProcessorGroup",
