@@ -189,3 +189,10 @@ def test_load_model_from_zip_and_refuses_traversal(tmp_path):
     assert not (tmp_path.parent / "escaped.json").exists()
     with pytest.raises(ValueError, match="not a shipped model"):
         load_model("no-such-model")
+    with pytest.raises(ValueError, match="device: expected one of"):
+        load_model("flute", device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device cuda: PyTorch sees no CUDA device"):
+            load_model("flute", device="cuda")
+    else:
+        assert load_model("flute", device="cuda").device.type == "cuda"

@@ -84,7 +84,7 @@ class ModelStore:
         from ..zoo import card_summary, list_models, load_model
 
         self.device = check_device(device)
-        self._load_model = lambda source: load_model(source).to(self.device)
+        self._load_model = lambda source: load_model(source, device=self.device)
         self._lock = threading.Lock()
         self._loaded: Dict[str, object] = {}
         self.entries: Dict[str, dict] = {}

@@ -149,7 +149,7 @@ def load_uploaded_model(path: Path, name: str, limit_bytes: int, device: str = "
 
     try:
         check_model_zip(path, name, limit_bytes)
-        model = load_model(path).to(device)
+        model = load_model(path, device=device)
     except HTTPError:
         raise
     except ValueError as exc:

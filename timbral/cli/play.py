@@ -74,7 +74,7 @@ def live_midi(args: argparse.Namespace) -> None:
             return
         check_live_args(args, "flute")
         midi_ports()  # fails early, in one line, without MIDI
-        model = load_model(args.model).to(args.device)
+        model = load_model(args.model, device=args.device)
         engine = NoteEngine(model, args.block, voices=args.voices, seed=args.seed)
         for message in engine.messages:
             print(message)

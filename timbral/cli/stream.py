@@ -44,7 +44,7 @@ def _stream(args: argparse.Namespace) -> None:
     from ..zoo import load_model
 
     check_outputs(args.output, overwrite=args.overwrite)
-    model = load_model(args.model).to(check_device(args.device))
+    model = load_model(args.model, device=check_device(args.device))
     audio, _ = load_audio(args.input, sample_rate=model.sample_rate)
     processor = _processor(args, model)
     print(f"model {model.name or args.model}: {_describe(processor)}")
@@ -87,7 +87,7 @@ def _live(args: argparse.Namespace) -> None:
         devices = audio.choose_devices(args.input_device, args.output_device)
         from ..zoo import load_model
 
-        model = load_model(args.model).to(args.device)
+        model = load_model(args.model, device=args.device)
         processor = _processor(args, model)
         print(f"model {model.name or args.model}: {_describe(processor)}")
         for message in processor.messages:

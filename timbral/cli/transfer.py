@@ -116,7 +116,7 @@ def _transfer(args: argparse.Namespace) -> None:
     _check(args, pairs, many)
     controls = transfer_controls(args)
     start = time.perf_counter()
-    model = load_model(args.model, loudness_definition=args.loudness).to(args.device)
+    model = load_model(args.model, loudness_definition=args.loudness, device=args.device)
     tracker = get_pitch_tracker(args.pitch_tracker, args.device)  # built once, not per thread
     run = None
     if args.polyphonic:

@@ -19,6 +19,7 @@ from ..files import safe_extract_zip
 from ..interop.magenta import convert_magenta_folder, is_magenta_model
 from ..models import Autoencoder, is_model_folder, read_model_folder
 from ..models.folder import CARD_FILE
+from ..validation import check_device
 
 #: Where the shipped model folders live (package data).
 MODELS_DIR = Path(__file__).parent / "models"
@@ -98,8 +99,8 @@ def _validated(model: Autoencoder, path: Path) -> Autoencoder:
     return model
 
 
-def load_model(model: Union[str, Path], loudness_definition: Optional[str] = None
-               ) -> Autoencoder:
+def load_model(model: Union[str, Path], loudness_definition: Optional[str] = None,
+               device: str = "cpu") -> Autoencoder:
     """Load a model by shipped name, folder or zip.
 
     Args:
@@ -108,13 +109,18 @@ def load_model(model: Union[str, Path], loudness_definition: Optional[str] = Non
         traversal, links and size before extraction).
       loudness_definition: override the loudness definition ('v1' or 'v2')
         the model's features are computed with (None: the model's own).
+      device: "cpu" or "cuda" (a one-line ValueError when no GPU is reachable).
 
-    Returns the model in eval mode; ``model.statistics`` holds validated
-    dataset statistics or None.
+    Returns the model in eval mode on ``device``; ``model.statistics`` holds
+    validated dataset statistics or None.
     """
     if loudness_definition not in (None, "v1", "v2"):
         raise ValueError(f"loudness_definition: expected 'v1' or 'v2', got "
                          f"{loudness_definition!r}")
+    return _load(model, loudness_definition).to(check_device(device, "device"))
+
+
+def _load(model: Union[str, Path], loudness_definition: Optional[str]) -> Autoencoder:
     shipped = shipped_models()
     if isinstance(model, str) and model in shipped:
         return _load_folder(shipped[model], loudness_definition)
