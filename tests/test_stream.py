@@ -130,6 +130,32 @@ def test_causal_features_match_offline_ones_with_lookahead(model):
     assert processor.delay == 256 + 384 - 64
 
 
+def test_frames_further_apart_than_the_loudness_window():
+    """A 48 kHz model at 50 frames/s (hop 960 > the 512-sample loudness window):
+    the window widens to 1024 samples at the same level, offline and streamed
+    (identical with half a window of lookahead), and transfer runs."""
+    from timbral.dsp.spectral import compute_loudness, loudness_window
+    from timbral.transfer import transfer
+
+    rate = 48000
+    assert loudness_window("v2", 960) == 1024 and loudness_window("v2", 480) == 512
+    t = np.arange(2 * rate) / rate
+    tone = torch.from_numpy(0.5 * np.sin(2 * np.pi * 440 * t))[None]
+    noise = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, len(t)))[None]
+    for x in (tone, noise):
+        wide, usual = compute_loudness(x, rate, 50)[0, 5:-5], compute_loudness(x, rate, 100)[0]
+        assert abs(float(wide.mean()) - float(usual[10:-10].mean())) < 0.1
+    model = Autoencoder(preset_config("realtime", sample_rate=rate)).eval()
+    x = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    result = transfer(x, rate, model, adjust=False)
+    assert result.audio.shape == x.shape
+    offline = compute_audio_features(x, rate, 50)["loudness_db"]
+    processor = StreamProcessor(model, 960, lookahead=512, adjust=False, record=True)
+    stream_audio(processor, x)
+    ld = np.array(processor.record["loudness_db"])[:len(offline)]
+    np.testing.assert_allclose(ld, offline[:len(ld)], atol=1e-4)
+
+
 def test_causal_tracker_calls_digital_silence_unvoiced():
     from timbral.stream import CausalFeatures
 

@@ -54,6 +54,16 @@ LOUDNESS_DEFINITIONS = {
 _A_WEIGHTING_POLES_HZ = (12194.217, 20.598997, 107.65265, 737.86223)
 
 
+def loudness_window(definition: str, hop: int) -> int:
+    """The loudness window (samples) of ``definition`` for frames ``hop`` samples
+    apart: its ``n_fft``, or the next power of two from ``hop`` when frames are
+    further apart than that (a 48 kHz model at 50 frames/s: 1024), so that no
+    sample goes unheard. :func:`compute_loudness` scales v2's power by ``n_fft /
+    window`` then, so a tone or a noise reads the same level in either window."""
+    check_choice(definition, "definition", tuple(LOUDNESS_DEFINITIONS))
+    return max(LOUDNESS_DEFINITIONS[definition]["n_fft"], next_power_of_2(int(hop)))
+
+
 # Framing ----------------------------------------------------------------------
 def hop_from_overlap(frame_size: int, overlap: float) -> int:
     """Hop in samples for frames of ``frame_size`` overlapping by ``overlap`` in [0, 1)."""
@@ -383,24 +393,28 @@ def compute_loudness(audio, sample_rate: float = 16000, frame_rate: float = 250,
     when ``n_samples`` is not a multiple of the hop (one frame fewer); that
     trim is not applied here.
 
-    Arguments left at None take the definition's defaults. Raises ValueError
+    Arguments left at None take the definition's defaults (``n_fft``: at least a hop,
+    :func:`loudness_window`). Raises ValueError
     for a ``frame_rate`` that does not divide ``sample_rate``.
     """
     check_choice(definition, "definition", tuple(LOUDNESS_DEFINITIONS))
     defaults = LOUDNESS_DEFINITIONS[definition]
-    n_fft = check_size(defaults["n_fft"] if n_fft is None else n_fft, "n_fft", 2)
+    hop = frame_hop(sample_rate, frame_rate)
+    window = loudness_window(definition, hop)
+    n_fft = check_size(window if n_fft is None else n_fft, "n_fft", 2)
+    # a window widened past the definition's: its power is per n_fft samples (same level)
+    scale = defaults["n_fft"] / window if n_fft == window else 1.0
     range_db = check_positive(defaults["range_db"] if range_db is None else range_db, "range_db")
     ref_db = float(defaults["ref_db"] if ref_db is None else ref_db)
     padding = defaults["padding"] if padding is None else padding
     audio = _audio_arg(audio)
-    hop = frame_hop(sample_rate, frame_rate)
     spectrum = framed_stft(audio, n_fft, hop, n_fft, padding)
     weighting_db = _bin_a_weighting(float(sample_rate), n_fft).to(dtype=audio.dtype,
                                                                    device=audio.device)
     if definition == "v1":
         return _loudness_v1(spectrum, weighting_db, range_db, ref_db)
     power = spectrum.real.square() + spectrum.imag.square()
-    mean_power = (power * torch.pow(10.0, weighting_db / 10.0)).mean(dim=-1)
+    mean_power = (power * torch.pow(10.0, weighting_db / 10.0)).mean(dim=-1) * scale
     return power_to_db(mean_power, ref_db, range_db, amin=10.0 ** (-range_db / 10.0))
 
 
@@ -444,4 +458,4 @@ def compute_power(audio, sample_rate: float = 16000, frame_rate: float = 250,
     return power_to_db(mean_square, float(ref_db), range_db, amin=10.0 ** (-range_db / 10.0))
 
 
-__all__ = ['PADDINGS', 'LOUDNESS_DEFINITIONS', 'hop_from_overlap', 'padding_amounts', 'get_framed_lengths', 'framed_stft', 'magnitude', 'stft', 'compute_mag', 'compute_logmag', 'linear_to_mel_weight_matrix', 'compute_mel', 'compute_logmel', 'mfcc_matrix', 'compute_mfcc', 'a_weighting', 'frame_hop', 'compute_loudness', 'compute_rms_energy', 'compute_power']
+__all__ = ['PADDINGS', 'LOUDNESS_DEFINITIONS', 'hop_from_overlap', 'padding_amounts', 'get_framed_lengths', 'framed_stft', 'magnitude', 'stft', 'compute_mag', 'compute_logmag', 'linear_to_mel_weight_matrix', 'compute_mel', 'compute_logmel', 'mfcc_matrix', 'compute_mfcc', 'a_weighting', 'frame_hop', 'compute_loudness', 'loudness_window', 'compute_rms_energy', 'compute_power']

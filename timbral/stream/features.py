@@ -38,7 +38,7 @@ import torch
 
 from ..audio import resample_audio
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
-from ..dsp.spectral import LOUDNESS_DEFINITIONS, compute_loudness
+from ..dsp.spectral import compute_loudness, frame_hop, loudness_window
 from ..validation import check_choice
 
 #: Causal trackers by name: (CREPE capacity, refine).
@@ -91,7 +91,7 @@ class CausalLoudness:
 
     def __init__(self, sample_rate: int, frame_rate: float, definition: str = "v2"):
         self.sample_rate, self.frame_rate, self.definition = sample_rate, frame_rate, definition
-        self.window_size = int(LOUDNESS_DEFINITIONS[definition]["n_fft"])
+        self.window_size = loudness_window(definition, frame_hop(sample_rate, frame_rate))
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         """``[n, >= window_size]`` windows (each ending at its frame) -> ``[n]`` dB."""
