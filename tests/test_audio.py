@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from timbral.audio import load_audio, resample_audio
 
@@ -81,3 +82,16 @@ def test_folder_and_absurd_rates_are_refused(tmp_path):
     sf.write(tmp_path / "slow.wav", np.zeros(100, np.float32), 100)
     with pytest.raises(ValueError, match="slow.wav: sample rate"):
         load_audio(tmp_path / "slow.wav")
+
+
+def test_integer_pcm_arrays_are_scaled_like_files():
+    from timbral.validation import as_audio, as_mono_audio
+
+    x = np.array([0.0, 0.5, -0.5, -1.0], np.float32)
+    for dtype, scale, zero in ((np.int16, 32768, 0), (np.int32, 2 ** 31, 0), (np.int8, 128, 0),
+                               (np.uint8, 128, 128)):
+        pcm = (x * scale + zero).astype(dtype)
+        np.testing.assert_allclose(as_mono_audio(pcm), x, atol=1e-6)
+        np.testing.assert_allclose(as_audio(torch.from_numpy(pcm))[0].numpy(), x, atol=1e-6)
+    with pytest.raises(ValueError, match="expected real numbers"):
+        as_audio(np.zeros(8, np.complex64))

@@ -156,6 +156,26 @@ def test_frames_further_apart_than_the_loudness_window():
     np.testing.assert_allclose(ld, offline[:len(ld)], atol=1e-4)
 
 
+def test_what_a_stream_takes_in(model):
+    """A [1, n] signal streams whole; a block is mono and real (a stereo block is refused,
+    not interleaved into twice the samples); int16 PCM is scaled like a file; a second
+    stream_audio on the same processor is a new stream, equal to the first."""
+    x = (0.3 * np.sin(2 * np.pi * 330 * np.arange(SR) / SR)).astype(np.float32)
+    processor = StreamProcessor(model, 320, adjust=False)
+    first = stream_audio(processor, x[None])
+    assert first.shape == x.shape
+    np.testing.assert_array_equal(stream_audio(processor, x), first)
+    pcm = np.round(x * 32768).astype(np.int16)
+    np.testing.assert_array_equal(stream_audio(processor, pcm),
+                                  stream_audio(processor, pcm.astype(np.float32) / 32768))
+    processor.reset()
+    for block, says in ((np.zeros((2, 320)), "expected mono"),
+                        (np.zeros(320, np.complex64), "expected real numbers"),
+                        ("abc", "expected real numbers"), (np.zeros(160), "expected 320")):
+        with pytest.raises(ValueError, match=says):
+            processor.process(block)
+
+
 def test_causal_tracker_calls_digital_silence_unvoiced():
     from timbral.stream import CausalFeatures
 

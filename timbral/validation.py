@@ -29,8 +29,9 @@ def as_tensor(x, name: str = "input") -> torch.Tensor:
         arr = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - re-raised with the argument's name
         raise ValueError(f"{name}: expected a tensor or array, got {type(x).__name__}") from exc
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{name}: expected numbers, got an array of {arr.dtype}")
+    if arr.dtype == object or np.iscomplexobj(arr) or \
+            not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name}: expected real numbers, got an array of {arr.dtype}")
     dtype = torch.float64 if arr.dtype == np.float64 else torch.float32
     return torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype)  # torch refuses negative strides
 
@@ -128,8 +129,20 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
+#: Integer PCM sample formats (as soundfile, scipy.io.wavfile or wave read them) and
+#: their zero and full scale.
+PCM_FORMATS = {np.dtype(np.int8): (0, 2 ** 7), np.dtype(np.uint8): (2 ** 7, 2 ** 7),
+               np.dtype(np.int16): (0, 2 ** 15), np.dtype(np.int32): (0, 2 ** 31)}
+
+
 def as_audio(x, name: str = "audio") -> torch.Tensor:
-    """Audio as ``[batch, n_samples]``; a 1-D ``[n_samples]`` input gains a batch dim."""
+    """Audio as ``[batch, n_samples]``; a 1-D ``[n_samples]`` input gains a batch dim.
+    Integer PCM (int8, uint8, int16, int32 arrays or tensors) is scaled to [-1, 1)."""
+    if isinstance(x, torch.Tensor) and not x.is_floating_point() and x.dtype != torch.bool:
+        x = x.cpu().numpy()
+    if isinstance(x, np.ndarray) and x.dtype in PCM_FORMATS:
+        zero, full = PCM_FORMATS[x.dtype]
+        x = (x.astype(np.float32) - zero) / full
     x = as_tensor(x, name)
     if x.ndim == 1:
         x = x[None]

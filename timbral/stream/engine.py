@@ -39,7 +39,7 @@ from ..features.voicing import VoicingGate, gate_rules
 from ..models.autoencoder import Autoencoder
 from ..transfer.adjust import apply_manual_shifts, floor_loudness
 from ..transfer.controls import check_controls
-from ..validation import as_mono_audio, check_size
+from ..validation import as_audio, as_mono_audio, check_size
 from .adjust import StreamingAdjust
 from .features import CausalFeatures, InputHistory
 from .synth import StreamSynth
@@ -233,9 +233,15 @@ class StreamProcessor:
         return f0, floor_loudness(ld, voiced), note_on, voiced
 
     def process(self, block) -> np.ndarray:
-        """One block of input (mono float ``[n]``) -> the same number of output samples."""
+        """One block of input (mono ``[n]`` or ``[1, n]``, float or integer PCM) -> the same
+        number of output samples. NaN and infinite samples are taken as silence (a
+        live stream goes on)."""
         start = time.perf_counter()
-        x = np.asarray(block, np.float32).reshape(-1)
+        x = as_audio(block, "block")
+        if x.shape[0] != 1:
+            raise ValueError(f"block: expected mono [n] samples, got shape {list(x.shape)}; "
+                             f"mix the channels first")
+        x = x[0].detach().cpu().numpy().astype(np.float32, copy=False)
         if self.block_size is not None and x.shape[0] != self.block_size:
             raise ValueError(f"block: expected {self.block_size} samples (block_size), got "
                              f"{x.shape[0]}")
@@ -277,22 +283,25 @@ def stream_audio(processor: StreamProcessor, audio, block_size: Optional[int] = 
     The input is padded with silence to whole blocks (and, with
     ``compensate``, by the delay so the output's tail comes out); with
     ``compensate`` the first :attr:`~StreamProcessor.delay` output samples are
-    dropped so the output lines up with the input. Returns float32
-    ``[len(audio)]`` (``compensate``) or the raw stream (whole blocks).
+    dropped so the output lines up with the input. The processor is reset first:
+    this is a whole stream. Returns float32 ``[n_samples]`` (``compensate``) or
+    the raw stream (whole blocks).
     """
     block = processor.block_size if block_size is None else check_size(block_size, "block_size")
     if block is None:
         raise ValueError("block_size: give one (the processor accepts any)")
     x = as_mono_audio(audio)
-    total = x.shape[0] + (processor.delay if compensate else 0)
+    n = x.shape[0]
+    processor.reset()
+    total = n + (processor.delay if compensate else 0)
     total = -(-total // block) * block
-    x = np.concatenate([x, np.zeros(total - x.shape[0], np.float32)])
+    x = np.concatenate([x, np.zeros(total - n, np.float32)])
     out = np.empty(total, np.float32)
     with torch.inference_mode():
         for i in range(0, total, block):
             out[i:i + block] = processor.process(x[i:i + block])
     if compensate:
-        return out[processor.delay:processor.delay + len(audio)]
+        return out[processor.delay:processor.delay + n]
     return out
 
 
