@@ -178,6 +178,10 @@ def test_fft_convolve_matches_numpy_convolution():
     same = core.fft_convolve(torch.tensor(audio)[None], torch.tensor(ir)[None],
                              delay_compensation=5)[0].numpy()
     assert np.allclose(same, full[5:305], atol=1e-10)
+    for taps in (1, 2):  # Magenta's default start of (taps - 1) // 2 - 1 = -1 kept nothing
+        short = rng.standard_normal(taps)
+        got = core.fft_convolve(torch.tensor(audio)[None], torch.tensor(short)[None])[0].numpy()
+        assert np.allclose(got, np.convolve(audio, short)[:300], atol=1e-10)
 
 
 def test_time_varying_convolution_is_blockwise():

@@ -60,10 +60,11 @@ def crop_and_compensate_delay(audio: torch.Tensor, audio_size: int, ir_size: int
     (``audio_size + ir_size - 1``) samples, dropping ``delay_compensation``
     samples at the start (if < 0: ``(ir_size - 1) // 2 - 1``, Magenta's default
     for the linear-phase IRs of :func:`frequency_impulse_response`, which
-    leaves a 2-sample delay for even IR sizes)."""
+    leaves a 2-sample delay for even IR sizes; 0 for IRs of 1 or 2 taps, where
+    Magenta's start of -1 cropped everything away)."""
     check_choice(padding, "padding", ("same", "valid"))
     crop_size = audio_size if padding == "same" else audio_size + ir_size - 1
-    start = (ir_size - 1) // 2 - 1 if delay_compensation < 0 else delay_compensation
+    start = max(0, (ir_size - 1) // 2 - 1) if delay_compensation < 0 else delay_compensation
     start = min(start, audio.shape[-1] - crop_size)
     return audio[..., start:start + crop_size]
 
