@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -592,6 +593,21 @@ def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
     assert (status, answer["error"]) == (400, "adjust: expected true or false, got 'yes'")
     status, answer = server.api("POST", transfer, {"model": "uploaded", "octaves": 1})
     assert status == 400 and answer["error"].startswith("unknown control(s): octaves")
+    status, answer = server.api("POST", transfer, b"[" * 100_000 + b"]" * 100_000)
+    assert (status, answer["error"]) == (400, "expected the transfer options as JSON")
+
+    # An upload the client drops half-way leaves no part-file behind.
+    host, port = server.url.split("//")[1].rstrip("/").split(":")
+    before = sorted(p.name for p in server.tmpdir.rglob("source-*"))
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(f"POST {audio}?name=cut.wav HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                    f"Content-Length: 1000000\r\n\r\n".encode() + bytes(50_000))
+        time.sleep(0.3)
+    deadline = time.time() + 5
+    while sorted(p.name for p in server.tmpdir.rglob("source-*")) != before \
+            and time.time() < deadline:
+        time.sleep(0.1)
+    assert sorted(p.name for p in server.tmpdir.rglob("source-*")) == before
 
     # Still serving: the uploaded model transfers, the page loads.
     status, answer = server.api("POST", transfer, {"model": "uploaded", "plots": False})

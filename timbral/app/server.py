@@ -305,7 +305,7 @@ class App:
         session = self.session(request)
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
             raise HTTPError(400, "expected the transfer options as JSON") from None
         if not isinstance(body, dict):
             raise HTTPError(400, "expected the transfer options as a JSON object")

@@ -55,18 +55,27 @@ async def receive(request: Request, destination: Path, limit_bytes: int, name: s
     the refusal is sent, so every client gets the message rather than a reset
     connection.
     """
+    from starlette.requests import ClientDisconnect
+
     declared = request.headers.get("content-length", "")
     too_big = declared.isdigit() and int(declared) > limit_bytes
     size = 0
-    with open(destination, "wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if too_big or size > limit_bytes:
-                too_big = True
-                if size > 4000 * MB:
-                    break
-                continue
-            out.write(chunk)
+    try:
+        with open(destination, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if too_big or size > limit_bytes:
+                    too_big = True
+                    if size > 4000 * MB:
+                        break
+                    continue
+                out.write(chunk)
+    except BaseException as exc:  # a part-received file is nobody's
+        destination.unlink(missing_ok=True)
+        if isinstance(exc, ClientDisconnect):
+            raise HTTPError(400, f"{name}: the upload stopped before its end; send it "
+                                 f"again") from None
+        raise
     if too_big:
         destination.unlink(missing_ok=True)
         size = max(size, int(declared) if declared.isdigit() else 0)
