@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgba
 
 from ..core import hz_to_midi
 from ..features import compute_audio_features
@@ -65,10 +66,12 @@ def roll_figure(rendering: MidiRendering, title: str = "") -> Figure:
     roll, loud = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     colours = [f"C{i % 10}" for i in range(len(rendering.voices))]
     for played, colour in zip(rendering.voices, colours):
-        for note in played.voice.notes:
-            roll.add_patch(Rectangle((note.onset, note.pitch - 0.4), note.duration, 0.8,
-                                     color=colour, alpha=0.15 + 0.5 * note.velocity / 127,
-                                     linewidth=0))
+        notes = played.voice.notes  # one collection per voice: a patch per note cost 1.7 ms each
+        boxes = [[(n.onset, n.pitch - 0.4), (n.offset, n.pitch - 0.4), (n.offset, n.pitch + 0.4),
+                  (n.onset, n.pitch + 0.4)] for n in notes]
+        faces = np.tile(to_rgba(colour), (len(notes), 1))
+        faces[:, 3] = [0.15 + 0.5 * n.velocity / 127 for n in notes]
+        roll.add_collection(PolyCollection(boxes, facecolors=faces, linewidths=0))
         midi, loudness = measured_curves(played, rendering.sample_rate)
         t = np.arange(len(midi)) / PLOT_FRAME_RATE
         roll.plot(t, midi, color=colour, linewidth=1.0,
