@@ -124,3 +124,34 @@ def test_cli_transfer_writes_audio_and_pictures_and_never_overwrites(small_model
     missing = subprocess.run(cmd[:6] + ["no-such-model", "--output", str(tmp_path / "b.wav")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "not a shipped model" in missing.stderr
+
+
+def test_every_entry_point_takes_a_model_name_and_checks_its_seed(tmp_path):
+    """transfer, the stream, play_midi and the live MIDI engine take a model or its name
+    (track models too), and refuse a seed that is not an integer in [0, 2**32)."""
+    import mido
+
+    from timbral.midi import play_midi
+    from timbral.midi.live import NoteEngine
+    from timbral.stream import StreamProcessor
+
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+    midi = mido.MidiFile(type=0)
+    track = mido.MidiTrack()
+    track.extend([mido.Message("note_on", note=69, velocity=90, time=0),
+                  mido.Message("note_off", note=69, velocity=0, time=480)])
+    midi.tracks.append(track)
+    midi.save(str(tmp_path / "a.mid"))
+    played = play_midi(tmp_path / "a.mid", "flute", {0: "trumpet"})
+    assert played.voices[0].model_name == "trumpet"
+    assert StreamProcessor("flute", 160).model.config["name"] == "flute"
+    with pytest.raises(ValueError, match="model: expected a loaded model, a shipped"):
+        transfer(x, 16000, None)
+    for seed, says in ((2 ** 70, "seed: expected an integer from 0 to 4294967295"),
+                       ("a", "seed: expected an integer >= 0, got 'a'"), (-1, "seed")):
+        for call in (lambda: transfer(x, 16000, "flute", seed=seed),
+                     lambda: StreamProcessor("flute", 160, seed=seed),
+                     lambda: play_midi(tmp_path / "a.mid", "flute", seed=seed),
+                     lambda: NoteEngine("flute", 160, seed=seed)):
+            with pytest.raises(ValueError, match=says):
+                call()

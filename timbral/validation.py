@@ -129,6 +129,14 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """A random seed: an integer in [0, 2 ** 32)."""
+    value = check_size(seed, name, 0)
+    if value >= 2 ** 32:
+        raise ValueError(f"{name}: expected an integer from 0 to {2 ** 32 - 1}, got {seed}")
+    return value
+
+
 #: Integer PCM sample formats (as soundfile, scipy.io.wavfile or wave read them) and
 #: their zero and full scale.
 PCM_FORMATS = {np.dtype(np.int8): (0, 2 ** 7), np.dtype(np.uint8): (2 ** 7, 2 ** 7),

@@ -64,9 +64,10 @@ from ..core import midi_to_hz
 from ..features.notes import DEFAULT_MIN_DB
 from ..models.autoencoder import Autoencoder
 from ..models.rendering import PositionalNoise
-from ..stream.engine import StreamStats, as_model
+from ..stream.engine import StreamStats
 from ..stream.live import WARMUP_BLOCKS, LiveAudio, LiveAudioError, LiveReport, reports_until
-from ..validation import check_size
+from ..validation import check_seed, check_size
+from ..zoo import as_model
 from .expression import RC_10_90, ExpressionProfile, profile_for, raised_cosine
 from .score import ChannelState
 
@@ -203,7 +204,7 @@ class NoteEngine:
         profile, self.messages = profile_for(model)
         self.profile = profile.with_overrides(**(overrides or {}))
         self.first_offset = model.first_offset
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.recording = bool(record)
         # voices share the room: mixed before it, it runs once (its cost was 8x for 8 voices)
         self.mix = self.n_voices > 1 and model.processor_group.can_mix

@@ -20,6 +20,8 @@ from tqdm.auto import tqdm
 from ..audio import resample_audio
 from ..models.autoencoder import Autoencoder
 from ..models.rendering import render
+from ..validation import check_seed
+from ..zoo import as_model
 from .curves import sounding_end, voice_curves
 from .expression import ExpressionProfile, profile_for
 from .score import Score, read_midi
@@ -68,8 +70,9 @@ def play_score(score: Score, model: Autoencoder,
 
     Args:
       score: from :func:`~.score.read_midi`.
-      model: plays every part whose track has no model of its own.
-      track_models: track number -> model.
+      model: plays every part whose track has no model of its own (a loaded
+        model, or what :func:`timbral.load_model` takes).
+      track_models: track number -> model (likewise).
       legato: slur notes of a voice that follow within
         :data:`~.curves.LEGATO_GAP` seconds.
       overrides: :data:`~.expression.OVERRIDES` values applied to every
@@ -77,7 +80,9 @@ def play_score(score: Score, model: Autoencoder,
       seed: noise seed (voice ``i`` uses ``seed + i``).
       progress: a progress bar over voices.
     """
-    track_models = dict(track_models or {})
+    model = as_model(model)
+    track_models = {track: as_model(m) for track, m in dict(track_models or {}).items()}
+    seed = check_seed(seed)
     unknown = sorted(set(track_models) - {p.track for p in score.parts})
     if unknown:
         playing = sorted({p.track for p in score.parts})

@@ -17,16 +17,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..validation import check_seed
 from .autoencoder import Autoencoder
 
 NOISE_BLOCK = 1 << 16  # samples drawn per seeded noise block
 
 
 class PositionalNoise:
-    """Uniform noise in [-1, 1) addressed by absolute sample index (deterministic)."""
+    """Uniform noise in [-1, 1) addressed by absolute sample index (deterministic);
+    ``seed`` an integer in [0, 2 ** 32)."""
 
     def __init__(self, seed: int):
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self._cache: Dict[int, torch.Tensor] = {}
 
     def _block(self, k: int) -> torch.Tensor:

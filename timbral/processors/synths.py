@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .. import dsp
 from .base import SCALE_FNS, Processor, TensorDict, resolve_scale_fn
 from ..validation import (as_controls, as_number, as_tensor, check_choice, check_finite,
-                          check_frame_blocks, check_positive, check_size)
+                          check_frame_blocks, check_positive, check_seed, check_size)
 
 #: The largest level calibration (dB) a harmonic synth takes (training measures a few dB).
 MAX_GAIN_DB = 40.0
@@ -254,7 +254,7 @@ class FilteredNoise(Processor):
         self.scale_fn = resolve_scale_fn(scale_fn)
         self.initial_bias = float(initial_bias)
         self.crossfade = bool(crossfade)
-        self.seed = None if seed is None else int(seed)
+        self.seed = None if seed is None else check_seed(seed)
 
     def get_controls(self, magnitudes) -> TensorDict:
         magnitudes = as_controls(magnitudes, "magnitudes")

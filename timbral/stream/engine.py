@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -40,6 +40,7 @@ from ..models.autoencoder import Autoencoder
 from ..transfer.adjust import apply_manual_shifts, floor_loudness
 from ..transfer.controls import check_controls
 from ..validation import as_audio, as_mono_audio, check_size
+from ..zoo import as_model
 from .adjust import StreamingAdjust
 from .features import CausalFeatures, InputHistory
 from .synth import StreamSynth
@@ -305,13 +306,4 @@ def stream_audio(processor: StreamProcessor, audio, block_size: Optional[int] = 
     return out
 
 
-def as_model(model: Union[str, Autoencoder]) -> Autoencoder:
-    """A loaded model from a name/path, or the model itself."""
-    if isinstance(model, Autoencoder):
-        return model
-    from ..zoo import load_model
-
-    return load_model(model)
-
-
-__all__ = ["StreamProcessor", "StreamStats", "engine_delay", "stream_audio", "as_model"]
+__all__ = ["StreamProcessor", "StreamStats", "engine_delay", "stream_audio"]

@@ -28,6 +28,7 @@ import torch
 from ..models.autoencoder import Autoencoder
 from ..models.export import StreamStep, step_session
 from ..models.rendering import PositionalNoise
+from ..validation import check_seed
 
 BACKENDS = ("auto", "onnxruntime", "jit", "torch")
 
@@ -54,7 +55,7 @@ class StreamSynth:
         if backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {list(BACKENDS)}, got {backend!r}")
         self.step = StreamStep(model).eval()
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.device = model.device
         self._run = None  # one frame -> (audio [1, hop], state), for the compiled backends
         if self.device.type != "cpu":

@@ -42,7 +42,7 @@ from ..files import atomic_output, write_error
 from ..processors.losses import SpectralLoss
 from ..models import Autoencoder, preset_config, save_model_folder
 from ..models.warmstart import init_from as init_from_model
-from ..validation import check_positive, check_size
+from ..validation import check_positive, check_seed, check_size
 from .calibration import calibrate_level
 from .checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
 
@@ -267,7 +267,7 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
         t = config["training"]
         t.update({k: v for k, v in (("steps", steps), ("batch_size", batch_size),
                                     ("learning_rate", learning_rate)) if v is not None})
-        t["seed"] = int(seed)
+        t["seed"] = check_seed(seed)
     if config["sample_rate"] != data.sample_rate:
         raise ValueError(f"dataset: audio at {data.sample_rate} Hz, the model runs at "
                          f"{config['sample_rate']} Hz; prepare the data at the model's rate")
@@ -286,9 +286,9 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     torch.manual_seed(t["seed"])  # identical initial weights on every rank
     model = Autoencoder(config)
     if init_from is not None and not resume:
-        from ..zoo import load_model  # the source may be a shipped name
+        from ..zoo import as_model  # the source may be a shipped name
 
-        source = init_from if isinstance(init_from, Autoencoder) else load_model(init_from)
+        source = as_model(init_from)
         left = init_from_model(model, source)
         config["init_from"] = model.config["init_from"] = source.name or str(init_from)
         if left and rank == 0:

@@ -54,7 +54,7 @@ from ..plots import _save
 from ..transfer.controls import CONTROLS, check_controls
 from ..transfer.pipeline import transfer
 from ..validation import as_mono_audio, check_number
-from ..zoo import load_model
+from ..zoo import as_model
 from .dynamics import note_loudness
 from .midifile import voices_of
 from .network import FRAME_RATE
@@ -176,8 +176,7 @@ def transfer_notes(transcription: Transcription, audio, sample_rate: int,
     """
     timings = {}
     start = time.perf_counter()
-    if not isinstance(model, Autoencoder):
-        model = load_model(model)
+    model = as_model(model)
     timings["model_load"] = time.perf_counter() - start
     timings["features"] = transcription.seconds
     pitch_shift = check_number(pitch_shift, "pitch_shift", -2.0, 2.0)

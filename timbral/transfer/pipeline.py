@@ -23,7 +23,7 @@ from ..features.voicing import Voicing, gate_rules, gate_voicing
 from ..models import Autoencoder
 from ..models.rendering import render
 from ..validation import as_mono_audio
-from ..zoo import load_model
+from ..zoo import as_model
 from .adjust import AdjustResult, apply_manual_shifts, auto_adjust, floor_loudness
 from .controls import check_controls
 
@@ -98,8 +98,7 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     """
     timings: Dict[str, float] = {}
     start = time.perf_counter()
-    if not isinstance(model, Autoencoder):
-        model = load_model(model)
+    model = as_model(model)
     timings["model_load"] = time.perf_counter() - start
     audio = as_mono_audio(audio)
     sample_rate = check_sample_rate(sample_rate)

@@ -143,4 +143,16 @@ def _load(model: Union[str, Path], loudness_definition: Optional[str]) -> Autoen
                      f"or a .zip of one")
 
 
-__all__ = ["EXAMPLE_CLIP", "MODELS_DIR", "list_models", "load_model", "shipped_models"]
+def as_model(model: Union[str, Path, Autoencoder]) -> Autoencoder:
+    """``model`` itself when it is loaded, else :func:`load_model` of it (a shipped
+    name, folder or zip)."""
+    if isinstance(model, Autoencoder):
+        return model
+    if not isinstance(model, (str, Path)):
+        raise ValueError(f"model: expected a loaded model, a shipped model's name, a model "
+                         f"folder or a .zip of one, got {type(model).__name__}")
+    return load_model(model)
+
+
+__all__ = ["EXAMPLE_CLIP", "MODELS_DIR", "as_model", "list_models", "load_model",
+           "shipped_models"]
