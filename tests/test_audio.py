@@ -95,3 +95,18 @@ def test_integer_pcm_arrays_are_scaled_like_files():
         np.testing.assert_allclose(as_audio(torch.from_numpy(pcm))[0].numpy(), x, atol=1e-6)
     with pytest.raises(ValueError, match="expected real numbers"):
         as_audio(np.zeros(8, np.complex64))
+
+
+def test_save_audio_checks_the_rate_before_writing(tmp_path):
+    from timbral.audio import save_audio
+
+    x = np.zeros(1000, np.float32)
+    for rate, says in ((44100.5, "44100.5 Hz is not a usable sample rate"),
+                       (0, "0 Hz is not a usable sample rate"),
+                       ("abc", "expected a sample rate in Hz, got 'abc'")):
+        with pytest.raises(ValueError, match=says):
+            save_audio(tmp_path / "a.wav", x, rate)
+    with pytest.raises(ValueError, match="MP3 holds 8000, .* 48000 Hz, not 96000; write .wav"):
+        save_audio(tmp_path / "a.mp3", x, 96000)
+    assert list(tmp_path.iterdir()) == []
+    assert sf.info(save_audio(tmp_path / "a.flac", x, 96000)).samplerate == 96000

@@ -155,3 +155,16 @@ def test_every_entry_point_takes_a_model_name_and_checks_its_seed(tmp_path):
                      lambda: NoteEngine("flute", 160, seed=seed)):
             with pytest.raises(ValueError, match=says):
                 call()
+
+
+def test_render_takes_one_curve_and_a_real_chunk_length(small_model):
+    f0, ld = np.full(10, 440.0), np.full(10, -30.0)
+    assert render(small_model, f0[None], ld[None]).shape == render(small_model, f0, ld).shape
+    for kwargs, says in ((dict(f0_hz=np.full((2, 10), 440.0), loudness_db=np.full((2, 10), -30.0)),
+                          "f0_hz: expected one curve"),  # was flattened into 20 frames
+                         (dict(f0_hz=f0, loudness_db=ld, chunk_seconds=float("nan")),
+                          "chunk_seconds: expected a positive number"),
+                         (dict(f0_hz=f0, loudness_db=ld, chunk_seconds=0),
+                          "chunk_seconds: expected a positive number")):
+        with pytest.raises(ValueError, match=says):
+            render(small_model, **kwargs)

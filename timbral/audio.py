@@ -39,13 +39,18 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".
 WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
 
 
+#: The sample rates an MP3 (MPEG-1, 2 and 2.5 layer III) can hold.
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
 def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
     """Write mono audio in [-1, 1] to ``path`` (format from the extension).
 
     Args:
       path: destination; .wav (16-bit PCM), .flac, .ogg or .mp3.
       audio: ``[n_samples]`` (or ``[1, n_samples]``) tensor or array.
-      sample_rate: samples per second.
+      sample_rate: samples per second (an integer, 1 kHz to 768 kHz; MP3: one of
+        :data:`MP3_RATES`).
       overwrite: replace an existing file (otherwise
         :class:`~timbral.files.OutputExists`, a FileExistsError).
 
@@ -59,10 +64,14 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
         raise ValueError(f"{path}: unsupported output format {path.suffix!r}; "
                          f"use one of {sorted(WRITE_FORMATS)}")
     audio = as_mono_audio(audio)
+    sample_rate = check_sample_rate(sample_rate)
+    if fmt == "MP3" and sample_rate not in MP3_RATES:
+        raise ValueError(f"{path}: MP3 holds {', '.join(map(str, MP3_RATES))} Hz, not "
+                         f"{sample_rate}; write .wav or .flac, or resample")
     with atomic_output(path, overwrite) as tmp:
         subtype = "PCM_16" if fmt == "WAV" else None
         try:
-            sf.write(tmp, np.clip(audio, -1.0, 1.0), int(sample_rate), format=fmt,
+            sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, format=fmt,
                      subtype=subtype)
         except sf.LibsndfileError as exc:  # libsndfile says only "System error."
             raise write_error(path, exc) from None

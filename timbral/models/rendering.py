@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..validation import check_seed
+from ..validation import as_controls, check_positive, check_seed
 from .autoencoder import Autoencoder
 
 NOISE_BLOCK = 1 << 16  # samples drawn per seeded noise block
@@ -56,8 +56,9 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
 
     Args:
       model: the model (evaluated without gradients, on the device its weights are on).
-      f0_hz: ``[n_frames]`` f0 in Hz; frame ``i`` describes sample ``i * hop``.
-      loudness_db: ``[n_frames]`` loudness in dB.
+      f0_hz: ``[n_frames]`` f0 in Hz (``[1, n_frames]`` accepted); frame ``i``
+        describes sample ``i * hop``.
+      loudness_db: ``[n_frames]`` loudness in dB (likewise).
       n_samples: output length (default ``n_frames * hop``); at most that.
       chunk_seconds: audio rendered at once (bounds the memory).
       seed: the noise synth's seed (same seed, same output).
@@ -67,9 +68,14 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
     samples after the last frame are rendered with its controls held.
     """
     hop, device = model.hop, model.device
-    f0 = torch.as_tensor(np.asarray(f0_hz, np.float32)).reshape(1, -1).to(device)
-    ld = torch.as_tensor(np.asarray(loudness_db, np.float32)).reshape(1, -1).to(device)
-    if f0.shape != ld.shape or f0.shape[1] < 1:
+    f0, ld = (as_controls(curve, name, channels=1) for curve, name in ((f0_hz, "f0_hz"),
+                                                                       (loudness_db, "loudness_db")))
+    for curve, name in ((f0, "f0_hz"), (ld, "loudness_db")):
+        if curve.shape[0] != 1:
+            raise ValueError(f"{name}: expected one curve [n_frames], got {curve.shape[0]} curves")
+    f0, ld = (curve.reshape(1, -1).float().to(device) for curve in (f0, ld))
+    chunk_seconds = check_positive(chunk_seconds, "chunk_seconds")
+    if f0.shape != ld.shape:
         raise ValueError(f"features: f0_hz and loudness_db need the same number (>= 1) of "
                          f"frames, got {f0.shape[1]} and {ld.shape[1]}")
     n_frames = f0.shape[1]
