@@ -238,7 +238,8 @@ def _open(path: Path):
     try:
         return mido.MidiFile(str(path), clip=True)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"{path}: not a readable standard MIDI file ({exc})") from None
+        why = str(exc) or ("it ends early" if isinstance(exc, EOFError) else type(exc).__name__)
+        raise ValueError(f"{path}: not a readable standard MIDI file ({why})") from None
 
 
 def _events(midi) -> List[Tuple[int, int, int, object]]:
@@ -273,6 +274,10 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     with no notes (naming those that have some), or bad arguments.
     """
     path = Path(path)
+    # numpy numbers are numbers too
+    track, channel = (int(v) if isinstance(v, np.integer) else v for v in (track, channel))
+    tempo_scale, transpose = (float(v) if isinstance(v, np.floating) else v
+                              for v in (tempo_scale, transpose))
     if not (isinstance(tempo_scale, (int, float)) and math.isfinite(tempo_scale)
             and MIN_TEMPO_SCALE <= tempo_scale <= MAX_TEMPO_SCALE):
         raise ValueError(f"tempo_scale: expected a factor from {MIN_TEMPO_SCALE:g} to "
@@ -287,9 +292,17 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     midi = _open(path)
     if not midi.tracks:
         raise ValueError(f"{path}: holds no tracks")
+    if midi.ticks_per_beat <= 0:  # SMPTE time codes, or a broken header
+        raise ValueError(f"{path}: its header gives {midi.ticks_per_beat} ticks per beat; "
+                         f"save it again as a standard MIDI file with beats")
     if track is not None and not (isinstance(track, int) and 0 <= track < len(midi.tracks)):
         raise ValueError(f"track {track}: {path.name} has tracks 0..{len(midi.tracks) - 1}")
     events = _events(midi)
+    bad = next(((t, m.tempo) for t, _, _, m in events if m.type == "set_tempo" and m.tempo <= 0),
+               None)
+    if bad is not None:
+        raise ValueError(f"{path}: sets a tempo of {bad[1]} microseconds per beat at tick "
+                         f"{bad[0]}; fix the file's tempo")
     tempo_maps = {}  # type 2: every track is its own song with its own tempo
 
     def seconds(tick: int, index: int) -> float:
