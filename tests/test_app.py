@@ -595,6 +595,9 @@ def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
     assert status == 400 and answer["error"].startswith("unknown control(s): octaves")
     status, answer = server.api("POST", transfer, b"[" * 100_000 + b"]" * 100_000)
     assert (status, answer["error"]) == (400, "expected the transfer options as JSON")
+    assert server.api("GET", "/api/nowhere") == (404, {"error": "/api/nowhere: no such address"})
+    assert server.api("GET", transfer) == (405, {"error": f"{transfer}: GET is not accepted "
+                                                          f"here"})
 
     # An upload the client drops half-way leaves no part-file behind.
     host, port = server.url.split("//")[1].rstrip("/").split(":")

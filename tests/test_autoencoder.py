@@ -181,6 +181,17 @@ def test_load_model_from_zip_and_refuses_traversal(tmp_path):
     assert loaded.name == "flute"
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
                                                  loaded.state_dict().values()))
+    broken, two = tmp_path / "broken.zip", tmp_path / "two.zip"
+    with zipfile.ZipFile(broken, "w") as z:
+        z.write(folder / "config.json", "flute/config.json")
+    with zipfile.ZipFile(two, "w") as z:
+        for name in ("a", "b"):
+            for f in folder.iterdir():
+                z.write(f, f"{name}/{f.name}")
+    with pytest.raises(ValueError, match=f"^{broken}: flute: missing model.safetensors"):
+        load_model(broken)
+    with pytest.raises(ValueError, match=r"two.zip: the zip holds 2 folders \(a, b\); zip one"):
+        load_model(two)
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as z:
         z.writestr("../escaped.json", "{}")

@@ -586,7 +586,14 @@ def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool =
         Route("/api/session/{sid}/midi", route(state.play_midi), methods=["POST"]),
         Route("/api/session/{sid}/files/{name}", route(state.file)),
     ]
-    starlette = Starlette(routes=routes, lifespan=lifespan)
+    async def not_routed(request: Request, exc) -> Response:  # 404/405: JSON like the rest
+        what = "no such address" if exc.status_code == 404 else \
+            f"{request.method} is not accepted here"
+        return JSONResponse({"error": f"{request.url.path}: {what}"}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    starlette = Starlette(routes=routes, lifespan=lifespan,
+                          exception_handlers={404: not_routed, 405: not_routed})
     return Guard(starlette, check_host), state
 
 

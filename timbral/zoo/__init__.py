@@ -62,6 +62,10 @@ def _model_root(path: Path) -> Path:
     children = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith("__MACOSX")]
     if len(children) == 1:
         return _model_root(children[0])
+    if len(children) > 1:
+        names = ", ".join(sorted(p.name for p in children)[:4])
+        raise ValueError(f"the zip holds {len(children)} folders ({names}); zip one model's "
+                         f"folder")
     raise ValueError("the zip holds no model folder (config.json and model.safetensors, or "
                      "Magenta's operative_config-0.gin and ckpt-*)")
 
@@ -135,7 +139,8 @@ def _load(model: Union[str, Path], loudness_definition: Optional[str]) -> Autoen
             try:
                 loaded = _load_folder(_model_root(Path(tmp)), loudness_definition)
             except ValueError as exc:
-                raise ValueError(f"{path}: {exc}".replace(tmp, path.name)) from None
+                inside = str(exc).replace(tmp + "/", "").replace(tmp, "the zip")
+                raise ValueError(f"{path}: {inside}") from None
             loaded.name = path.stem
             return loaded
     names = ", ".join(shipped) or "none installed"
