@@ -191,6 +191,8 @@ def as_controls(x, name: str, channels: Optional[int] = None,
         raise ValueError(f"{name}: expected shape {want}, got {list(x.shape)}")
     if x.shape[1] == 0:
         raise ValueError(f"{name}: has zero frames")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: has an empty batch (shape {list(x.shape)})")
     if channels is not None and x.shape[-1] != channels:
         raise ValueError(f"{name}: expected shape [batch, n_frames, {channels}], "
                          f"got {list(x.shape)}")

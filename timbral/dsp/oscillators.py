@@ -31,6 +31,9 @@ def angular_cumsum(angular_frequency, dim: int = 1) -> torch.Tensor:
     output is ``angular_frequency[0]``: there is no initial phase.
     """
     omega = as_tensor(angular_frequency, "angular_frequency")
+    if not -omega.ndim <= dim < omega.ndim:
+        raise ValueError(f"angular_frequency: shape {list(omega.shape)} has no dimension {dim} "
+                         f"to sum along (the samples' dimension)")
     phase = torch.cumsum(omega.to(torch.float64), dim=dim)
     return torch.remainder(phase, TWO_PI).to(omega.dtype)
 
@@ -74,6 +77,10 @@ def oscillator_bank(frequency_envelopes, amplitude_envelopes, sample_rate: float
     freq = as_tensor(frequency_envelopes, "frequency_envelopes")
     amps = as_tensor(amplitude_envelopes, "amplitude_envelopes")
     sample_rate = check_positive(sample_rate, "sample_rate")
+    if freq.ndim != 3 or amps.ndim != 3 or freq.shape[1] != amps.shape[1]:
+        raise ValueError(f"envelopes: expected [batch, n_samples, n_sinusoids] frequencies and "
+                         f"amplitudes of the same length, got {list(freq.shape)} and "
+                         f"{list(amps.shape)}")
     amps = remove_above_nyquist(freq, amps, sample_rate)
     phase = angular_cumsum(freq * (TWO_PI / sample_rate), dim=1)
     audio = amps * torch.sin(phase)
