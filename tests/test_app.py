@@ -522,6 +522,10 @@ def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
                                "(timbral serve --max-upload-mb)")
     status, answer = server.api("POST", f"{audio}?name=notes.txt", b"not audio at all\n" * 50)
     assert status == 400 and answer["error"].startswith("notes.txt: cannot decode audio")
+    status, answer = server.api("POST", f"{audio}?name=form.wav", b"--x\r\n\r\n--x--",
+                                {"Content-Type": "multipart/form-data; boundary=x"})
+    assert (status, answer["error"]) == (400, "form.wav: send the file's bytes as the request "
+                                              "body, not a form")
     status, answer = server.api("POST", f"{audio}?name=empty.wav", b"")
     assert (status, answer["error"]) == (400, "empty.wav: the file is empty")
     long_clip = tmp_path / "long.flac"

@@ -51,12 +51,13 @@ async def receive(request: Request, destination: Path, limit_bytes: int, name: s
                   option: str) -> int:
     """Stream the request body into ``destination``; refuse it past ``limit_bytes``.
 
-    An oversized body is read to its end (and thrown away, up to 4 GB) before
-    the refusal is sent, so every client gets the message rather than a reset
-    connection.
+    An oversized body, or a form (the page sends the file's bytes), is read to
+    its end (and thrown away, up to 4 GB) before the refusal is sent, so every
+    client gets the message rather than a reset connection.
     """
     from starlette.requests import ClientDisconnect
 
+    form = request.headers.get("content-type", "").startswith("multipart/")
     declared = request.headers.get("content-length", "")
     too_big = declared.isdigit() and int(declared) > limit_bytes
     size = 0
@@ -64,8 +65,8 @@ async def receive(request: Request, destination: Path, limit_bytes: int, name: s
         with open(destination, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
-                if too_big or size > limit_bytes:
-                    too_big = True
+                if form or too_big or size > limit_bytes:  # read on, throw away
+                    too_big = too_big or size > limit_bytes
                     if size > 4000 * MB:
                         break
                     continue
@@ -76,6 +77,9 @@ async def receive(request: Request, destination: Path, limit_bytes: int, name: s
             raise HTTPError(400, f"{name}: the upload stopped before its end; send it "
                                  f"again") from None
         raise
+    if form:
+        destination.unlink(missing_ok=True)
+        raise HTTPError(400, f"{name}: send the file's bytes as the request body, not a form")
     if too_big:
         destination.unlink(missing_ok=True)
         size = max(size, int(declared) if declared.isdigit() else 0)
