@@ -122,6 +122,30 @@ def test_overwrite_never_replaces_an_input(recordings, capsys):
         line = _one_error_line(capsys.readouterr().err, "transfer")
         assert "is an input; the output may not replace it" in line
     assert (recordings / "a.wav").read_bytes() == original
+    # every command that reads a file, by its own name or a hard link to it
+    import mido
+
+    here = recordings.parent
+    midi = mido.MidiFile()
+    midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=69, time=0),
+                                       mido.Message("note_off", note=69, time=480)]))
+    for name in ("score.wav", "score.png"):  # a score under an output's name
+        midi.save(str(here / name))
+    for name in ("link.wav", "link.npz", "link.png"):  # the recording under other names
+        (here / name).unlink(missing_ok=True)
+        os.link(recordings / "a.wav", here / name)
+    wav = str(recordings / "a.wav")
+    for argv in (["stream", wav, "--model", "violin_realtime", "--output", str(here / "link.wav")],
+                 ["features", str(here / "link.npz"), "--output", str(here / "link.npz")],
+                 ["transcribe", wav, "--output", "x.mid", "--plot", str(here / "link.png")],
+                 ["play", str(here / "score.wav"), "--model", "flute", "--output",
+                  str(here / "score.wav")],
+                 ["play", str(here / "score.png"), "--model", "flute", "--output", "x.wav",
+                  "--plot", str(here / "score.png")]):
+        assert cli.main([*argv, "--overwrite"]) == 2, argv
+        assert "is an input; the output may not replace it" in capsys.readouterr().err
+    assert (recordings / "a.wav").read_bytes() == original
+    assert mido.MidiFile(str(here / "score.wav")).length > 0
 
 
 def test_an_unknown_output_extension_is_not_taken_for_a_folder(recordings, tmp_path, capsys):

@@ -288,6 +288,20 @@ def test_consonants_and_pauses_of_speech_make_no_notes(model):
     assert played[voiced].mean() > 0.8  # the vowels still play
 
 
+def test_consonants_and_breaths_of_singing_make_no_notes(model):
+    path = material.ALSA / "Front_Center.wav"
+    if not path.exists():
+        pytest.skip("needs alsa-utils (requirements/soundfont-apt.txt)")
+    sounds = material.consonants(material.at_dbfs(material.recording(path), -20.0))
+    assert len(sounds) >= 2  # the "F" and "t" of "Front", the "C" of "Center"
+    x, _ = material.singing(1, sounds, seconds=4.0)
+    out, played, _, hop = material.offline(x, model)
+    voiced = material.reference_voicing(x, model.frame_rate, len(played))
+    power = material.frame_power(out, hop, len(played))
+    assert power[~voiced].sum() / power.sum() <= 0.05
+    assert played[voiced].mean() > 0.8  # the sung notes play
+
+
 def test_the_stream_gate_adds_no_latency(model):
     gated, plain = StreamProcessor(model, 160), StreamProcessor(model, 160, gate=0.0)
     assert gated.delay == plain.delay and gated.latency_ms == plain.latency_ms == 24.0

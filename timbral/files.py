@@ -36,14 +36,30 @@ class OutputExists(FileExistsError):
         self.path = Path(path)
 
 
-def refuse_existing(*paths, overwrite: bool = False) -> None:
-    """Raise :class:`OutputExists` if any of ``paths`` exists and not ``overwrite``.
+def _stat(path):
+    """``os.stat`` of ``path``, or None where there is nothing to stat."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def refuse_existing(*paths, overwrite: bool = False, inputs=()) -> None:
+    """Raise :class:`OutputExists` if any of ``paths`` exists and not ``overwrite``,
+    and a one-line ValueError if one of them is one of ``inputs`` (the same file by
+    any name or link: ``overwrite`` never replaces what a command reads).
 
     Commands that write several files call this before any work, so a refusal
     never leaves some outputs written and others not.
     """
-    for path in paths:
-        if Path(path).exists() and not overwrite:
+    names = {Path(p).resolve() for p in inputs}
+    files = {(st.st_dev, st.st_ino) for st in map(_stat, inputs) if st is not None}
+    for path in map(Path, paths):
+        st = _stat(path)
+        if path.resolve() in names or (st is not None and (st.st_dev, st.st_ino) in files):
+            raise ValueError(f"{path}: is an input; the output may not replace it "
+                             f"(choose another output name)")
+        if path.exists() and not overwrite:
             raise OutputExists(path)
 
 

@@ -23,7 +23,7 @@ def _features(args: argparse.Namespace) -> None:
     plot = Path(args.plot) if args.plot else None
     if plot and plot.suffix.lower() != ".png":
         raise CommandError(f"--plot {plot}: pictures are written as PNG; use a .png name")
-    refuse_existing(output, *filter(None, [plot]), overwrite=args.overwrite)
+    refuse_existing(output, *filter(None, [plot]), overwrite=args.overwrite, inputs=[args.input])
     for path in filter(None, [output, plot]):
         check_writable(path)
     audio, sample_rate = load_audio(args.input, args.sample_rate)

@@ -32,7 +32,7 @@ def _play(args: argparse.Namespace) -> None:
     from ..zoo import load_model
 
     options = from_args(args)
-    check_outputs(args.output, plot=args.plot, overwrite=args.overwrite)
+    check_outputs(args.output, plot=args.plot, overwrite=args.overwrite, inputs=[args.score])
     names = _track_models(args.track_model)
     score = read_midi(args.score, **{k: options[k] for k in READ_MIDI_KEYWORDS})
     for index, name, count in score.tracks:

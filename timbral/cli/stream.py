@@ -43,7 +43,7 @@ def _stream(args: argparse.Namespace) -> None:
     from ..transfer.files import check_outputs
     from ..zoo import load_model
 
-    check_outputs(args.output, overwrite=args.overwrite)
+    check_outputs(args.output, overwrite=args.overwrite, inputs=[args.input])
     model = load_model(args.model, device=check_device(args.device))
     audio, _ = load_audio(args.input, sample_rate=model.sample_rate)
     processor = _processor(args, model)

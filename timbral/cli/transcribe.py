@@ -20,9 +20,7 @@ def _transcribe(args: argparse.Namespace) -> None:
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise CommandError(f"--plot {args.plot}: pictures are written as PNG; use a .png name")
     paths = [output] + ([Path(args.plot)] if args.plot else [])
-    if Path(args.input).resolve() in {p.resolve() for p in paths}:
-        raise CommandError(f"{args.input}: is the input; choose another output name")
-    refuse_existing(*paths, overwrite=args.overwrite)
+    refuse_existing(*paths, overwrite=args.overwrite, inputs=[args.input])
     for path in paths:
         check_writable(path)
     start = time.perf_counter()

@@ -82,18 +82,15 @@ def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool)
         raise CommandError("--plot and --spectrogram take one input; for several, --plots "
                            "writes <name>.png and <name>.spectrogram.png beside each output")
     check_device(args.device)
-    inputs = {source.resolve() for source, _ in pairs}
     written = set()
     for _, out in pairs:
         for path in (out, *filter(None, _pictures(args, out, many))):
-            if path.resolve() in inputs:
-                raise CommandError(f"{path}: is an input; the output may not replace it "
-                                   f"(choose another --output)")
             if path.resolve() in written:
                 raise CommandError(f"{path}: named for two outputs; give each its own name")
             written.add(path.resolve())
+    inputs = [source for source, _ in pairs]
     for _, out in pairs:
-        check_outputs(out, *_pictures(args, out, many), overwrite=args.overwrite)
+        check_outputs(out, *_pictures(args, out, many), overwrite=args.overwrite, inputs=inputs)
 
 
 def _report(done) -> None:

@@ -61,11 +61,12 @@ class FileTransfer:
         return len(self.result.audio) / self.result.sample_rate
 
 
-def check_outputs(output_path, plot=None, spectrogram=None, overwrite: bool = False) -> None:
+def check_outputs(output_path, plot=None, spectrogram=None, overwrite: bool = False,
+                  inputs=()) -> None:
     """Raise a one-line error unless every file :func:`transfer_file` would write
     can be written: an audio format it writes (.wav, .flac, .ogg, .mp3), .png
-    pictures, nothing existing unless ``overwrite``, and a folder that takes
-    files (see :func:`timbral.files.check_writable`).
+    pictures, none of ``inputs``, nothing existing unless ``overwrite``, and a
+    folder that takes files (see :func:`timbral.files.check_writable`).
     """
     output_path = Path(output_path)
     if output_path.suffix.lower() not in WRITE_FORMATS:
@@ -76,7 +77,7 @@ def check_outputs(output_path, plot=None, spectrogram=None, overwrite: bool = Fa
     for picture in pictures:
         if picture.suffix.lower() != ".png":
             raise ValueError(f"{picture}: pictures are written as PNG; use a .png name")
-    refuse_existing(output_path, *pictures, overwrite=overwrite)
+    refuse_existing(output_path, *pictures, overwrite=overwrite, inputs=inputs)
     for path in (output_path, *pictures):
         check_writable(path)
 
