@@ -558,3 +558,14 @@ def test_note_engine_refuses_a_block_that_is_not_a_size():
     assert engine.process(0).shape == (0,)
     with pytest.raises(ValueError, match="n: expected 64 samples"):
         NoteEngine(load_model("flute"), 64).process(32)
+
+
+def test_a_score_too_long_to_hold_is_refused_before_rendering(tmp_path):
+    late = mido.MidiFile(type=0)  # one note 77.7 hours in: it used to render for ever
+    late.tracks.append(mido.MidiTrack([mido.Message("note_on", note=69, velocity=90,
+                                                    time=0x0FFFFFFF),
+                                       mido.Message("note_off", note=69, time=480)]))
+    late.save(str(tmp_path / "late.mid"))
+    with pytest.raises(ValueError, match=r"late.mid: 1 voice\(s\) for 77.7 h is more than "
+                                         r"timbral plays at once \(6 h"):
+        play_midi(tmp_path / "late.mid", "flute")

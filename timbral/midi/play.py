@@ -31,6 +31,14 @@ from .voices import Voice, part_voices
 TAIL = 0.1
 #: Largest mix peak left as it is; louder mixes are scaled down to it.
 MAX_PEAK = 0.99
+#: The most voices x seconds a score may need: each voice is rendered for the whole
+#: score (at 48 kHz, 6 h of voices hold 4.1 GB of audio; the web app's default limits,
+#: 32 voices of 600 s, need 5.3 h).
+MAX_VOICE_SECONDS = 6 * 3600.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"
 
 
 @dataclass
@@ -98,6 +106,11 @@ def play_score(score: Score, model: Autoencoder,
               for v in part_voices(part)]
     rate = max(m.sample_rate for _, m in voices)
     end = max(sounding_end(v.notes, profiles[id(m)]) for v, m in voices) + TAIL
+    if end * len(voices) > MAX_VOICE_SECONDS:  # each voice is rendered in full, in memory
+        raise ValueError(f"{score.path}: {len(voices)} voice(s) for {_duration(end)} is more "
+                         f"than timbral plays at once ({MAX_VOICE_SECONDS / 3600:g} h of "
+                         f"voices x length); cut the file, or play fewer tracks or faster "
+                         f"(--track, --tempo-scale)")
     messages.append(f"{len(score.notes)} notes in {len(score.parts)} part(s) -> "
                     f"{len(voices)} voice(s), {end:.1f} s")
     messages.extend(_range_warnings(voices))
