@@ -75,3 +75,16 @@ def test_import_magenta_writes_a_model_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "already exists" in err and "not a Magenta model folder" in err
     assert not (tmp_path / "again").exists()
+
+
+def test_render_bounds_its_lengths_and_names_the_flags(tmp_path, capsys):
+    """Absurd lengths are refused at once (1e9 minutes or a 1e-9 s clip hung listing
+    clips; 1e308 minutes overflowed), each message naming the flag as typed."""
+    for flag, says in (("--minutes=1e308", "--minutes: expected at most 6000"),
+                       ("--minutes=1e9", "--minutes: expected at most 6000"),
+                       ("--clip-seconds=1e-9", "--clip-seconds: expected 1 to 600 s"),
+                       ("--clip-seconds=100000", "--clip-seconds: expected 1 to 600 s"),
+                       ("--seed=-5", "--seed: expected an integer >= 0, got -5")):
+        assert cli.main(["render", "flute", "--output", str(tmp_path / "r"), flag]) == 2
+        assert f"timbral render: error: {says}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

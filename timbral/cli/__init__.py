@@ -35,8 +35,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flags(parser: argparse.ArgumentParser, command: str) -> dict:
+    """The command's options by destination: ``{"clip_seconds": "--clip-seconds", ...}``."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {a.dest: max(a.option_strings, key=len)
+            for a in sub.choices[command]._actions if a.option_strings}
+
+
+def _in_flags(message: str, flags: dict) -> str:
+    """A library message that starts with an argument's name ("clip_seconds: ...")
+    names the command's flag instead ("--clip-seconds: ...")."""
+    name, colon, rest = message.partition(":")
+    return f"{flags[name]}:{rest}" if colon and name in flags else message
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     warnings.formatwarning = _format_warning
     try:
         args.func(args)
@@ -48,7 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"or pass --overwrite", file=sys.stderr)
         return 2
     except (CommandError, ValueError, FileExistsError, OSError) as exc:
-        print(f"timbral {args.command}: error: {exc}", file=sys.stderr)
+        print(f"timbral {args.command}: error: {_in_flags(str(exc), _flags(parser, args.command))}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # a command may say what was kept and how to go on
         detail = f": {exc}" if str(exc) else ""

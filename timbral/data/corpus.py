@@ -16,10 +16,15 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..files import atomic_output
-from ..validation import check_positive
+from ..validation import check_positive, check_seed
 from .melodies import get_instrument
 from .rendering import render_melody
 from .soundfonts import resolve_soundfont
+
+
+#: Clip lengths (s) and corpus length (minutes) rendered: a phrase is seconds long, and
+#: a corpus is a training set, not a week of audio.
+MIN_CLIP_SECONDS, MAX_CLIP_SECONDS, MAX_MINUTES = 1.0, 600.0, 6000.0
 
 
 def render_corpus(instrument: str, minutes: float, folder, seed: int = 0,
@@ -45,6 +50,13 @@ def render_corpus(instrument: str, minutes: float, folder, seed: int = 0,
     inst = get_instrument(instrument)
     minutes = check_positive(minutes, "minutes")
     clip_seconds = check_positive(clip_seconds, "clip_seconds")
+    if not MIN_CLIP_SECONDS <= clip_seconds <= MAX_CLIP_SECONDS:
+        raise ValueError(f"clip_seconds: expected {MIN_CLIP_SECONDS:g} to {MAX_CLIP_SECONDS:g} "
+                         f"s, got {clip_seconds:g}")
+    if minutes > MAX_MINUTES:
+        raise ValueError(f"minutes: expected at most {MAX_MINUTES:g} ({MAX_MINUTES / 60:g} h) "
+                         f"in one corpus, got {minutes:g}")
+    seed = check_seed(seed)
     font = resolve_soundfont(soundfont).resolve()
     folder = Path(folder)
     n_clips = max(1, int(np.ceil(minutes * 60 / clip_seconds)))
