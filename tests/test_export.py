@@ -122,3 +122,8 @@ def test_export_refuses_what_it_cannot_stream(tmp_path):
         export_step(Autoencoder(config), tmp_path / "x.pt", "torchscript")
     with pytest.raises(ValueError, match="format"):
         export_step(Autoencoder(preset_config("realtime")), tmp_path / "x.pt", "tflite")
+    for frames in (0, 10 ** 8):  # 10 ** 8 asked torch for 128 GB
+        with pytest.raises(ValueError, match="frames: expected 1 to 1000 frames per call"):
+            export_step(Autoencoder(preset_config("realtime")), tmp_path / "x.pt",
+                        "torchscript", frames=frames)
+    assert not (tmp_path / "x.pt").exists()

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..files import atomic_output
+from ..validation import check_size
 from .autoencoder import Autoencoder
 
 
@@ -72,6 +73,8 @@ METADATA_FORMAT = "timbral.stream-step"
 METADATA_VERSION = 2  # 2: state named by processor ("harmonic/phase", ...)
 #: ONNX opset used by default (17: LayerNormalization; onnxruntime >= 1.17 runs it).
 DEFAULT_OPSET = 17
+#: The most frames one exported call takes (a streaming step: seconds, not hours).
+MAX_FRAMES = 1000
 
 
 def step_metadata(step: StreamStep, frames: int, name: str = "") -> dict:
@@ -136,9 +139,10 @@ def export_step(model: Autoencoder, path: Union[str, Path], format: str = "onnx"
     """
     if format not in FORMATS:
         raise ValueError(f"format: expected one of {list(FORMATS)}, got {format!r}")
-    frames = int(frames)
-    if frames < 1:
-        raise ValueError(f"frames: expected at least 1 frame per call, got {frames}")
+    frames = check_size(frames, "frames")
+    if frames > MAX_FRAMES:
+        raise ValueError(f"frames: expected 1 to {MAX_FRAMES} frames per call (a streaming "
+                         f"step), got {frames}")
     step = StreamStep(model).eval()
     meta = step_metadata(step, frames, getattr(model, "name", "") or "")
     example = _example(step, frames)
