@@ -122,8 +122,9 @@ def test_export_refuses_what_it_cannot_stream(tmp_path):
         export_step(Autoencoder(config), tmp_path / "x.pt", "torchscript")
     with pytest.raises(ValueError, match="format"):
         export_step(Autoencoder(preset_config("realtime")), tmp_path / "x.pt", "tflite")
-    for frames in (0, 10 ** 8):  # 10 ** 8 asked torch for 128 GB
-        with pytest.raises(ValueError, match="frames: expected 1 to 1000 frames per call"):
+    for frames, says in ((0, "frames: expected an integer >= 1, got 0"),
+                         (10 ** 8, "frames: expected 1 to 1000 frames per call")):  # 128 GB
+        with pytest.raises(ValueError, match=says):
             export_step(Autoencoder(preset_config("realtime")), tmp_path / "x.pt",
                         "torchscript", frames=frames)
     assert not (tmp_path / "x.pt").exists()
