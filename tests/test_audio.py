@@ -108,5 +108,9 @@ def test_save_audio_checks_the_rate_before_writing(tmp_path):
             save_audio(tmp_path / "a.wav", x, rate)
     with pytest.raises(ValueError, match="MP3 holds 8000, .* 48000 Hz, not 96000; write .wav"):
         save_audio(tmp_path / "a.mp3", x, 96000)
+    with pytest.raises(ValueError, match="FLAC holds at most 655350 Hz, not 768000"):
+        save_audio(tmp_path / "a.flac", x, 768000)
+    with pytest.raises(ValueError, match="OGG holds at most 192000 Hz, not 384000"):
+        save_audio(tmp_path / "a.ogg", x, 384000)  # libsndfile would crash the process
     assert list(tmp_path.iterdir()) == []
     assert sf.info(save_audio(tmp_path / "a.flac", x, 96000)).samplerate == 96000

@@ -41,6 +41,24 @@ WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
 
 #: The sample rates an MP3 (MPEG-1, 2 and 2.5 layer III) can hold.
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+#: The highest rates FLAC and Ogg Vorbis hold (libsndfile's Vorbis encoder crashes the
+#: process above about 200 kHz instead of refusing).
+MAX_RATES = {"FLAC": 655350, "OGG": 192000}
+
+
+def check_output_rate(path, sample_rate) -> int:
+    """``sample_rate`` as an int once ``path``'s format (from its extension) can hold
+    it; a one-line ValueError otherwise."""
+    path = Path(path)
+    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    sample_rate = check_sample_rate(sample_rate)
+    if fmt == "MP3" and sample_rate not in MP3_RATES:
+        raise ValueError(f"{path}: MP3 holds {', '.join(map(str, MP3_RATES))} Hz, not "
+                         f"{sample_rate}; write .wav or .flac, or resample")
+    if sample_rate > MAX_RATES.get(fmt, sample_rate):
+        raise ValueError(f"{path}: {fmt} holds at most {MAX_RATES[fmt]} Hz, not {sample_rate}; "
+                         f"write .wav, or resample")
+    return sample_rate
 
 
 def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
@@ -50,7 +68,7 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
       path: destination; .wav (16-bit PCM), .flac, .ogg or .mp3.
       audio: ``[n_samples]`` (or ``[1, n_samples]``) tensor or array.
       sample_rate: samples per second (an integer, 1 kHz to 768 kHz; MP3: one of
-        :data:`MP3_RATES`).
+        :data:`MP3_RATES`; FLAC and Ogg: up to :data:`MAX_RATES`).
       overwrite: replace an existing file (otherwise
         :class:`~timbral.files.OutputExists`, a FileExistsError).
 
@@ -64,10 +82,7 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
         raise ValueError(f"{path}: unsupported output format {path.suffix!r}; "
                          f"use one of {sorted(WRITE_FORMATS)}")
     audio = as_mono_audio(audio)
-    sample_rate = check_sample_rate(sample_rate)
-    if fmt == "MP3" and sample_rate not in MP3_RATES:
-        raise ValueError(f"{path}: MP3 holds {', '.join(map(str, MP3_RATES))} Hz, not "
-                         f"{sample_rate}; write .wav or .flac, or resample")
+    sample_rate = check_output_rate(path, sample_rate)
     with atomic_output(path, overwrite) as tmp:
         subtype = "PCM_16" if fmt == "WAV" else None
         try:

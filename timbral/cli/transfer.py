@@ -90,7 +90,8 @@ def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool)
             written.add(path.resolve())
     inputs = [source for source, _ in pairs]
     for _, out in pairs:
-        check_outputs(out, *_pictures(args, out, many), overwrite=args.overwrite, inputs=inputs)
+        check_outputs(out, *_pictures(args, out, many), overwrite=args.overwrite, inputs=inputs,
+                      sample_rate=args.sample_rate)
 
 
 def _report(done) -> None:

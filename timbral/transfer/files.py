@@ -18,7 +18,8 @@ from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..audio import WRITE_FORMATS, check_sample_rate, read_audio, resample_audio, save_audio
+from ..audio import (WRITE_FORMATS, check_output_rate, check_sample_rate, read_audio,
+                     resample_audio, save_audio)
 from ..files import check_writable, refuse_existing
 from .pipeline import TransferResult, transfer
 
@@ -62,17 +63,20 @@ class FileTransfer:
 
 
 def check_outputs(output_path, plot=None, spectrogram=None, overwrite: bool = False,
-                  inputs=()) -> None:
+                  inputs=(), sample_rate=None) -> None:
     """Raise a one-line error unless every file :func:`transfer_file` would write
-    can be written: an audio format it writes (.wav, .flac, .ogg, .mp3), .png
-    pictures, none of ``inputs``, nothing existing unless ``overwrite``, and a
-    folder that takes files (see :func:`timbral.files.check_writable`).
+    can be written: an audio format it writes (.wav, .flac, .ogg, .mp3) at
+    ``sample_rate`` (when known), .png pictures, none of ``inputs``, nothing
+    existing unless ``overwrite``, and a folder that takes files (see
+    :func:`timbral.files.check_writable`).
     """
     output_path = Path(output_path)
     if output_path.suffix.lower() not in WRITE_FORMATS:
         raise ValueError(f"{output_path}: unsupported output format "
                          f"{output_path.suffix or '(no extension)'}; use one of "
                          f"{', '.join(WRITE_FORMATS)}")
+    if sample_rate is not None:
+        check_output_rate(output_path, sample_rate)
     pictures = [Path(p) for p in (plot, spectrogram) if p]
     for picture in pictures:
         if picture.suffix.lower() != ".png":
