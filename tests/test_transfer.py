@@ -168,3 +168,19 @@ def test_render_takes_one_curve_and_a_real_chunk_length(small_model):
                           "chunk_seconds: expected a positive number")):
         with pytest.raises(ValueError, match=says):
             render(small_model, **kwargs)
+
+
+def test_what_the_output_cannot_hold_is_said(small_model, clip, tmp_path):
+    """Pitches shifted past MIDI 110 are held there, and notes above the written file's
+    Nyquist frequency are lost: both said, not left to be heard."""
+    from timbral.transfer.files import transfer_file
+
+    audio, rate = clip
+    sf.write(tmp_path / "in.wav", audio, rate)
+    high = transfer(audio, rate, small_model, semitones=24.0, pitch_shift=2.0)
+    assert any("above MIDI 110 (4699 Hz) and are held there" in m for m in high.messages)
+    assert not any("MIDI 110" in m for m in transfer(audio, rate, small_model).messages)
+    done = transfer_file(tmp_path / "in.wav", small_model, tmp_path / "low.wav",
+                         sample_rate=1000)
+    assert any(m.startswith("At 1000 Hz the file holds nothing above 500 Hz")
+               for m in done.result.messages)

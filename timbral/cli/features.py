@@ -37,6 +37,9 @@ def _features(args: argparse.Namespace) -> None:
     seconds = len(audio) / sample_rate
     print(f"{args.input}: {seconds:.1f} s -> {len(features['f0_hz'])} frames in {took:.2f} s "
           f"({features['pitch_tracker']}, real-time factor {took / seconds:.3f})")
+    if features["sample_rate"] != sample_rate:
+        print(f"analysed at {features['sample_rate']} Hz: {args.frame_rate:g} frames/s need a "
+              f"whole number of samples per frame, which {sample_rate} Hz does not give")
     print(f"wrote {output}")
     if plot:
         from ..plots import plot_features

@@ -155,7 +155,7 @@ def transfer_file(input_path, model, output_path, controls: Optional[Mapping] = 
     mix = check_mix(mix)
     if sample_rate is not None:
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
-    check_outputs(output_path, plot, spectrogram, overwrite)
+    check_outputs(output_path, plot, spectrogram, overwrite, sample_rate=sample_rate)
     start = time.perf_counter()
     audio, rate, channels = read_audio(input_path)
     decode = time.perf_counter() - start
@@ -168,6 +168,12 @@ def transfer_file(input_path, model, output_path, controls: Optional[Mapping] = 
         result.messages.append(STEREO_MESSAGE)
     start = time.perf_counter()
     sample_rate = sample_rate or result.sample_rate
+    lost = float(np.mean(result.f0_hz[result.mask_on] >= sample_rate / 2)) \
+        if result.mask_on.any() and mix > 0 else 0.0
+    if lost > 0.0:
+        result.messages.append(f"At {sample_rate} Hz the file holds nothing above "
+                               f"{sample_rate // 2} Hz: {lost:.0%} of the notes played are "
+                               f"higher and are lost; write at a higher sample rate.")
     save_audio(output_path, _mix(result, audio, rate, mix, sample_rate), sample_rate,
                overwrite=overwrite)
     encode = time.perf_counter() - start

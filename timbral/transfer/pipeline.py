@@ -24,7 +24,8 @@ from ..models import Autoencoder
 from ..models.rendering import render
 from ..validation import as_mono_audio
 from ..zoo import as_model
-from .adjust import AdjustResult, apply_manual_shifts, auto_adjust, floor_loudness
+from .adjust import (MAX_F0_HZ, AdjustResult, apply_manual_shifts, auto_adjust,
+                     floor_loudness)
 from .controls import check_controls
 
 #: Audio rendered at once; longer inputs are chunked with state carried over.
@@ -148,6 +149,11 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     if voicing is not None:
         messages.append(gate_message(voicing))
     f0, ld = apply_manual_shifts(f0, ld, c["pitch_shift"], c["semitones"], c["loudness_shift"])
+    capped = float(np.mean(f0[mask] >= MAX_F0_HZ * 0.999)) if mask.any() else 0.0
+    if capped > 0.0:
+        messages.append(f"{capped:.0%} of the notes played would lie above MIDI 110 "
+                        f"({MAX_F0_HZ:.0f} Hz) and are held there; shift less (pitch shift, "
+                        f"semitones).")
     ld = floor_loudness(ld, voiced)
     timings["adjust"] = time.perf_counter() - start
 
