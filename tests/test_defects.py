@@ -497,3 +497,16 @@ def test_device_cuda_without_cuda_is_one_line(recordings, tmp_path, capsys):
         assert cli.main([*command, "--device", "cuda"]) == 2, command
         assert "--device cuda: PyTorch sees no CUDA device" in capsys.readouterr().err
     assert not (tmp_path / "s.wav").exists()
+
+
+def test_stream_says_what_transfer_says_of_short_and_many_channel_files(tmp_path, capsys):
+    sf.write(tmp_path / "one.wav", np.array([0.5], np.float32), SR)
+    six = _tone(seconds=0.5)
+    sf.write(tmp_path / "six.wav", np.stack([six] * 6, axis=1), SR)
+    assert cli.main(["stream", str(tmp_path / "one.wav"), "--model", "violin_realtime",
+                     "--output", str(tmp_path / "one_out.wav")]) == 2
+    assert "one.wav: 0.1 ms is too short to stream; give at least 40 ms" in capsys.readouterr().err
+    assert not (tmp_path / "one_out.wav").exists()
+    assert cli.main(["stream", str(tmp_path / "six.wav"), "--model", "violin_realtime",
+                     "--output", str(tmp_path / "six_out.wav")]) == 0
+    assert "the input has 6 channels: their mean was streamed" in capsys.readouterr().out

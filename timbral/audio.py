@@ -166,6 +166,16 @@ def _truncated(file: sf.SoundFile, n_read: int) -> bool:
     return logged or n_read < 0.9 * file.frames
 
 
+def mono_message(channels: int, what: str = "transferred") -> Optional[str]:
+    """What the user is told when a file of ``channels`` channels was made mono (None
+    for a mono file); ``what`` says what was done with the mono signal."""
+    if channels == 2:
+        return f"the input is stereo: its mid channel, (left + right) / 2, was {what}"
+    if channels > 2:
+        return f"the input has {channels} channels: their mean was {what}"
+    return None
+
+
 def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
     """Read an audio file as mono float32, saying how many channels it had.
 

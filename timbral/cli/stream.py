@@ -38,17 +38,20 @@ def _describe(processor) -> str:
 
 
 def _stream(args: argparse.Namespace) -> None:
-    from ..audio import load_audio, save_audio
+    from ..audio import mono_message, read_audio, save_audio
     from ..stream import stream_audio
     from ..transfer.files import check_outputs
     from ..zoo import load_model
 
     check_outputs(args.output, overwrite=args.overwrite, inputs=[args.input])
     model = load_model(args.model, device=check_device(args.device))
-    audio, _ = load_audio(args.input, sample_rate=model.sample_rate)
+    audio, _, channels = read_audio(args.input, sample_rate=model.sample_rate)
+    if len(audio) < 2 * model.hop:  # as transfer: two frames at least
+        raise CommandError(f"{args.input}: {len(audio) / model.sample_rate * 1000:.1f} ms is too "
+                           f"short to stream; give at least {2000 / model.frame_rate:.0f} ms")
     processor = _processor(args, model)
     print(f"model {model.name or args.model}: {_describe(processor)}")
-    for message in processor.messages:
+    for message in processor.messages + [mono_message(channels, "streamed")] * (channels > 1):
         print(message)
     start = time.perf_counter()
     out = stream_audio(processor, audio, compensate=not args.keep_latency)

@@ -10,7 +10,7 @@ from .common import CommandError
 
 
 def _transcribe(args: argparse.Namespace) -> None:
-    from ..audio import read_audio
+    from ..audio import mono_message, read_audio
     from ..files import check_writable, refuse_existing
     from ..transcribe import transcribe, write_midi
 
@@ -32,8 +32,8 @@ def _transcribe(args: argparse.Namespace) -> None:
                             without_onsets=args.without_onsets)
     except ValueError as exc:
         raise ValueError(f"{args.input}: {exc}") from None
-    if channels == 2:
-        print("the input is stereo: its mid channel, (left + right) / 2, was transcribed")
+    if channels > 1:
+        print(mono_message(channels, "transcribed"))
     write_midi(result, output, overwrite=args.overwrite)
     print(f"{args.input}: {result.summary()} in {result.duration:.1f} s; wrote {output} in "
           f"{time.perf_counter() - start:.2f} s")

@@ -18,7 +18,7 @@ from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..audio import (WRITE_FORMATS, check_output_rate, check_sample_rate, read_audio,
+from ..audio import (WRITE_FORMATS, check_output_rate, check_sample_rate, mono_message, read_audio,
                      resample_audio, save_audio)
 from ..files import check_writable, refuse_existing
 from .pipeline import TransferResult, transfer
@@ -28,10 +28,6 @@ from .pipeline import TransferResult, transfer
 _PLOT_LOCK = threading.Lock()
 
 #: Said when a stereo file is transferred: the model plays one line.
-STEREO_MESSAGE = ("the input is stereo: its mid channel, (left + right) / 2, was transferred; "
-                  "the output is mono")
-
-
 @dataclass
 class FileTransfer:
     """What :func:`transfer_file` did.
@@ -164,8 +160,8 @@ def transfer_file(input_path, model, output_path, controls: Optional[Mapping] = 
                                    progress=progress, **dict(controls or {}))
     except ValueError as exc:  # e.g. too short: which file, when many are transferred
         raise ValueError(f"{input_path}: {exc}") from None
-    if channels == 2:
-        result.messages.append(STEREO_MESSAGE)
+    if channels > 1:
+        result.messages.append(mono_message(channels) + "; the output is mono")
     start = time.perf_counter()
     sample_rate = sample_rate or result.sample_rate
     lost = float(np.mean(result.f0_hz[result.mask_on] >= sample_rate / 2)) \
