@@ -384,6 +384,22 @@ def test_prepare_refuses_zero_workers(violin_clips, tmp_path, capsys):
     assert not (tmp_path / "ds").exists()
 
 
+def test_prepare_says_what_is_wrong_with_short_clips_and_a_file_for_a_folder(tmp_path, capsys):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(3):
+        sf.write(clips / f"c{i}.wav", _tone(seconds=2.0, hz=330 + 50 * i), SR)
+    (clips / "empty.wav").write_bytes(b"")
+    with pytest.warns(UserWarning, match=f"^skipped {clips / 'empty.wav'}: the file is "
+                                         f"empty$"):  # the name once
+        assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "ds")]) == 2
+    err = capsys.readouterr().err
+    assert ("the training part of every usable file is shorter than one 4 s example (3 file(s), "
+            "6.0 s in all); give longer recordings") in err
+    assert cli.main(["prepare", str(clips), "--output", str(clips / "c0.wav")]) == 2
+    assert "c0.wav: is a file; give a folder for the dataset" in capsys.readouterr().err
+
+
 def test_save_audio_speaks_python_to_python_and_flags_to_the_command_line(tmp_path, capsys):
     path = save_audio(tmp_path / "a.wav", _tone(), SR)
     with pytest.raises(FileExistsError) as info:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import fnmatch
+import itertools
 import json
 import multiprocessing
 import warnings
@@ -101,8 +102,8 @@ def _prepare_item(path: Path, items: Path, settings: Settings, progress: bool = 
                                           loudness_definition=settings.loudness_definition,
                                           progress=progress and seconds > 60,
                                           silence_db=SILENCE_DB)
-    except (ValueError, OSError) as exc:
-        return {"source": str(path), "skipped": str(exc)}
+    except (ValueError, OSError) as exc:  # the message names the file already: once is enough
+        return {"source": str(path), "skipped": str(exc).removeprefix(f"{path}: ")}
     with atomic_output(items / f"{item_id}.flac", overwrite=True) as tmp:
         sf.write(tmp, np.clip(audio, -1.0, 1.0), settings.sample_rate, format="FLAC",
                  subtype="PCM_24")
@@ -123,6 +124,8 @@ def _init_worker() -> None:
 
 
 def _check_output(output: Path, settings: Settings) -> None:
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"{output}: is a file; give a folder for the dataset (--output)")
     manifest = output / MANIFEST_FILE
     if manifest.exists():
         old = json.loads(manifest.read_text())
@@ -234,7 +237,13 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     data = TrainingData(output, manifest=manifest)
     examples = data.examples("train", STATS_EXAMPLE_SECONDS, STATS_HOP_SECONDS,
                              frame_rate=settings.frame_rate)
-    statistics = compute_dataset_statistics(examples, settings.frame_rate)
+    first = next(examples, None)  # a generator: look at one, keep them all for the statistics
+    if first is None:
+        raise ValueError(f"the training part of every usable file is shorter than one "
+                         f"{STATS_EXAMPLE_SECONDS:g} s example ({len(unique)} file(s), "
+                         f"{manifest['seconds']:.1f} s in all); give longer recordings")
+    statistics = compute_dataset_statistics(itertools.chain([first], examples),
+                                            settings.frame_rate)
     save_statistics(output / STATISTICS_FILE, statistics)
     with atomic_output(output / MANIFEST_FILE, overwrite=True) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1))
