@@ -526,3 +526,22 @@ def test_stream_says_what_transfer_says_of_short_and_many_channel_files(tmp_path
     assert cli.main(["stream", str(tmp_path / "six.wav"), "--model", "violin_realtime",
                      "--output", str(tmp_path / "six_out.wav")]) == 0
     assert "the input has 6 channels: their mean was streamed" in capsys.readouterr().out
+
+
+def test_an_output_folder_inside_the_inputs_and_plots_for_one_file(tmp_path, capsys):
+    """A second run into an output folder inside the input folder transfers the same
+    files again (its earlier outputs are not inputs); --plots draws one input's too."""
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    sf.write(takes / "a.wav", _tone(hz=440), SR)
+    argv = ["transfer", str(takes), "--model", "violin", "--output", f"{takes}/out/", "--plots"]
+    for _ in range(2):
+        assert cli.main([*argv, "--overwrite"]) == 0
+        assert _files(takes) == ["a.wav", "out/a.png", "out/a.spectrogram.png", "out/a.wav"]
+    capsys.readouterr()
+    one = ["transfer", str(takes / "a.wav"), "--model", "violin", "--output",
+           str(tmp_path / "one.wav"), "--plots"]
+    assert cli.main(one) == 0
+    assert {"one.png", "one.spectrogram.png", "one.wav"} <= set(_files(tmp_path))
+    assert cli.main([*one, "--plot", str(tmp_path / "p.png"), "--overwrite"]) == 2
+    assert "--plots writes the pictures beside the output" in capsys.readouterr().err

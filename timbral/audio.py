@@ -245,18 +245,23 @@ def load_audio(path, sample_rate: Optional[int] = None) -> Tuple[np.ndarray, int
     return audio, rate
 
 
-def find_audio_files(inputs: Iterable) -> List[Path]:
+def find_audio_files(inputs: Iterable, exclude=None) -> List[Path]:
     """Audio files named by ``inputs``: files as given, folders searched
-    recursively for :data:`AUDIO_EXTENSIONS`; sorted, duplicates removed.
+    recursively for :data:`AUDIO_EXTENSIONS` (leaving out the folder ``exclude``
+    where it lies inside one: a command's output folder inside its input folder);
+    sorted, duplicates removed.
 
     Raises ValueError for a path that does not exist.
     """
+    skip = Path(exclude).resolve() if exclude is not None else None
     found = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            inner = skip if skip is not None and path.resolve() in skip.parents else None
             found += [p for p in path.rglob("*")
-                      if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS]
+                      if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                      and (inner is None or inner not in p.resolve().parents)]
         elif path.exists():
             found.append(path)
         else:

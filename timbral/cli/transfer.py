@@ -40,11 +40,12 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
     """(input, output) for every file to transfer."""
     from ..audio import find_audio_files
 
-    inputs = find_audio_files(args.inputs)
-    if not inputs:
-        raise CommandError(f"no audio files found in {', '.join(args.inputs)}")
     output = Path(args.output)
     folder = args.output.endswith(("/", os.sep)) or output.is_dir()
+    # an output folder inside an input folder: its earlier outputs are not inputs
+    inputs = find_audio_files(args.inputs, exclude=output if folder else None)
+    if not inputs:
+        raise CommandError(f"no audio files found in {', '.join(args.inputs)}")
     if not folder and output.suffix:
         if output.suffix.lower() not in OUTPUT_SUFFIXES:
             raise CommandError(f"--output {output}: {output.suffix} is not an audio format "
@@ -60,7 +61,7 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
 def _pictures(args: argparse.Namespace, out: Path, many: bool
               ) -> Tuple[Optional[Path], Optional[Path]]:
     """The (plot, spectrogram) pictures written with ``out``."""
-    if many:
+    if many or args.plots:
         return ((out.with_suffix(".png"), out.with_suffix(".spectrogram.png")) if args.plots
                 else (None, None))
     return (Path(args.plot) if args.plot else None,
@@ -81,6 +82,9 @@ def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool)
     if many and (args.plot or args.spectrogram):
         raise CommandError("--plot and --spectrogram take one input; for several, --plots "
                            "writes <name>.png and <name>.spectrogram.png beside each output")
+    if args.plots and (args.plot or args.spectrogram):
+        raise CommandError("--plots writes the pictures beside the output; --plot and "
+                           "--spectrogram name them: give one or the other")
     check_device(args.device)
     written = set()
     for _, out in pairs:
@@ -208,7 +212,8 @@ def register(sub) -> None:
     tr.add_argument("--plot", help="one input: draw notes, loudness and f0 into this .png")
     tr.add_argument("--spectrogram", help="one input: input/output spectrograms into this .png")
     tr.add_argument("--plots", action="store_true",
-                    help="several inputs: write both pictures beside each output")
+                    help="write both pictures beside each output (<name>.png, "
+                         "<name>.spectrogram.png)")
     tr.add_argument("--jobs", type=int, default=2, help="files processed at once (default 2)")
     tr.add_argument("--overwrite", action="store_true",
                     help="replace existing outputs (never an input file)")
