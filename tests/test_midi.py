@@ -569,3 +569,15 @@ def test_a_score_too_long_to_hold_is_refused_before_rendering(tmp_path):
     with pytest.raises(ValueError, match=r"late.mid: 1 voice\(s\) for 77.7 h is more than "
                                          r"timbral plays at once \(6 h"):
         play_midi(tmp_path / "late.mid", "flute")
+
+
+def test_a_type_2_file_plays_its_songs_one_after_another(tmp_path):
+    path = write_midi(tmp_path / "songs.mid",
+                      [note_events([MidiNote(0.0, 1.0, 60, 90)]),
+                       note_events([MidiNote(0.5, 1.5, 64, 90)])], midi_type=2)
+    score = read_midi(path)
+    assert [(n.onset, n.offset, n.pitch) for p in score.parts for n in p.notes] == \
+        [(0.0, 1.0, 60), (1.5, 2.5, 64)]  # the second song starts where the first ends
+    assert any("type 2 file: its 2 tracks are songs of their own" in m for m in score.messages)
+    alone = read_midi(path, track=1)
+    assert [(n.onset, n.pitch) for p in alone.parts for n in p.notes] == [(0.5, 64)]

@@ -305,13 +305,27 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
                          f"{bad[0]}; fix the file's tempo")
     tempo_maps = {}  # type 2: every track is its own song with its own tempo
 
-    def seconds(tick: int, index: int) -> float:
+    def song_seconds(tick: int, index: int) -> float:
         key = index if midi.type == 2 else None
         if key not in tempo_maps:
             tempo_maps[key] = _TempoMap(
                 [(t, m.tempo) for t, i, _, m in events
                  if m.type == "set_tempo" and (key is None or i == key)], midi.ticks_per_beat)
         return tempo_maps[key].seconds(tick) / tempo_scale
+
+    # type 2: the songs play one after another (a chosen track from the start)
+    starts = {}
+    if midi.type == 2 and track is None:
+        last_tick = {}
+        for tick, index, _, _ in events:
+            last_tick[index] = tick
+        at = 0.0
+        for index in range(len(midi.tracks)):
+            starts[index] = at
+            at += song_seconds(last_tick.get(index, 0), index)
+
+    def seconds(tick: int, index: int) -> float:
+        return starts.get(index, 0.0) + song_seconds(tick, index)
 
     notes: Dict[Tuple[int, int], List[MidiNote]] = {}
     held: Dict[Tuple[int, int, int], Tuple[float, int]] = {}  # (track, channel, key) -> on
@@ -353,6 +367,9 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     counts = [sum(len(v) for (t, _), v in notes.items() if t == i) for i in range(len(names))]
     tracks = [(i, names[i], counts[i]) for i in range(len(names))]
     messages = []
+    if starts and sum(1 for k in counts if k) > 1:
+        messages.append(f"a type 2 file: its {len(midi.tracks)} tracks are songs of their own, "
+                        f"played one after another (choose one with --track)")
     wanted = channel - 1 if channel is not None else None
     parts = []
     for (t, c), part_notes in sorted(notes.items()):
