@@ -372,7 +372,13 @@ def profile_for(model) -> Tuple[ExpressionProfile, List[str]]:
     messages = [f"{name}: expression profile measured from {profile.measured.get('notes', 0)} "
                 f"notes"]
     if missing:
-        messages.append(f"{name}: its data showed no {', '.join(missing)}; those are plain")
+        words = {"levels_db": "loudness by velocity", "attack": "note attacks",
+                 "release": "note releases", "scoop": "pitch scoops", "vibrato": "vibrato",
+                 "portamento_s": "slides between notes"}
+        messages.append(f"{name}: its training recordings showed no "
+                        f"{', '.join(words[m] for m in missing)} to measure; those are played "
+                        f"plain (or as --attack, --release, --vibrato, --scoop, --portamento "
+                        f"set them)")
     return profile.completed(neutral), messages
 
 
