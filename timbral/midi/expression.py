@@ -377,8 +377,8 @@ def profile_for(model) -> Tuple[ExpressionProfile, List[str]]:
                  "portamento_s": "slides between notes"}
         messages.append(f"{name}: its training recordings showed no "
                         f"{', '.join(words[m] for m in missing)} to measure; those are played "
-                        f"plain (or as --attack, --release, --vibrato, --scoop, --portamento "
-                        f"set them)")
+                        f"plain (or as the attack, release, vibrato, scoop and portamento "
+                        f"options set them)")
     return profile.completed(neutral), messages
 
 
