@@ -199,7 +199,7 @@ def test_midi_options_refuse_what_read_midi_refuses(tmp_path, capsys):
     assert cli.main(["play", str(tmp_path / "none.mid"), "--model", "nonesuch", "--output",
                      str(tmp_path / "b.wav"), "--channel", "17"]) == 2
     assert capsys.readouterr().err.strip() == \
-        "timbral play: error: channel: expected a whole number from 1 to 16, got 17"
+        "timbral play: error: --channel: expected a whole number from 1 to 16, got 17"
     assert not (tmp_path / "b.wav").exists()
     # Other refusals, in one line.
     for values, message in (({"track": -1}, "track: expected a whole number >= 0, got -1"),
