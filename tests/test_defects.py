@@ -521,7 +521,7 @@ def test_stream_says_what_transfer_says_of_short_and_many_channel_files(tmp_path
     sf.write(tmp_path / "six.wav", np.stack([six] * 6, axis=1), SR)
     assert cli.main(["stream", str(tmp_path / "one.wav"), "--model", "violin_realtime",
                      "--output", str(tmp_path / "one_out.wav")]) == 2
-    assert "one.wav: 0.1 ms is too short to stream; give at least 40 ms" in capsys.readouterr().err
+    assert "one.wav: 0.1 ms is too short to stream; give at least 20 ms" in capsys.readouterr().err
     assert not (tmp_path / "one_out.wav").exists()
     assert cli.main(["stream", str(tmp_path / "six.wav"), "--model", "violin_realtime",
                      "--output", str(tmp_path / "six_out.wav")]) == 0

@@ -46,9 +46,9 @@ def _stream(args: argparse.Namespace) -> None:
     check_outputs(args.output, overwrite=args.overwrite, inputs=[args.input])
     model = load_model(args.model, device=check_device(args.device))
     audio, _, channels = read_audio(args.input, sample_rate=model.sample_rate)
-    if len(audio) < 2 * model.hop:  # as transfer: two frames at least
+    if len(audio) < model.hop:  # less than a frame: nothing the model can play
         raise CommandError(f"{args.input}: {len(audio) / model.sample_rate * 1000:.1f} ms is too "
-                           f"short to stream; give at least {2000 / model.frame_rate:.0f} ms")
+                           f"short to stream; give at least {1000 / model.frame_rate:.0f} ms")
     processor = _processor(args, model)
     print(f"model {model.name or args.model}: {_describe(processor)}")
     for message in processor.messages + [mono_message(channels, "streamed")] * (channels > 1):

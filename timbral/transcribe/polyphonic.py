@@ -99,6 +99,12 @@ class PolyphonicResult:
     timings: Dict[str, float] = field(default_factory=dict)
 
     @property
+    def played_hz(self) -> np.ndarray:
+        """The pitch (Hz) of every note played, after its moves."""
+        keys = np.array([n.key for n in self.transcription.notes], np.float64)
+        return 440.0 * 2.0 ** ((keys + self.note_semitones - 69.0) / 12.0)
+
+    @property
     def note_on_fraction(self) -> float:
         """Share of the output's time some note of the transcription sounds."""
         return min(1.0, self.transcription.sounding_seconds

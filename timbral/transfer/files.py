@@ -164,8 +164,8 @@ def transfer_file(input_path, model, output_path, controls: Optional[Mapping] = 
         result.messages.append(mono_message(channels) + "; the output is mono")
     start = time.perf_counter()
     sample_rate = sample_rate or result.sample_rate
-    lost = float(np.mean(result.f0_hz[result.mask_on] >= sample_rate / 2)) \
-        if result.mask_on.any() and mix > 0 else 0.0
+    played = result.played_hz
+    lost = float(np.mean(played >= sample_rate / 2)) if len(played) and mix > 0 else 0.0
     if lost > 0.0:
         result.messages.append(f"At {sample_rate} Hz the file holds nothing above "
                                f"{sample_rate // 2} Hz: {lost:.0%} of the notes played are "

@@ -71,6 +71,11 @@ class TransferResult:
         """Share of frames detected as note-on."""
         return float(np.mean(self.mask_on)) if len(self.mask_on) else 0.0
 
+    @property
+    def played_hz(self) -> np.ndarray:
+        """The f0 (Hz) of every note-on frame, as played."""
+        return self.f0_hz[self.mask_on]
+
 
 def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust: bool = True,
              hold_pitch: bool = False, gate: float = 0.5, threshold: float = 1.0,
