@@ -93,6 +93,8 @@ def test_integer_pcm_arrays_are_scaled_like_files():
         pcm = (x * scale + zero).astype(dtype)
         np.testing.assert_allclose(as_mono_audio(pcm), x, atol=1e-6)
         np.testing.assert_allclose(as_audio(torch.from_numpy(pcm))[0].numpy(), x, atol=1e-6)
+    big_endian = (x * 32768).astype(">i2")  # as a raw big-endian file reads
+    np.testing.assert_allclose(as_mono_audio(big_endian), x, atol=1e-6)
     with pytest.raises(ValueError, match="expected real numbers"):
         as_audio(np.zeros(8, np.complex64))
 

@@ -139,8 +139,8 @@ def check_seed(seed, name: str = "seed") -> int:
 
 #: Integer PCM sample formats (as soundfile, scipy.io.wavfile or wave read them) and
 #: their zero and full scale.
-PCM_FORMATS = {np.dtype(np.int8): (0, 2 ** 7), np.dtype(np.uint8): (2 ** 7, 2 ** 7),
-               np.dtype(np.int16): (0, 2 ** 15), np.dtype(np.int32): (0, 2 ** 31)}
+PCM_FORMATS = {("i", 1): (0, 2 ** 7), ("u", 1): (2 ** 7, 2 ** 7), ("i", 2): (0, 2 ** 15),
+               ("i", 4): (0, 2 ** 31)}  # (numpy kind, bytes), either byte order
 
 
 def as_audio(x, name: str = "audio") -> torch.Tensor:
@@ -148,8 +148,8 @@ def as_audio(x, name: str = "audio") -> torch.Tensor:
     Integer PCM (int8, uint8, int16, int32 arrays or tensors) is scaled to [-1, 1)."""
     if isinstance(x, torch.Tensor) and not x.is_floating_point() and x.dtype != torch.bool:
         x = x.cpu().numpy()
-    if isinstance(x, np.ndarray) and x.dtype in PCM_FORMATS:
-        zero, full = PCM_FORMATS[x.dtype]
+    if isinstance(x, np.ndarray) and (x.dtype.kind, x.dtype.itemsize) in PCM_FORMATS:
+        zero, full = PCM_FORMATS[x.dtype.kind, x.dtype.itemsize]
         x = (x.astype(np.float32) - zero) / full
     x = as_tensor(x, name)
     if x.ndim == 1:
