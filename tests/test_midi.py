@@ -572,10 +572,15 @@ def test_a_score_too_long_to_hold_is_refused_before_rendering(tmp_path):
 
 
 def test_a_type_2_file_plays_its_songs_one_after_another(tmp_path):
+    volume = lambda value: mido.Message("control_change", control=7, value=value)  # noqa: E731
     path = write_midi(tmp_path / "songs.mid",
-                      [note_events([MidiNote(0.0, 1.0, 60, 90)]),
-                       note_events([MidiNote(0.5, 1.5, 64, 90)])], midi_type=2)
+                      [[(0.0, volume(100)), (0.5, volume(50)),
+                        *note_events([MidiNote(0.0, 1.0, 60, 90)])],
+                       [(0.0, volume(20)), *note_events([MidiNote(0.5, 1.5, 64, 90)])]],
+                      midi_type=2)
     score = read_midi(path)
+    controls = score.parts[0].controls  # channel 0's, both songs: each song its own
+    assert [controls.volume(t) for t in (0.2, 0.7, 1.2, 2.0)] == [100, 50, 20, 20]
     assert [(n.onset, n.offset, n.pitch) for p in score.parts for n in p.notes] == \
         [(0.0, 1.0, 60), (1.5, 2.5, 64)]  # the second song starts where the first ends
     assert any("type 2 file: its 2 tracks are songs of their own" in m for m in score.messages)

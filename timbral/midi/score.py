@@ -329,7 +329,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
 
     notes: Dict[Tuple[int, int], List[MidiNote]] = {}
     held: Dict[Tuple[int, int, int], Tuple[float, int]] = {}  # (track, channel, key) -> on
-    states = [ChannelState() for _ in range(16)]
+    songs: Dict[int, List[ChannelState]] = {}  # each song its own controllers (one for 0 and 1)
     curves: List[Dict[str, list]] = [{name: [] for name in ChannelState.DEFAULTS}
                                      for _ in range(16)]
     track_end: Dict[int, float] = {}
@@ -341,8 +341,11 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
             notes.setdefault((t, c), []).append(
                 MidiNote(onset, at, k + float(transpose), velocity, t, c))
 
-    for tick, index, _, message in events:
-        at = seconds(tick, index)
+    timed = [(seconds(tick, index), index, order, message) for tick, index, order, message
+             in events]
+    if starts:  # songs in sequence: their events in the order they sound
+        timed.sort(key=lambda e: (e[0], e[1], e[2]))
+    for at, index, _, message in timed:
         track_end[index] = at
         if message.type in ("note_on", "note_off"):
             key = (index, message.channel, message.note)
@@ -351,11 +354,18 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
             if message.type == "note_on" and message.velocity > 0:
                 held[key] = (at, message.velocity)
         elif message.type in ("pitchwheel", "control_change"):
-            state = states[message.channel]
+            song = index if starts else 0
+            state = songs.setdefault(song, [ChannelState() for _ in range(16)])[message.channel]
             for name in state.apply(message):
                 curves[message.channel][name].append((at, state.values[name]))
     for key in list(held):  # notes never released end with their track
         end_note(key, track_end[key[0]])
+    for c, name in ((c, name) for c in range(16) for name in ChannelState.DEFAULTS):
+        points = curves[c][name]
+        if starts and points:  # a song starts with the defaults, not the last song's values
+            resets = [(starts[i], ChannelState.DEFAULTS[name], 0) for i in starts if i]
+            curves[c][name] = [(t, v) for t, v, _ in sorted(
+                resets + [(t, v, 1) for t, v in points], key=lambda p: (p[0], p[2]))]
 
     def controls(c: int) -> ChannelControls:
         steps = {name: StepCurve([t for t, _ in v], [x for _, x in v],
@@ -369,7 +379,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     messages = []
     if starts and sum(1 for k in counts if k) > 1:
         messages.append(f"a type 2 file: its {len(midi.tracks)} tracks are songs of their own, "
-                        f"played one after another (choose one with --track)")
+                        f"played one after another (the track option picks one)")
     wanted = channel - 1 if channel is not None else None
     parts = []
     for (t, c), part_notes in sorted(notes.items()):
