@@ -52,6 +52,7 @@ def refuse_existing(*paths, overwrite: bool = False, inputs=()) -> None:
     Commands that write several files call this before any work, so a refusal
     never leaves some outputs written and others not.
     """
+    inputs = list(inputs)
     names = {Path(p).resolve() for p in inputs}
     files = {(st.st_dev, st.st_ino) for st in map(_stat, inputs) if st is not None}
     for path in map(Path, paths):

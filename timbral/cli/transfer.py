@@ -72,6 +72,7 @@ def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool)
     """Every output, before any work: writable, not existing (unless --overwrite),
     never one of the inputs, never one name twice."""
     from ..audio import check_sample_rate
+    from ..files import refuse_existing
     from ..transfer.files import check_mix, check_outputs
 
     if args.jobs < 1:
@@ -86,15 +87,17 @@ def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool)
         raise CommandError("--plots writes the pictures beside the output; --plot and "
                            "--spectrogram name them: give one or the other")
     check_device(args.device)
+    outputs = [path for _, out in pairs for path in (out, *filter(None, _pictures(args, out,
+                                                                                   many)))]
     written = set()
+    for path in outputs:
+        if path.resolve() in written:
+            raise CommandError(f"{path}: named for two outputs; give each its own name")
+        written.add(path.resolve())
+    # every output against every input in one call: a set lookup each
+    refuse_existing(*outputs, overwrite=True, inputs=[source for source, _ in pairs])
     for _, out in pairs:
-        for path in (out, *filter(None, _pictures(args, out, many))):
-            if path.resolve() in written:
-                raise CommandError(f"{path}: named for two outputs; give each its own name")
-            written.add(path.resolve())
-    inputs = [source for source, _ in pairs]
-    for _, out in pairs:
-        check_outputs(out, *_pictures(args, out, many), overwrite=args.overwrite, inputs=inputs,
+        check_outputs(out, *_pictures(args, out, many), overwrite=args.overwrite,
                       sample_rate=args.sample_rate)
 
 

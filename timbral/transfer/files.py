@@ -151,7 +151,8 @@ def transfer_file(input_path, model, output_path, controls: Optional[Mapping] = 
     mix = check_mix(mix)
     if sample_rate is not None:
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
-    check_outputs(output_path, plot, spectrogram, overwrite, sample_rate=sample_rate)
+    check_outputs(output_path, plot, spectrogram, overwrite, inputs=[input_path],
+                  sample_rate=sample_rate)
     start = time.perf_counter()
     audio, rate, channels = read_audio(input_path)
     decode = time.perf_counter() - start
