@@ -106,7 +106,7 @@ def test_oscillator_bank_phase_and_nyquist():
     # Inclusive cumsum: sample n is sin((n + 1) * omega); >= Nyquist is silent.
     assert audio[0, :, 0].numpy() == pytest.approx(np.sin(omega * np.arange(1, 51)), abs=1e-5)
     assert audio[0, :, 1:].abs().max().item() == 0.0
-    with pytest.raises(ValueError, match="of the same length, got \\[1, 50, 3\\] and \\[1, 40, 3\\]"):
+    with pytest.raises(ValueError, match=r"same length, got \[1, 50, 3\] and \[1, 40, 3\]"):
         core.oscillator_bank(freq, amps[:, :40], sr)
     with pytest.raises(ValueError, match="has no dimension 1 to sum along"):
         core.angular_cumsum(torch.ones(10))

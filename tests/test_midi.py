@@ -220,7 +220,8 @@ def test_read_midi_says_what_is_wrong_in_one_line(tmp_path):
     assert read_midi(path, track=np.int64(0), tempo_scale=np.float32(2.0)).duration == 0.5
     for call, match in ((lambda: read_midi(tmp_path / "none.mid"), "no such file"),
                         (lambda: read_midi(tmp_path / "cut.mid"), r"MIDI file \(it ends early\)"),
-                        (lambda: read_midi(stopped), "a tempo of 0 microseconds per beat at tick 0"),
+                        (lambda: read_midi(stopped), "a tempo of 0 microseconds per beat at "
+                                                     "tick 0"),
                         (lambda: read_midi(tmp_path / "bad.mid"), "not a readable standard MIDI"),
                         (lambda: read_midi(path, track=3), "has tracks 0..0"),
                         (lambda: read_midi(path, channel=2), r"channel 2: no notes to play "

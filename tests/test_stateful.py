@@ -153,9 +153,9 @@ def test_gradients_flow_through_the_stateful_graph():
 
 
 def test_voices_mixed_before_the_room_give_the_mix_of_their_rooms():
-    """process with a state from init_state(mix=True) runs the room once on the rows' sum: the same audio as the sum
-    of the rows' own outputs (a convolution is linear), chunk after chunk; a model whose
-    last processor is not a room refuses."""
+    """process, with a state from init_state(mix=True), runs the room once on the rows' sum:
+    the same audio as the sum of the rows' own outputs (a convolution is linear), chunk
+    after chunk; a model whose last processor is not a room refuses."""
     torch.manual_seed(4)
     model = Autoencoder(preset_config("cpu-fast", reverb="bands")).eval()
     batch, frames = 3, 12

@@ -178,7 +178,7 @@ def test_what_the_output_cannot_hold_is_said(small_model, clip, tmp_path):
     audio, rate = clip
     sf.write(tmp_path / "in.wav", audio, rate)
     high = transfer(audio, rate, small_model, semitones=24.0, pitch_shift=2.0)
-    assert any("above MIDI 110 (4699 Hz) and are held there" in m for m in high.messages)
+    assert any("above MIDI 110 (4699 Hz) and is held there" in m for m in high.messages)
     assert not any("MIDI 110" in m for m in transfer(audio, rate, small_model).messages)
     done = transfer_file(tmp_path / "in.wav", small_model, tmp_path / "low.wav",
                          sample_rate=1000)

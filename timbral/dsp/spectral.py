@@ -59,7 +59,8 @@ def loudness_window(definition: str, hop: int) -> int:
     apart: its ``n_fft``, or the next power of two from ``hop`` when frames are
     further apart than that (a 48 kHz model at 50 frames/s: 1024), so that no
     sample goes unheard. :func:`compute_loudness` scales v2's power by ``n_fft /
-    window`` then, so a tone or a noise reads the same level in either window."""
+    window`` then, so a tone or a noise reads the same level in either window (v1,
+    an average of dB over bins, is left as Magenta defines it)."""
     check_choice(definition, "definition", tuple(LOUDNESS_DEFINITIONS))
     return max(LOUDNESS_DEFINITIONS[definition]["n_fft"], next_power_of_2(int(hop)))
 
@@ -400,10 +401,9 @@ def compute_loudness(audio, sample_rate: float = 16000, frame_rate: float = 250,
     check_choice(definition, "definition", tuple(LOUDNESS_DEFINITIONS))
     defaults = LOUDNESS_DEFINITIONS[definition]
     hop = frame_hop(sample_rate, frame_rate)
-    window = loudness_window(definition, hop)
-    n_fft = check_size(window if n_fft is None else n_fft, "n_fft", 2)
-    # a window widened past the definition's: its power is per n_fft samples (same level)
-    scale = defaults["n_fft"] / window if n_fft == window else 1.0
+    # a window widened past the definition's reads the same level (v2's power grows with it)
+    scale = defaults["n_fft"] / loudness_window(definition, hop) if n_fft is None else 1.0
+    n_fft = check_size(loudness_window(definition, hop) if n_fft is None else n_fft, "n_fft", 2)
     range_db = check_positive(defaults["range_db"] if range_db is None else range_db, "range_db")
     ref_db = float(defaults["ref_db"] if ref_db is None else ref_db)
     padding = defaults["padding"] if padding is None else padding

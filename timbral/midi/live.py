@@ -181,7 +181,7 @@ class NoteEngine:
       voices: voices at once; 1 plays a monophonic instrument (overlapping keys
         slur).
       overrides: :data:`~.expression.OVERRIDES` values for the profile.
-      seed: the noise seed (voice ``i`` uses ``seed + i``).
+      seed: the noise seed (voice ``i`` uses ``seed + i``, modulo 2 ** 32).
       record: keep every frame's f0 and loudness per voice in :attr:`record`
         (memory grows: for tests and pictures).
       rollback: note messages roll back to an earlier frame (see the module
@@ -217,7 +217,7 @@ class NoteEngine:
     def reset(self) -> None:
         """Silence, every voice idle, controllers at their defaults, frame 0 next."""
         self.state = self.model.init_state(self.n_voices, self.mix)
-        self.noises = [PositionalNoise(self.seed + v) for v in range(self.n_voices)]
+        self.noises = [PositionalNoise((self.seed + v) % 2 ** 32) for v in range(self.n_voices)]
         self.voices = [_Voice(self.profile) for _ in range(self.n_voices)]
         self.channels = [ChannelState() for _ in range(16)]
         self.frames = 0

@@ -85,7 +85,7 @@ def play_score(score: Score, model: Autoencoder,
         :data:`~.curves.LEGATO_GAP` seconds.
       overrides: :data:`~.expression.OVERRIDES` values applied to every
         model's profile (e.g. ``{"vibrato": 0}``).
-      seed: noise seed (voice ``i`` uses ``seed + i``).
+      seed: noise seed (voice ``i`` uses ``seed + i``, modulo 2 ** 32).
       progress: a progress bar over voices.
     """
     model = as_model(model)
@@ -120,7 +120,7 @@ def play_score(score: Score, model: Autoencoder,
         n_frames = int(np.ceil(end * m.frame_rate)) + 1
         f0, loudness = voice_curves(voice.notes, voice.part.controls, profiles[id(m)],
                                     m.frame_rate, n_frames, legato)
-        audio = render(m, f0, loudness, seed=seed + i)
+        audio = render(m, f0, loudness, seed=(seed + i) % 2 ** 32)
         if m.sample_rate != rate:
             audio = resample_audio(audio, m.sample_rate, rate)
         audio = np.pad(audio, (0, max(0, len(mix) - len(audio))))[:len(mix)]

@@ -68,8 +68,8 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
     samples after the last frame are rendered with its controls held.
     """
     hop, device = model.hop, model.device
-    f0, ld = (as_controls(curve, name, channels=1) for curve, name in ((f0_hz, "f0_hz"),
-                                                                       (loudness_db, "loudness_db")))
+    f0, ld = (as_controls(curve, name, channels=1)
+              for curve, name in ((f0_hz, "f0_hz"), (loudness_db, "loudness_db")))
     for curve, name in ((f0, "f0_hz"), (ld, "loudness_db")):
         if curve.shape[0] != 1:
             raise ValueError(f"{name}: expected one curve [n_frames], got {curve.shape[0]} curves")

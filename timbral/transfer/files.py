@@ -21,7 +21,7 @@ import numpy as np
 from ..audio import (WRITE_FORMATS, check_output_rate, check_sample_rate, mono_message, read_audio,
                      resample_audio, save_audio)
 from ..files import check_writable, refuse_existing
-from .pipeline import TransferResult, transfer
+from .pipeline import TransferResult, share_text, transfer
 
 #: matplotlib is not promised to be thread-safe: one picture is drawn at a time,
 #: whichever thread (CLI jobs, web app workers) asks.
@@ -169,8 +169,8 @@ def transfer_file(input_path, model, output_path, controls: Optional[Mapping] = 
     lost = float(np.mean(played >= sample_rate / 2)) if len(played) and mix > 0 else 0.0
     if lost > 0.0:
         result.messages.append(f"At {sample_rate} Hz the file holds nothing above "
-                               f"{sample_rate // 2} Hz: {lost:.0%} of the notes played are "
-                               f"higher and are lost; write at a higher sample rate.")
+                               f"{sample_rate // 2} Hz: {share_text(lost)} of what is played is "
+                               f"higher and is lost; write at a higher sample rate.")
     save_audio(output_path, _mix(result, audio, rate, mix, sample_rate), sample_rate,
                overwrite=overwrite)
     encode = time.perf_counter() - start

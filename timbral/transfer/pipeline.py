@@ -156,9 +156,9 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     f0, ld = apply_manual_shifts(f0, ld, c["pitch_shift"], c["semitones"], c["loudness_shift"])
     capped = float(np.mean(f0[mask] >= MAX_F0_HZ * 0.999)) if mask.any() else 0.0
     if capped > 0.0:
-        messages.append(f"{capped:.0%} of the notes played would lie above MIDI 110 "
-                        f"({MAX_F0_HZ:.0f} Hz) and are held there; shift less (pitch shift, "
-                        f"semitones).")
+        messages.append(f"{share_text(capped)} of what is played would lie above MIDI 110 "
+                        f"({MAX_F0_HZ:.0f} Hz) and is held there; shift less (pitch shift, "
+                        f"semitones, or adjust off).")
     ld = floor_loudness(ld, voiced)
     timings["adjust"] = time.perf_counter() - start
 
@@ -169,6 +169,11 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     timings["synthesis"] = time.perf_counter() - start
     return TransferResult(output, model.sample_rate, features, f0, ld, mask, ratio,
                           c["threshold"], adjusted, messages, timings, voicing)
+
+
+def share_text(share: float) -> str:
+    """A share for a message: "37 %", or "under 1 %" rather than "0 %"."""
+    return "under 1 %" if share < 0.005 else f"{share:.0%}".replace("%", " %")
 
 
 def gate_message(voicing: Voicing) -> str:
