@@ -288,10 +288,10 @@ def speech_section(model_off, model_str) -> None:
                 cells = []
                 for run, model in ((offline, model_off), (streamed, model_str)):
                     out, played, _, hop = run(x, model, hold_pitch=hold)
-                    if model.frame_rate not in voicings:
-                        voicings[model.frame_rate] = reference_voicing(clean, model.frame_rate,
-                                                                       len(played))
-                    voiced = voicings[model.frame_rate]
+                    key = (model.frame_rate, len(played))
+                    if key not in voicings:
+                        voicings[key] = reference_voicing(clean, model.frame_rate, len(played))
+                    voiced = voicings[key]
                     power = frame_power(out, hop, len(played))
                     cells.append(power[~voiced].sum() / max(power.sum(), 1e-30))
                 print(f"  {label:<28} hold_pitch={str(hold):<5}: offline {cells[0]:.3f}, "

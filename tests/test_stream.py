@@ -169,6 +169,7 @@ def test_what_a_stream_takes_in(model):
     np.testing.assert_array_equal(stream_audio(processor, pcm),
                                   stream_audio(processor, pcm.astype(np.float32) / 32768))
     processor.reset()
+    assert processor.process(np.zeros((320, 1), np.float32)).shape == (320,)  # a device's frames
     for block, says in ((np.zeros((2, 320)), "expected mono"),
                         (np.zeros(320, np.complex64), "expected real numbers"),
                         ("abc", "expected real numbers"), (np.zeros(160), "expected 320")):

@@ -145,10 +145,13 @@ PCM_FORMATS = {("i", 1): (0, 2 ** 7), ("u", 1): (2 ** 7, 2 ** 7), ("i", 2): (0, 
 
 def as_audio(x, name: str = "audio") -> torch.Tensor:
     """Audio as ``[batch, n_samples]``; a 1-D ``[n_samples]`` input gains a batch dim.
-    Integer PCM (int8, uint8, int16, int32 arrays or tensors) is scaled to [-1, 1)."""
+    Integer PCM (int8, uint8, int16, int32 arrays or tensors) is scaled to [-1, 1);
+    other integers (int64: Python lists of ints) are taken as they are."""
     if isinstance(x, torch.Tensor) and not x.is_floating_point() and x.dtype != torch.bool:
-        x = x.cpu().numpy()
-    if isinstance(x, np.ndarray) and (x.dtype.kind, x.dtype.itemsize) in PCM_FORMATS:
+        pcm = PCM_FORMATS.get(("u" if x.dtype == torch.uint8 else "i", x.element_size()))
+        if pcm is not None:  # on the tensor's own device
+            x = (x.to(torch.float32) - pcm[0]) / pcm[1]
+    elif isinstance(x, np.ndarray) and (x.dtype.kind, x.dtype.itemsize) in PCM_FORMATS:
         zero, full = PCM_FORMATS[x.dtype.kind, x.dtype.itemsize]
         x = (x.astype(np.float32) - zero) / full
     x = as_tensor(x, name)

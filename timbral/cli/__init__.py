@@ -46,7 +46,8 @@ def _in_flags(message: str, flags: dict) -> str:
     """A library message that starts with an argument's name ("clip_seconds: ...")
     names the command's flag instead ("--clip-seconds: ...")."""
     name, colon, rest = message.partition(":")
-    return f"{flags[name]}:{rest}" if colon and name in flags else message
+    named = colon and name in flags and not os.path.exists(name)  # not a file of that name
+    return f"{flags[name]}:{rest}" if named else message
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -110,7 +110,7 @@ def play_score(score: Score, model: Autoencoder,
         raise ValueError(f"{score.path}: {len(voices)} voice(s) for {_duration(end)} is more "
                          f"than timbral plays at once ({MAX_VOICE_SECONDS / 3600:g} h of "
                          f"voices x length); cut the file, or play fewer tracks or faster "
-                         f"(--track, --tempo-scale)")
+                         f"(the track and tempo scale options)")
     messages.append(f"{len(score.notes)} notes in {len(score.parts)} part(s) -> "
                     f"{len(voices)} voice(s), {end:.1f} s")
     messages.extend(_range_warnings(voices))

@@ -23,7 +23,8 @@ Latency and the meaning of its parts: :mod:`.engine` and ``docs/streaming.md``.
 """
 
 from .adjust import AdjustedFrame, StreamingAdjust
-from .engine import StreamProcessor, StreamStats, as_model, engine_delay, stream_audio
+from ..zoo import as_model
+from .engine import StreamProcessor, StreamStats, engine_delay, stream_audio
 from .features import (DEFAULT_STREAM_TRACKER, STREAM_TRACKERS, CausalCrepe, CausalFeatures,
                        CausalLoudness, InputHistory)
 from .live import AudioDevice, LiveAudio, LiveAudioError, LiveReport

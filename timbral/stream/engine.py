@@ -234,10 +234,12 @@ class StreamProcessor:
         return f0, floor_loudness(ld, voiced), note_on, voiced
 
     def process(self, block) -> np.ndarray:
-        """One block of input (mono ``[n]`` or ``[1, n]``, float or integer PCM) -> the same
-        number of output samples. NaN and infinite samples are taken as silence (a
-        live stream goes on)."""
+        """One block of input (mono ``[n]``, ``[1, n]`` or ``[n, 1]``; float or integer
+        PCM) -> the same number of output samples. NaN and infinite samples are taken
+        as silence (a live stream goes on)."""
         start = time.perf_counter()
+        if getattr(block, "ndim", 1) == 2 and block.shape[-1] == 1:  # a device's [n, 1] frames
+            block = block[:, 0]
         x = as_audio(block, "block")
         if x.shape[0] != 1:
             raise ValueError(f"block: expected mono [n] samples, got shape {list(x.shape)}; "

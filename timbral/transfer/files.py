@@ -27,7 +27,7 @@ from .pipeline import TransferResult, share_text, transfer
 #: whichever thread (CLI jobs, web app workers) asks.
 _PLOT_LOCK = threading.Lock()
 
-#: Said when a stereo file is transferred: the model plays one line.
+
 @dataclass
 class FileTransfer:
     """What :func:`transfer_file` did.

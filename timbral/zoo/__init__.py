@@ -55,14 +55,14 @@ def list_models() -> List[dict]:
             for name, path in shipped_models().items()]
 
 
-def _model_root(path: Path) -> Path:
+def _model_root(path: Path, top: bool = True) -> Path:
     """The folder inside an extracted zip that holds the model (the top or its only child)."""
     if is_model_folder(path):
         return path
     children = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith("__MACOSX")]
     if len(children) == 1:
-        return _model_root(children[0])
-    if len(children) > 1:
+        return _model_root(children[0], top=False)
+    if len(children) > 1 and top:  # several folders zipped; deeper, a model folder's own
         names = ", ".join(sorted(p.name for p in children)[:4])
         raise ValueError(f"the zip holds {len(children)} folders ({names}); zip one model's "
                          f"folder")
@@ -121,7 +121,8 @@ def load_model(model: Union[str, Path], loudness_definition: Optional[str] = Non
     if loudness_definition not in (None, "v1", "v2"):
         raise ValueError(f"loudness_definition: expected 'v1' or 'v2', got "
                          f"{loudness_definition!r}")
-    return _load(model, loudness_definition).to(check_device(device, "device"))
+    device = check_device(device, "device")  # before any loading
+    return _load(model, loudness_definition).to(device)
 
 
 def _load(model: Union[str, Path], loudness_definition: Optional[str]) -> Autoencoder:
