@@ -863,6 +863,22 @@ def test_sessions_are_private_and_cleaned_up(server, clips):
     assert not (roots[0] / alice).exists()
     assert server.api("GET", info["url"])[0] == 404
     assert server.api("GET", example["url"])[1] == bobs
+    # A page closed while its upload arrives: told its session ended, nothing left behind.
+    carol = server.session()
+    body = clips[0].read_bytes()
+    host, port = server.url.split("//")[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(f"POST /api/session/{carol}/audio?name=late.wav HTTP/1.1\r\nHost: "
+                    f"{host}:{port}\r\nContent-Length: {len(body)}\r\n"
+                    f"Connection: close\r\n\r\n".encode() + body[:1000])
+        time.sleep(0.3)
+        assert server.api("POST", f"/api/session/{carol}/close")[0] == 200
+        raw.sendall(body[1000:])
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 404") and b"session has ended" in answer
+    assert not (roots[0] / carol).exists()
 
 
 def test_offline_and_loopback_only(server):

@@ -69,6 +69,8 @@ RESULT_PREFIXES = ("output-", "notes-", "spectrograms-", "played-", "roll-")
 #: Query parameters of the MIDI route that are not :data:`timbral.midi.controls.OPTIONS`.
 MIDI_REQUEST_KEYS = ("name", "model", "plot")
 _UPLOADED = "uploaded"  # model id of a session's own uploaded zip
+SESSION_ENDED = ("this page's session has ended (the server restarted, or the page was idle "
+                 "too long); reload the page")
 
 
 class ModelStore:
@@ -195,10 +197,18 @@ class App:
         sid = request.path_params["sid"]
         session = self.sessions.get(sid) if _SESSION_ID.match(sid) else None
         if session is None:
-            raise HTTPError(404, "this page's session has ended (the server restarted, or the "
-                                 "page was idle too long); reload the page")
+            raise HTTPError(404, SESSION_ENDED)
         session.last_used = time.monotonic()
         return session
+
+    async def receive(self, request: Request, session: Session, path: Path, limit_mb: float,
+                      name: str, option: str) -> None:
+        """:func:`receive` an upload into ``session``; a 404 when the page closed its
+        session while the body arrived (its folder is gone)."""
+        await receive(request, path, int(limit_mb * MB), name, option)
+        if self.sessions.get(request.path_params["sid"]) is not session:
+            path.unlink(missing_ok=True)
+            raise HTTPError(404, SESSION_ENDED)
 
     def close_session(self, sid: str) -> None:
         session = self.sessions.pop(sid, None)
@@ -249,8 +259,8 @@ class App:
         async with session.lock:
             number = session.next_number()
             path = session.folder / f"source-{number}{suffix}"
-            await receive(request, path, int(self.limits.max_upload_mb * MB), name,
-                          "--max-upload-mb")
+            await self.receive(request, session, path, self.limits.max_upload_mb, name,
+                               "--max-upload-mb")
             return await self._accept_audio(session, path, name, number)
 
     async def use_example(self, request: Request) -> Response:
@@ -291,7 +301,8 @@ class App:
             path = session.folder / f"model-{session.next_number()}.zip"
             limit = int(self.limits.max_model_mb * MB)
             try:
-                await receive(request, path, limit, name, "--max-model-mb")
+                await self.receive(request, session, path, self.limits.max_model_mb, name,
+                                   "--max-model-mb")
                 model = await asyncio.get_running_loop().run_in_executor(
                     None, load_uploaded_model, path, name, limit, self.models.device)
             finally:
@@ -414,8 +425,8 @@ class App:
             number = session.next_number()
             path = session.folder / f"score-{number}.mid"
             try:
-                await receive(request, path, int(self.limits.max_midi_mb * MB), name,
-                              "--max-midi-mb")
+                await self.receive(request, session, path, self.limits.max_midi_mb, name,
+                                   "--max-midi-mb")
                 out = await self._run_job(session, self._play_work, path, name, model,
                                           model_id, options, session.folder, number,
                                           plot == "true")
