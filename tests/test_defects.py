@@ -545,3 +545,32 @@ def test_an_output_folder_inside_the_inputs_and_plots_for_one_file(tmp_path, cap
     assert {"one.png", "one.spectrogram.png", "one.wav"} <= set(_files(tmp_path))
     assert cli.main([*one, "--plot", str(tmp_path / "p.png"), "--overwrite"]) == 2
     assert "--plots writes the pictures beside the output" in capsys.readouterr().err
+
+
+def test_prepare_into_its_own_input_folder_twice_and_other_surprises(tmp_path, capsys):
+    """The dataset inside its input folder is not read as input the second time; the same
+    audio twice is prepared once and said; a dataset re-prepared from other inputs says
+    which files it leaves out; a frame rate of 0 and a manifest that is not an object get
+    one line."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(2):
+        sf.write(clips / f"c{i}.wav", _tone(seconds=5.0, hz=330 + 50 * i), SR)
+    sf.write(clips / "same.wav", _tone(seconds=5.0, hz=330), SR)  # c0 again
+    data = clips / "ds"
+    for _ in range(2):
+        with pytest.warns(UserWarning, match="same.wav: the same audio as .*c0.wav; prepared "
+                                             "once"):
+            assert cli.main(["prepare", str(clips), "--output", str(data)]) == 0
+        assert "2 file(s)" in capsys.readouterr().out
+    with pytest.warns(UserWarning, match=r"listed 1 file\(s\) not given this time"):
+        assert cli.main(["prepare", str(clips / "c0.wav"), "--output", str(data)]) == 0
+    assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "d0"),
+                     "--frame-rate", "0"]) == 2
+    assert "--frame-rate: expected an integer >= 1, got 0" in capsys.readouterr().err
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "manifest.json").write_text("[1, 2]")
+    for argv in (["prepare", str(clips), "--output", str(tmp_path / "odd")],
+                 ["train", str(tmp_path / "odd"), "--output", str(tmp_path / "m")]):
+        assert cli.main(argv) == 2
+        assert "not a timbral dataset" in _one_error_line(capsys.readouterr().err, argv[0])

@@ -128,8 +128,11 @@ def _check_output(output: Path, settings: Settings) -> None:
         raise ValueError(f"{output}: is a file; give a folder for the dataset (--output)")
     manifest = output / MANIFEST_FILE
     if manifest.exists():
-        old = json.loads(manifest.read_text())
-        if old.get("format") != FORMAT:
+        try:
+            old = json.loads(manifest.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if not isinstance(old, dict) or old.get("format") != FORMAT:
             raise ValueError(f"{output}: holds a manifest.json that is not a timbral dataset")
         if old.get("settings") != settings.key():
             raise ValueError(f"{output}: was prepared with other settings {old.get('settings')}; "
@@ -172,7 +175,8 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     output = Path(output)
     workers = check_size(workers, "workers")
     tracker = get_pitch_tracker(pitch_tracker)
-    settings = Settings(check_sample_rate(sample_rate), int(frame_rate), tracker.name,
+    settings = Settings(check_sample_rate(sample_rate), check_size(frame_rate, "frame_rate"),
+                        tracker.name,
                         loudness_definition, float(validation_fraction),
                         check_positive(min_seconds, "min_seconds"))
     if not 0.0 < settings.validation_fraction < 0.5:
@@ -180,7 +184,7 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
                          f"{validation_fraction}")
     if settings.sample_rate % settings.frame_rate:
         raise ValueError(f"frame_rate: {frame_rate} must divide the sample rate {sample_rate}")
-    files = find_audio_files(inputs)
+    files = find_audio_files(inputs, exclude=output)  # not the dataset's own items
     if not files:
         raise ValueError(f"no audio files found in {', '.join(map(str, inputs))} (looked for "
                          f"wav, flac, ogg, mp3, opus, aiff)")
@@ -197,6 +201,14 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
             raise ValueError(f"shard: expected k/n with 0 <= k < n, got {k}/{n}")
         files = files[k::n]
     _check_output(output, settings)
+    if (output / MANIFEST_FILE).exists() and shard is None:
+        given = {str(f) for f in files}
+        listed = json.loads((output / MANIFEST_FILE).read_text()).get("files", [])
+        dropped = [f["source"] for f in listed if f.get("source") not in given]
+        if dropped:
+            warnings.warn(f"{output}: its manifest listed {len(dropped)} file(s) not given this "
+                          f"time (such as {dropped[0]}); they are left out: give every input "
+                          f"in one call to keep them", stacklevel=2)
     items = output / "items"
     items.mkdir(parents=True, exist_ok=True)
 
@@ -223,8 +235,14 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     if not good:
         raise ValueError(f"no usable audio among {len(files)} file(s): "
                          f"{skipped[0]['source']}: {skipped[0]['skipped']}")
-    unique = {r["id"]: r for r in good}  # the same content twice is one item
-    held_ids = {r["id"] for r in unique.values() if _held_out(r["source"], validation_files)}
+    unique: dict = {}  # the same content twice is one item, under its first name
+    for r in good:
+        unique.setdefault(r["id"], r)
+    for r in good:
+        if unique[r["id"]] is not r:
+            warnings.warn(f"{r['source']}: the same audio as {unique[r['id']]['source']}; "
+                          f"prepared once", stacklevel=2)
+    held_ids = {r["id"] for r in good if _held_out(r["source"], validation_files)}
     if len(held_ids) == len(unique):
         raise ValueError("validation_files: every usable file would be held out; leave some "
                          "to train")
@@ -277,7 +295,8 @@ def read_manifest(dataset) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or manifest.get("version") != VERSION:
         raise ValueError(f"{path}: not a timbral dataset manifest (version {VERSION})")
     return manifest
 
