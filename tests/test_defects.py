@@ -574,3 +574,28 @@ def test_prepare_into_its_own_input_folder_twice_and_other_surprises(tmp_path, c
                  ["train", str(tmp_path / "odd"), "--output", str(tmp_path / "m")]):
         assert cli.main(argv) == 2
         assert "not a timbral dataset" in _one_error_line(capsys.readouterr().err, argv[0])
+
+
+def test_train_leaves_what_is_not_its_own_and_reads_past_a_cut_metrics_line(violin_dataset,
+                                                                          tmp_path, capsys):
+    """A folder holding a train/ the user made is not taken for a stopped run (its files
+    were overwritten); a metrics line cut short by a kill does not stop --resume; an absurd
+    batch is refused before any memory is taken."""
+    own = tmp_path / "mine"
+    (own / "train").mkdir(parents=True)
+    (own / "train" / "curve.png").write_text("precious")
+    assert cli.main(["train", str(violin_dataset), "--output", str(own), "--steps", "2"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (own / "train" / "curve.png").read_text() == "precious"
+    assert cli.main(["train", str(violin_dataset), "--output", str(tmp_path / "big"),
+                     "--batch-size", "100000"]) == 2
+    assert "--batch-size: expected at most 512, got 100,000" in capsys.readouterr().err
+    out = tmp_path / "run"
+    argv = ["train", str(violin_dataset), "--output", str(out), "--batch-size", "2",
+            "--checkpoint-every", "2"]
+    assert cli.main([*argv, "--steps", "2"]) == 0
+    with open(out / "train" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 3, "seco')  # a kill -9 in the middle of a write
+    assert cli.main([*argv, "--steps", "4", "--resume"]) == 0
+    rows = (out / "train" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in rows] == [1, 2, 3, 4]

@@ -126,12 +126,20 @@ def _stop_requests() -> Iterator[list]:
         signal.signal(signal.SIGINT, previous)
 
 
+#: The most steps and windows per step a run takes (a batch is held in memory at once).
+MAX_STEPS, MAX_BATCH = 10_000_000, 512
+#: What a run writes in its ``train/`` folder.
+RUN_FILES = (CHECKPOINT, METRICS, "ranks.json", "tensorboard")
+
+
 def _unstarted(output: Path) -> bool:
     """Whether ``output`` holds only a run stopped before its first checkpoint:
-    ``train/`` (metrics, logs) and nothing else, no checkpoint."""
+    ``train/`` with nothing but a run's own files (metrics, logs), no checkpoint."""
     entries = list(output.iterdir()) if output.is_dir() else []
-    return (bool(entries) and all(p.name == "train" for p in entries)
-            and not (output / "train" / CHECKPOINT).exists())
+    run = output / "train"
+    return (bool(entries) and all(p.name == "train" for p in entries) and run.is_dir()
+            and all(p.name in RUN_FILES for p in run.iterdir())
+            and not (run / CHECKPOINT).exists())
 
 
 def _seed(*values: int) -> int:
@@ -229,6 +237,9 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
                          (checkpoint_every, "checkpoint_every")):
         if value is not None:
             check_size(value, label)
+    for value, label, most in ((steps, "steps", MAX_STEPS), (batch_size, "batch_size", MAX_BATCH)):
+        if value is not None and value > most:
+            raise ValueError(f"{label}: expected at most {most:,}, got {value:,}")
     if learning_rate is not None:
         check_positive(learning_rate, "learning_rate")
     if max_minutes is not None:
@@ -252,6 +263,10 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     if resume:
         _, info = read_checkpoint_info(checkpoint_path)
         config = info["config"]
+        kept = config["training"]["batch_size"]
+        if batch_size is not None and batch_size != kept and rank == 0:
+            warnings.warn(f"batch_size: a resumed run keeps its own ({kept}); {batch_size} is "
+                          f"not used", stacklevel=2)
     else:
         if output.exists() and any(output.iterdir()) and not _unstarted(output):
             raise ValueError(f"{output}: already exists; pass --resume to continue its training "
@@ -466,7 +481,14 @@ def _read_history(path: Path, up_to_step: int) -> List[dict]:
     after its last checkpoint and are dropped, keeping the curve continuous)."""
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill or a full disk: not a row
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int):
+            rows.append(row)
     return [r for r in rows if r["step"] <= up_to_step]
 
 
