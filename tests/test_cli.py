@@ -88,3 +88,15 @@ def test_render_bounds_its_lengths_and_names_the_flags(tmp_path, capsys):
         assert cli.main(["render", "flute", "--output", str(tmp_path / "r"), flag]) == 2
         assert f"timbral render: error: {says}" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_render_keeps_files_that_are_not_its_clips(tmp_path, capsys):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "flute_0.flac").write_bytes(b"a recording of mine")
+    assert cli.main(["render", "flute", "--output", str(folder), "--minutes", "0.2",
+                     "--clip-seconds", "10"]) == 2
+    assert "flute_0.flac: exists and is no rendered clip" in capsys.readouterr().err
+    assert (folder / "flute_0.flac").read_bytes() == b"a recording of mine"
+    assert cli.main(["render", "flute", "--output", str(folder / "flute_0.flac")]) == 2
+    assert "flute_0.flac: is a file; give a folder for the clips" in capsys.readouterr().err

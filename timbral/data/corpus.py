@@ -59,6 +59,8 @@ def render_corpus(instrument: str, minutes: float, folder, seed: int = 0,
     seed = check_seed(seed)
     font = resolve_soundfont(soundfont).resolve()
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: is a file; give a folder for the clips (--output)")
     n_clips = max(1, int(np.ceil(minutes * 60 / clip_seconds)))
     paths = [folder / f"{inst.name}_{seed + i}.flac" for i in range(n_clips)]
     wanted = {"soundfont": str(font), "clip_seconds": clip_seconds, "sample_rate": sample_rate}
@@ -82,11 +84,14 @@ def render_corpus(instrument: str, minutes: float, folder, seed: int = 0,
 
 
 def _check_kept(path: Path, wanted: dict) -> None:
-    """Raise (one line) if the clip at ``path`` exists but was rendered with another
-    SoundFont, clip length or sample rate than ``wanted`` (keys absent from an
-    older notes file are not compared)."""
+    """Raise (one line) if a file at ``path`` is not a clip of a corpus (no notes file
+    beside it), or was rendered with another SoundFont, clip length or sample rate
+    than ``wanted`` (keys absent from an older notes file are not compared)."""
     notes_path = path.with_suffix(".notes.json")
-    if not (path.exists() and notes_path.exists()):
+    if path.exists() and not notes_path.exists():  # not a clip this renders: someone's file
+        raise ValueError(f"{path}: exists and is no rendered clip (no {notes_path.name} beside "
+                         f"it); choose another --output folder")
+    if not path.exists():
         return
     try:
         kept = json.loads(notes_path.read_text())
