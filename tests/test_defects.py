@@ -390,12 +390,19 @@ def test_prepare_says_what_is_wrong_with_short_clips_and_a_file_for_a_folder(tmp
     for i in range(3):
         sf.write(clips / f"c{i}.wav", _tone(seconds=2.0, hz=330 + 50 * i), SR)
     (clips / "empty.wav").write_bytes(b"")
+    # 2 s clips: shorter than the statistics' 4 s windows, each counts whole
     with pytest.warns(UserWarning, match=f"^skipped {clips / 'empty.wav'}: the file is "
                                          f"empty$"):  # the name once
-        assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "ds")]) == 2
-    err = capsys.readouterr().err
-    assert ("the training part of every usable file is shorter than one 4 s example (3 file(s), "
-            "6.0 s in all); give longer recordings") in err
+        assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "ds")]) == 0
+    stats = json.loads((tmp_path / "ds" / "statistics.json").read_text())
+    assert stats  # from all three clips' training parts
+    for i in range(3):
+        sf.write(clips / f"c{i}.wav", _tone(seconds=1.0, hz=330 + 50 * i), SR)
+    with pytest.warns(UserWarning):
+        assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "short"),
+                         "--min-seconds", "0.5"]) == 2
+    assert ("the training part of every usable file is shorter than 1 s (3 file(s), 3.0 s in "
+            "all); give longer recordings") in capsys.readouterr().err
     assert cli.main(["prepare", str(clips), "--output", str(clips / "c0.wav")]) == 2
     assert "c0.wav: is a file; give a folder for the dataset" in capsys.readouterr().err
 

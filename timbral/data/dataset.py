@@ -54,6 +54,8 @@ SILENCE_DB = -70.0
 UNSURE_CONFIDENCE = 0.5
 #: Examples used for the dataset statistics (Magenta's: 4 s windows, 1 s hop).
 STATS_EXAMPLE_SECONDS, STATS_HOP_SECONDS = 4.0, 1.0
+#: ... and a file's training part shorter than a window counts whole from this long (s).
+STATS_MIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -254,11 +256,11 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     manifest["seconds"] = sum(f["seconds"] for f in manifest["files"])
     data = TrainingData(output, manifest=manifest)
     examples = data.examples("train", STATS_EXAMPLE_SECONDS, STATS_HOP_SECONDS,
-                             frame_rate=settings.frame_rate)
+                             frame_rate=settings.frame_rate, min_seconds=STATS_MIN_SECONDS)
     first = next(examples, None)  # a generator: look at one, keep them all for the statistics
     if first is None:
-        raise ValueError(f"the training part of every usable file is shorter than one "
-                         f"{STATS_EXAMPLE_SECONDS:g} s example ({len(unique)} file(s), "
+        raise ValueError(f"the training part of every usable file is shorter than "
+                         f"{STATS_MIN_SECONDS:g} s ({len(unique)} file(s), "
                          f"{manifest['seconds']:.1f} s in all); give longer recordings")
     statistics = compute_dataset_statistics(itertools.chain([first], examples),
                                             settings.frame_rate)
