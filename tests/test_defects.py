@@ -606,3 +606,17 @@ def test_train_leaves_what_is_not_its_own_and_reads_past_a_cut_metrics_line(viol
     assert cli.main([*argv, "--steps", "4", "--resume"]) == 0
     rows = (out / "train" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_an_unfinished_run_is_named_and_a_file_is_no_model_folder(violin_dataset, tmp_path,
+                                                                  capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", str(violin_dataset), "--output", str(out), "--steps", "2",
+                     "--batch-size", "2", "--checkpoint-every", "2"]) == 0
+    for name in ("config.json", "model.safetensors"):  # as a run stopped before its end is
+        (out / name).unlink()
+    assert cli.main(["models", str(out)]) == 2
+    assert "a training run that has not finished" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["train", str(violin_dataset), "--output", str(tmp_path / "file")]) == 2
+    assert "file: is a file; give a folder for the model" in capsys.readouterr().err

@@ -346,8 +346,8 @@ class TrainingData:
         step = self.frame_rate / frame_rate
         if step != int(step):
             raise ValueError(f"dataset: features at {self.frame_rate} Hz cannot serve a model at "
-                             f"{frame_rate} Hz frames; prepare with a frame rate that "
-                             f"{frame_rate:g} divides")
+                             f"{frame_rate} Hz frames; prepare with a frame rate that is a "
+                             f"multiple of {frame_rate:g}")
         return int(step)
 
     def regions(self, split: str) -> List[Tuple[int, int, int]]:

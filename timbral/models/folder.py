@@ -33,6 +33,8 @@ WEIGHTS_FILE = "model.safetensors"
 STATISTICS_FILE = "statistics.json"
 CARD_FILE = "model_card.md"
 EXPRESSION_FILE = "expression.json"
+#: An unfinished training run's checkpoint, in the model folder's ``train/``.
+CHECKPOINT_FILE = "checkpoint.safetensors"
 EXPRESSION_FORMAT, EXPRESSION_VERSION = "timbral.expression", 1
 
 

@@ -41,12 +41,13 @@ from ..data.statistics import compute_dataset_statistics
 from ..files import atomic_output, write_error
 from ..processors.losses import SpectralLoss
 from ..models import Autoencoder, preset_config, save_model_folder
+from ..models.folder import CHECKPOINT_FILE
 from ..models.warmstart import init_from as init_from_model
 from ..validation import check_positive, check_seed, check_size
 from .calibration import calibrate_level
 from .checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
 
-CHECKPOINT = "checkpoint.safetensors"
+CHECKPOINT = CHECKPOINT_FILE
 METRICS = "metrics.jsonl"
 MAX_VALIDATION_EXAMPLES = 64
 MIN_VALIDATION_SECONDS = 0.5
@@ -247,6 +248,8 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     torch.set_flush_denormal(True)  # denormals in the synth and loss cost 6x
     rank, world, device = _distributed()
     output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"{output}: is a file; give a folder for the model (--output)")
     run_dir = output / "train"
     checkpoint_path = run_dir / CHECKPOINT
     if not Path(dataset).exists():

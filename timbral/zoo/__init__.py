@@ -18,7 +18,7 @@ from ..data.statistics import validate_statistics
 from ..files import safe_extract_zip
 from ..interop.magenta import convert_magenta_folder, is_magenta_model
 from ..models import Autoencoder, is_model_folder, read_model_folder
-from ..models.folder import CARD_FILE
+from ..models.folder import CARD_FILE, CHECKPOINT_FILE
 from ..validation import check_device
 
 #: Where the shipped model folders live (package data).
@@ -86,6 +86,10 @@ def _load_folder(path: Path, loudness_definition: Optional[str]) -> Autoencoder:
             model.config["loudness_definition"] = loudness_definition
     elif is_magenta_model(path):
         model = _load_magenta(path, loudness_definition)
+    elif (path / "train" / CHECKPOINT_FILE).is_file():
+        raise ValueError(f"{path}: a training run that has not finished (it holds a "
+                         f"checkpoint, not a model); finish it with `timbral train DATASET "
+                         f"--output {path} --resume`")
     else:
         raise ValueError(f"{path}: not a model folder (expected config.json and "
                          f"model.safetensors, or a Magenta folder with operative_config-0.gin "
