@@ -620,3 +620,17 @@ def test_an_unfinished_run_is_named_and_a_file_is_no_model_folder(violin_dataset
     (tmp_path / "file").write_text("x")
     assert cli.main(["train", str(violin_dataset), "--output", str(tmp_path / "file")]) == 2
     assert "file: is a file; give a folder for the model" in capsys.readouterr().err
+
+
+def test_prepare_rebuilds_a_damaged_item(tmp_path, capsys):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    sf.write(clips / "c.wav", _tone(seconds=5.0), SR)
+    data = tmp_path / "ds"
+    assert cli.main(["prepare", str(clips), "--output", str(data)]) == 0
+    item = next((data / "items").glob("*.flac"))
+    item.write_bytes(item.read_bytes()[:len(item.read_bytes()) // 2])  # cut in half
+    assert cli.main(["train", str(data), "--output", str(tmp_path / "m")]) == 2
+    assert "damaged dataset item" in capsys.readouterr().err
+    assert cli.main(["prepare", str(clips), "--output", str(data)]) == 0  # as it says to
+    assert sf.read(item)[0].shape[0] == 5 * SR

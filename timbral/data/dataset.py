@@ -83,6 +83,19 @@ def _file_id(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _item_intact(items: Path, record: dict) -> bool:
+    """Whether a cached item's audio holds all its samples to the last (a cut file is
+    computed again) and its features are there."""
+    try:
+        with sf.SoundFile(str(items / f"{record['id']}.flac")) as f:
+            if f.frames != record["n_samples"]:
+                return False
+            f.seek(f.frames - 1)
+            return len(f.read(1)) == 1 and (items / f"{record['id']}.npz").is_file()
+    except (OSError, KeyError, RuntimeError, sf.LibsndfileError):
+        return False
+
+
 def _prepare_item(path: Path, items: Path, settings: Settings, progress: bool = False) -> dict:
     """Compute and store one file's item; returns its record, or ``{"source",
     "skipped": reason}``. Never raises for bad or unreadable audio. With
@@ -92,7 +105,7 @@ def _prepare_item(path: Path, items: Path, settings: Settings, progress: bool = 
         record_path = items / f"{item_id}.json"
         if record_path.exists():
             record = json.loads(record_path.read_text())
-            if record.get("settings") == settings.key():
+            if record.get("settings") == settings.key() and _item_intact(items, record):
                 return dict(record, source=str(path), cached=True)
         audio, _ = load_audio(path, settings.sample_rate)
         seconds = audio.shape[0] / settings.sample_rate
