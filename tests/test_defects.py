@@ -634,3 +634,16 @@ def test_prepare_rebuilds_a_damaged_item(tmp_path, capsys):
     assert "damaged dataset item" in capsys.readouterr().err
     assert cli.main(["prepare", str(clips), "--output", str(data)]) == 0  # as it says to
     assert sf.read(item)[0].shape[0] == 5 * SR
+
+
+def test_a_run_resumed_on_other_data_is_told(violin_dataset, tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    sf.write(clips / "c.wav", _tone(seconds=6.0), SR)
+    other = tmp_path / "other"
+    assert cli.main(["prepare", str(clips), "--output", str(other)]) == 0
+    out = tmp_path / "run"
+    argv = ["train", "--output", str(out), "--batch-size", "2", "--checkpoint-every", "2"]
+    assert cli.main([argv[0], str(violin_dataset), *argv[1:], "--steps", "2"]) == 0
+    with pytest.warns(UserWarning, match="not the data this run started on"):
+        assert cli.main([argv[0], str(other), *argv[1:], "--steps", "4", "--resume"]) == 0

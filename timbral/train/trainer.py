@@ -19,6 +19,7 @@ CPU, nccl on GPU); rank 0 writes every file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -141,6 +142,13 @@ def _unstarted(output: Path) -> bool:
     return (bool(entries) and all(p.name == "train" for p in entries) and run.is_dir()
             and all(p.name in RUN_FILES for p in run.iterdir())
             and not (run / CHECKPOINT).exists())
+
+
+def _data_id(data: TrainingData) -> str:
+    """A short name of a dataset's content (its items' ids): a resumed run on other data
+    is told so."""
+    ids = "".join(sorted(f["id"] for f in data.manifest["files"]))
+    return hashlib.sha256(ids.encode()).hexdigest()[:16]
 
 
 def _seed(*values: int) -> int:
@@ -270,6 +278,10 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
         if batch_size is not None and batch_size != kept and rank == 0:
             warnings.warn(f"batch_size: a resumed run keeps its own ({kept}); {batch_size} is "
                           f"not used", stacklevel=2)
+        started = config["training"].get("data")
+        if started is not None and started != _data_id(data) and rank == 0:
+            warnings.warn(f"{dataset}: not the data this run started on; it goes on with this "
+                          f"data (and its statistics)", stacklevel=2)
     else:
         if output.exists() and any(output.iterdir()) and not _unstarted(output):
             raise ValueError(f"{output}: already exists; pass --resume to continue its training "
@@ -286,6 +298,7 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
         t.update({k: v for k, v in (("steps", steps), ("batch_size", batch_size),
                                     ("learning_rate", learning_rate)) if v is not None})
         t["seed"] = check_seed(seed)
+        t["data"] = _data_id(data)
     if config["sample_rate"] != data.sample_rate:
         raise ValueError(f"dataset: audio at {data.sample_rate} Hz, the model runs at "
                          f"{config['sample_rate']} Hz; prepare the data at the model's rate")
