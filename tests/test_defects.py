@@ -49,6 +49,16 @@ def _one_error_line(err: str, command: str) -> str:
     return line
 
 
+def _clips(tmp_path, *seconds):
+    """A folder ``clips`` of tones ``c0.wav``, ``c1.wav``, ... of these lengths (s), each
+    its own pitch."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i, length in enumerate(seconds):
+        sf.write(folder / f"c{i}.wav", _tone(seconds=length, hz=330 + 50 * i), SR)
+    return folder
+
+
 def _files(folder):
     return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
 
@@ -385,10 +395,7 @@ def test_prepare_refuses_zero_workers(violin_clips, tmp_path, capsys):
 
 
 def test_prepare_says_what_is_wrong_with_short_clips_and_a_file_for_a_folder(tmp_path, capsys):
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    for i in range(3):
-        sf.write(clips / f"c{i}.wav", _tone(seconds=2.0, hz=330 + 50 * i), SR)
+    clips = _clips(tmp_path, 2.0, 2.0, 2.0)
     (clips / "empty.wav").write_bytes(b"")
     # 2 s clips: shorter than the statistics' 4 s windows, each counts whole
     with pytest.warns(UserWarning, match=f"^skipped {clips / 'empty.wav'}: the file is "
@@ -559,10 +566,7 @@ def test_prepare_into_its_own_input_folder_twice_and_other_surprises(tmp_path, c
     audio twice is prepared once and said; a dataset re-prepared from other inputs says
     which files it leaves out; a frame rate of 0 and a manifest that is not an object get
     one line."""
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    for i in range(2):
-        sf.write(clips / f"c{i}.wav", _tone(seconds=5.0, hz=330 + 50 * i), SR)
+    clips = _clips(tmp_path, 5.0, 5.0)
     sf.write(clips / "same.wav", _tone(seconds=5.0, hz=330), SR)  # c0 again
     data = clips / "ds"
     for _ in range(2):
@@ -623,9 +627,7 @@ def test_an_unfinished_run_is_named_and_a_file_is_no_model_folder(violin_dataset
 
 
 def test_prepare_rebuilds_a_damaged_item(tmp_path, capsys):
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    sf.write(clips / "c.wav", _tone(seconds=5.0), SR)
+    clips = _clips(tmp_path, 5.0)
     data = tmp_path / "ds"
     assert cli.main(["prepare", str(clips), "--output", str(data)]) == 0
     item = next((data / "items").glob("*.flac"))
@@ -637,9 +639,7 @@ def test_prepare_rebuilds_a_damaged_item(tmp_path, capsys):
 
 
 def test_a_run_resumed_on_other_data_is_told(violin_dataset, tmp_path):
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    sf.write(clips / "c.wav", _tone(seconds=6.0), SR)
+    clips = _clips(tmp_path, 6.0)
     other = tmp_path / "other"
     assert cli.main(["prepare", str(clips), "--output", str(other)]) == 0
     out = tmp_path / "run"
