@@ -138,7 +138,9 @@ def _init_worker() -> None:
     torch.set_num_threads(1)  # one process per core beats threads inside each
 
 
-def _check_output(output: Path, settings: Settings) -> None:
+def _check_output(output: Path, settings: Settings) -> Optional[dict]:
+    """Raise unless ``output`` is new, empty or a dataset of these ``settings``; its
+    manifest, if it has one."""
     if output.exists() and not output.is_dir():
         raise ValueError(f"{output}: is a file; give a folder for the dataset (--output)")
     manifest = output / MANIFEST_FILE
@@ -152,9 +154,11 @@ def _check_output(output: Path, settings: Settings) -> None:
         if old.get("settings") != settings.key():
             raise ValueError(f"{output}: was prepared with other settings {old.get('settings')}; "
                              f"choose another --output folder")
-    elif output.exists() and any(p.name != "items" for p in output.iterdir()):
+        return old
+    if output.exists() and any(p.name != "items" for p in output.iterdir()):
         raise ValueError(f"{output}: exists and is not a timbral dataset; choose an empty or "
                          f"new folder")
+    return None
 
 
 def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
@@ -215,11 +219,10 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         if not 0 <= k < n:
             raise ValueError(f"shard: expected k/n with 0 <= k < n, got {k}/{n}")
         files = files[k::n]
-    _check_output(output, settings)
-    if (output / MANIFEST_FILE).exists() and shard is None:
+    old = _check_output(output, settings)
+    if old is not None and shard is None:
         given = {str(f) for f in files}
-        listed = json.loads((output / MANIFEST_FILE).read_text()).get("files", [])
-        dropped = [f["source"] for f in listed if f.get("source") not in given]
+        dropped = [f["source"] for f in old.get("files", []) if f.get("source") not in given]
         if dropped:
             warnings.warn(f"{output}: its manifest listed {len(dropped)} file(s) not given this "
                           f"time (such as {dropped[0]}); they are left out: give every input "
