@@ -52,15 +52,14 @@ def refuse_existing(*paths, overwrite: bool = False, inputs=()) -> None:
     Commands that write several files call this before any work, so a refusal
     never leaves some outputs written and others not.
     """
-    inputs = list(inputs)
-    names = {Path(p).resolve() for p in inputs}
+    # an input exists, so an output that is one exists too, under its inode
     files = {(st.st_dev, st.st_ino) for st in map(_stat, inputs) if st is not None}
     for path in map(Path, paths):
         st = _stat(path)
-        if path.resolve() in names or (st is not None and (st.st_dev, st.st_ino) in files):
+        if st is not None and (st.st_dev, st.st_ino) in files:
             raise ValueError(f"{path}: is an input; the output may not replace it "
                              f"(choose another output name)")
-        if path.exists() and not overwrite:
+        if st is not None and not overwrite:
             raise OutputExists(path)
 
 
