@@ -24,12 +24,13 @@ controls; :mod:`timbral.midi.voices` splits a part into monophonic voices.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..validation import check_number
 
 #: General MIDI channel of percussion (0-based 9, "channel 10"): left out unless chosen.
 DRUM_CHANNEL = 9
@@ -274,18 +275,9 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     with no notes (naming those that have some), or bad arguments.
     """
     path = Path(path)
-    # numpy numbers are numbers too
+    tempo_scale = check_number(tempo_scale, "tempo_scale", MIN_TEMPO_SCALE, MAX_TEMPO_SCALE)
+    transpose = check_number(transpose, "transpose", -MAX_TRANSPOSE, MAX_TRANSPOSE)
     track, channel = (int(v) if isinstance(v, np.integer) else v for v in (track, channel))
-    tempo_scale, transpose = (float(v) if isinstance(v, np.floating) else v
-                              for v in (tempo_scale, transpose))
-    if not (isinstance(tempo_scale, (int, float)) and math.isfinite(tempo_scale)
-            and MIN_TEMPO_SCALE <= tempo_scale <= MAX_TEMPO_SCALE):
-        raise ValueError(f"tempo_scale: expected a factor from {MIN_TEMPO_SCALE:g} to "
-                         f"{MAX_TEMPO_SCALE:g}, got {tempo_scale!r}")
-    if not (isinstance(transpose, (int, float)) and math.isfinite(transpose)
-            and abs(transpose) <= MAX_TRANSPOSE):
-        raise ValueError(f"transpose: expected {-MAX_TRANSPOSE:g}..{MAX_TRANSPOSE:g} semitones, "
-                         f"got {transpose!r}")
     if channel is not None and not (isinstance(channel, int)
                                     and MIN_CHANNEL <= channel <= MAX_CHANNEL):
         raise ValueError(f"channel: expected {MIN_CHANNEL}..{MAX_CHANNEL}, got {channel!r}")
