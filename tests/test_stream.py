@@ -1,6 +1,7 @@
 """Streaming timbre transfer: exactness against offline rendering, latency, clicks, memory."""
 
 import argparse
+import gc
 import math
 import os
 
@@ -218,19 +219,27 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def _live_tensors() -> tuple[int, int]:
+    """(count, bytes) of the torch tensors Python can reach, storages counted once."""
+    gc.collect()
+    tensors = [o for o in gc.get_objects() if issubclass(type(o), torch.Tensor)]
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return len(tensors), sum(storages.values())
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_memory_stays_flat_over_a_long_stream(model):
-    """80 s of streaming (4000 frames): after the first 40 s, Python and numpy
-    allocations (tracemalloc) do not grow, and resident memory stays within a
-    few MB (the allocators' pools keep filling slowly: run alone, RSS rises
-    about 2 MB over the first 60-90 s and then stays flat to 160 s, with or
-    without this change); the per-block statistics are a fixed ring."""
+    """80 s of streaming (4000 frames): between 40 s and 80 s, Python and numpy
+    allocations (tracemalloc) and the live torch tensors (count and bytes) do not
+    grow at all. Resident memory only has to stay within 16 MB: the allocators'
+    pools move it by 2-5 MB from one machine to the next, so the exact counts
+    carry the test and RSS only catches a large leak outside Python's sight."""
     import tracemalloc
 
     block = 256
     processor = StreamProcessor(model, block)
     rng = np.random.default_rng(0)
-    readings, traced = [], []
+    readings, traced, live = [], [], []
     tracemalloc.start()
     try:
         with torch.inference_mode():
@@ -244,10 +253,12 @@ def test_memory_stays_flat_over_a_long_stream(model):
                 if second in (39, 79):
                     readings.append(_rss_mb())
                     traced.append(tracemalloc.get_traced_memory()[0] / 1e6)
+                    live.append(_live_tensors())
     finally:
         tracemalloc.stop()
     assert traced[1] - traced[0] < 0.1, traced
-    assert readings[1] - readings[0] < 3.0, readings
+    assert live[1] == live[0], live
+    assert readings[1] - readings[0] < 16.0, readings
     assert processor.stats.blocks == 80 * (SR // block)
     assert processor.stats.recent.shape == (1 << 16,)
 
