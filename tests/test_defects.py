@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -647,3 +648,29 @@ def test_a_run_resumed_on_other_data_is_told(violin_dataset, tmp_path):
     assert cli.main([argv[0], str(violin_dataset), *argv[1:], "--steps", "2"]) == 0
     with pytest.warns(UserWarning, match="not the data this run started on"):
         assert cli.main([argv[0], str(other), *argv[1:], "--steps", "4", "--resume"]) == 0
+
+
+def test_a_resumed_run_says_which_settings_it_keeps(violin_dataset, tmp_path):
+    """--preset, --reverb, --seed, --name and --init-from given to a resumed run that
+    has its own are warned of in the flags' words; the run goes on with its own."""
+    out = tmp_path / "run"
+    argv = ["train", str(violin_dataset), "--output", str(out), "--batch-size", "2",
+            "--checkpoint-every", "2"]
+    assert cli.main([*argv, "--steps", "2", "--reverb", "exp_decay"]) == 0
+    again = [*argv, "--steps", "4", "--resume", "--preset", "tiny", "--reverb", "none",
+             "--seed", "5", "--name", "other", "--init-from", "violin"]
+    with pytest.warns(UserWarning) as record:
+        assert cli.main(again) == 0
+    said = [warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in record]
+    for flag, kept in (("--preset", "cpu-fast"), ("--reverb", "exp_decay"), ("--seed", "0"),
+                       ("--name", "run")):
+        assert any(s.startswith(f"timbral: warning: {flag}: a resumed run keeps its own "
+                                f"({kept})") for s in said), (flag, said)
+    assert any("--init-from: a resumed run goes on from its checkpoint" in s for s in said)
+    config = json.loads((out / "config.json").read_text())
+    assert config["preset"] == "cpu-fast" and config["name"] == "run"
+    assert config["training"]["steps"] == 4
+    with warnings.catch_warnings():  # the run's own settings, given again: nothing to say
+        warnings.filterwarnings("error", message=".*resumed run")
+        assert cli.main([*argv, "--steps", "6", "--resume", "--preset", "cpu-fast",
+                         "--reverb", "exp_decay", "--seed", "0"]) == 0

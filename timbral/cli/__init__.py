@@ -20,10 +20,6 @@ from .common import CommandError
 __all__ = ["CommandError", "build_parser", "main"]
 
 
-def _format_warning(message, category, filename, lineno, line=None) -> str:
-    return f"timbral: warning: {message}\n"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="timbral", description="Differentiable DSP and timbre transfer in PyTorch.")
@@ -53,7 +49,9 @@ def _in_flags(message: str, flags: dict) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.formatwarning = _format_warning
+    flags = _flags(parser, args.command)
+    warnings.formatwarning = lambda message, *_, **__: \
+        f"timbral: warning: {_in_flags(str(message), flags)}\n"
     try:
         args.func(args)
     except BrokenPipeError:  # e.g. `timbral models | head`: the reader has gone
@@ -64,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"or pass --overwrite", file=sys.stderr)
         return 2
     except (CommandError, ValueError, FileExistsError, OSError) as exc:
-        print(f"timbral {args.command}: error: {_in_flags(str(exc), _flags(parser, args.command))}",
+        print(f"timbral {args.command}: error: {_in_flags(str(exc), flags)}",
               file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # a command may say what was kept and how to go on

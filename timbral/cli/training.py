@@ -121,7 +121,7 @@ def register(sub) -> None:
                     "`torchrun --nproc_per_node=N` for data-parallel training.")
     tr.add_argument("dataset", help="folder written by `timbral prepare`")
     tr.add_argument("--output", required=True, help="model folder")
-    tr.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
+    tr.add_argument("--preset", choices=sorted(PRESETS),
                     help=f"model preset (default {DEFAULT_PRESET})")
     tr.add_argument("--reverb", choices=REVERBS, default=None,
                     help="the room the model learns: ir (free impulse response, Magenta's), "
@@ -133,7 +133,7 @@ def register(sub) -> None:
     tr.add_argument("--max-minutes", type=float, help="stop after this much wall time")
     tr.add_argument("--checkpoint-every", type=int,
                     help="steps between checkpoints and validations (default: the preset's)")
-    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tr.add_argument("--seed", type=int, help="random seed (default 0)")
     tr.add_argument("--name", help="model name (default: the folder's name)")
     tr.add_argument("--resume", action="store_true",
                     help="continue from the output folder's last checkpoint")

@@ -128,6 +128,13 @@ REVERB_PROCESSORS = {"ir": ("Reverb", {}), "exp_decay": ("ExpDecayReverb", {"see
 REVERBS = tuple(REVERB_PROCESSORS)
 
 
+def reverb_of(config: dict) -> str:
+    """The room (a key of :data:`REVERBS`) a model config's processors hold."""
+    kinds = {p["processor"]["type"] for p in config["processor_group"]["config"]["dag"]}
+    return next((name for name, spec in REVERB_PROCESSORS.items()
+                 if spec is not None and spec[0] in kinds), "none")
+
+
 def preset_config(name: str = DEFAULT_PRESET, sample_rate: Optional[int] = None,
                   n_harmonics: Optional[int] = None, n_noise_bands: Optional[int] = None,
                   pitch_tracker: Optional[str] = None,

@@ -41,7 +41,8 @@ from ..data.dataset import TrainingData, dataset_size
 from ..data.statistics import compute_dataset_statistics
 from ..files import atomic_output, write_error
 from ..processors.losses import SpectralLoss
-from ..models import Autoencoder, preset_config, save_model_folder
+from ..models import DEFAULT_PRESET, Autoencoder, preset_config, save_model_folder
+from ..models.config import reverb_of
 from ..models.folder import CHECKPOINT_FILE
 from ..models.warmstart import init_from as init_from_model
 from ..validation import check_positive, check_seed, check_size
@@ -201,10 +202,10 @@ A timbral DDSP autoencoder (f0 and loudness -> {synths}).
 """
 
 
-def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = None,
+def train(dataset, output, preset: Optional[str] = None, reverb: Optional[str] = None,
           steps: Optional[int] = None,
           batch_size: Optional[int] = None, learning_rate: Optional[float] = None,
-          resume: bool = False, seed: int = 0, max_minutes: Optional[float] = None,
+          resume: bool = False, seed: Optional[int] = None, max_minutes: Optional[float] = None,
           name: Optional[str] = None, checkpoint_every: Optional[int] = None,
           progress: bool = True, log_tensorboard: bool = True,
           init_from=None) -> TrainResult:
@@ -214,18 +215,20 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
       dataset: folder written by :func:`timbral.data.dataset.prepare_dataset`.
       output: the model folder to create (``output/train`` keeps the
         checkpoint, metrics and logs).
-      preset: a name from :data:`timbral.models.PRESETS`.
+      preset: a name from :data:`timbral.models.PRESETS` (None:
+        :data:`~timbral.models.DEFAULT_PRESET`).
       reverb: the model's room, one of :data:`timbral.models.config.REVERBS`
-        (None: the preset's); ignored with ``resume``.
+        (None: the preset's).
       steps: total optimiser steps (default: the preset's).
       batch_size: windows per step over all ranks (default: the preset's).
       learning_rate: initial Adam learning rate (default: the preset's; with
         ``resume``, replaces the run's own from the current step on).
       resume: continue from ``output/train/checkpoint.safetensors`` (model,
-        optimiser, step); ``preset`` is then read from the checkpoint. A run
+        optimiser, step). The run keeps its own preset, room, seed, name and
+        batch size (one given that differs is warned of and not used). A run
         stopped before its first checkpoint starts again from step 0, with or
         without ``resume``.
-      seed: makes the run reproducible.
+      seed: makes the run reproducible (None: 0).
       max_minutes: stop (and finish normally) after this much wall time.
       name: the model's name (default: the folder's name).
       checkpoint_every: steps between checkpoints and validations (default:
@@ -234,7 +237,8 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
       log_tensorboard: write TensorBoard event files when tensorboard is installed.
       init_from: a model (or a shipped name or model folder) to start from
         instead of random weights, mapped onto this preset's sizes and rate
-        (:func:`timbral.models.warmstart.init_from`); ignored with ``resume``.
+        (:func:`timbral.models.warmstart.init_from`); with ``resume``, not
+        used (warned of).
 
     Ctrl-C stops after the current step, saves the checkpoint and raises
     :class:`TrainingInterrupted`. A NaN, infinite or exploding loss stops the
@@ -274,10 +278,18 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
     if resume:
         _, info = read_checkpoint_info(checkpoint_path)
         config = info["config"]
-        kept = config["training"]["batch_size"]
-        if batch_size is not None and batch_size != kept and rank == 0:
-            warnings.warn(f"batch_size: a resumed run keeps its own ({kept}); {batch_size} is "
-                          f"not used", stacklevel=2)
+        kept = {"preset": config.get("preset"), "reverb": reverb_of(config),
+                "seed": config["training"]["seed"], "name": config.get("name"),
+                "batch_size": config["training"]["batch_size"]}
+        given = {"preset": preset, "reverb": reverb, "seed": seed, "name": name,
+                 "batch_size": batch_size}
+        for label, value in given.items():
+            if value is not None and value != kept[label] and rank == 0:
+                warnings.warn(f"{label}: a resumed run keeps its own ({kept[label]}); {value} "
+                              f"is not used", stacklevel=2)
+        if init_from is not None and rank == 0:
+            warnings.warn("init_from: a resumed run goes on from its checkpoint; the model "
+                          "to start from is not used", stacklevel=2)
         started = config["training"].get("data")
         if started is not None and started != _data_id(data) and rank == 0:
             warnings.warn(f"{dataset}: not the data this run started on; it goes on with this "
@@ -289,7 +301,8 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
         if _unstarted(output) and rank == 0:
             warnings.warn(f"{output}: its run stopped before the first checkpoint; starting "
                           f"again from step 0", stacklevel=2)
-        config = preset_config(preset, sample_rate=settings["sample_rate"],
+        config = preset_config(DEFAULT_PRESET if preset is None else preset,
+                               sample_rate=settings["sample_rate"],
                                pitch_tracker=settings["pitch_tracker"],
                                loudness_definition=settings["loudness_definition"],
                                reverb=reverb)
@@ -297,7 +310,7 @@ def train(dataset, output, preset: str = "cpu-fast", reverb: Optional[str] = Non
         t = config["training"]
         t.update({k: v for k, v in (("steps", steps), ("batch_size", batch_size),
                                     ("learning_rate", learning_rate)) if v is not None})
-        t["seed"] = check_seed(seed)
+        t["seed"] = check_seed(0 if seed is None else seed)
         t["data"] = _data_id(data)
     if config["sample_rate"] != data.sample_rate:
         raise ValueError(f"dataset: audio at {data.sample_rate} Hz, the model runs at "
