@@ -674,3 +674,15 @@ def test_a_resumed_run_says_which_settings_it_keeps(violin_dataset, tmp_path):
         warnings.filterwarnings("error", message=".*resumed run")
         assert cli.main([*argv, "--steps", "6", "--resume", "--preset", "cpu-fast",
                          "--reverb", "exp_decay", "--seed", "0"]) == 0
+
+
+def test_a_preset_made_for_another_rate_is_told(violin_dataset, tmp_path):
+    """fullband is made for 48 kHz: on 16 kHz data the run is warned (the model runs at
+    the data's rate, as the config then says)."""
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="preset: fullband is made for 48000 Hz audio and "
+                                         "this dataset is at 16000 Hz"):
+        assert cli.main(["train", str(violin_dataset), "--output", str(out), "--preset",
+                         "fullband", "--steps", "1", "--batch-size", "2",
+                         "--checkpoint-every", "1"]) == 0
+    assert json.loads((out / "config.json").read_text())["sample_rate"] == 16000

@@ -41,7 +41,7 @@ from ..data.dataset import TrainingData, dataset_size
 from ..data.statistics import compute_dataset_statistics
 from ..files import atomic_output, write_error
 from ..processors.losses import SpectralLoss
-from ..models import DEFAULT_PRESET, Autoencoder, preset_config, save_model_folder
+from ..models import DEFAULT_PRESET, PRESETS, Autoencoder, preset_config, save_model_folder
 from ..models.config import reverb_of
 from ..models.folder import CHECKPOINT_FILE
 from ..models.warmstart import init_from as init_from_model
@@ -301,7 +301,14 @@ def train(dataset, output, preset: Optional[str] = None, reverb: Optional[str] =
         if _unstarted(output) and rank == 0:
             warnings.warn(f"{output}: its run stopped before the first checkpoint; starting "
                           f"again from step 0", stacklevel=2)
-        config = preset_config(DEFAULT_PRESET if preset is None else preset,
+        preset = DEFAULT_PRESET if preset is None else preset
+        made_for = PRESETS.get(preset, {}).get("sample_rate")
+        if made_for is not None and made_for != settings["sample_rate"] and rank == 0:
+            warnings.warn(f"preset: {preset} is made for {made_for} Hz audio and this dataset "
+                          f"is at {settings['sample_rate']} Hz; the model will run at "
+                          f"{settings['sample_rate']} Hz (prepare the recordings with "
+                          f"--sample-rate {made_for} for the preset's bandwidth)", stacklevel=2)
+        config = preset_config(preset,
                                sample_rate=settings["sample_rate"],
                                pitch_tracker=settings["pitch_tracker"],
                                loudness_definition=settings["loudness_definition"],
