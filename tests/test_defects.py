@@ -686,3 +686,16 @@ def test_a_preset_made_for_another_rate_is_told(violin_dataset, tmp_path):
                          "fullband", "--steps", "1", "--batch-size", "2",
                          "--checkpoint-every", "1"]) == 0
     assert json.loads((out / "config.json").read_text())["sample_rate"] == 16000
+
+
+def test_ctrl_c_while_the_command_line_starts_is_one_line():
+    """SIGINT 0.3 s in (torch still importing, which takes seconds): one line, exit 130,
+    no traceback; the console script's entry point is the one run here."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from timbral.__main__ import "
+                             "main; sys.exit(main())", "models"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.endswith("interrupted\n"), err
+    assert "Traceback" not in err and err.count("\n") == 1, err
