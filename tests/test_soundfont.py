@@ -8,11 +8,13 @@ import ctypes
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from timbral.data import fluidsynth, melodies
 from timbral.data import (INSTRUMENTS, Note, Performance, find_soundfonts, generate_phrase,
                           quantize_performance, render_melody, render_performance,
                           resolve_soundfont)
+from timbral.data.corpus import render_corpus
 from timbral.data.pitch_deviation import measure_pitch_deviation
 from timbral.data.rendering import bend_to_midi
 
@@ -85,8 +87,20 @@ def test_missing_soundfont_gives_one_line_install_hint(tmp_path):
         render_melody("violin", 2.0, seed=0, soundfont="no_such_font")
     bogus = tmp_path / "bogus.sf2"
     bogus.write_bytes(b"not a soundfont" * 100)
-    with pytest.raises(ValueError, match="cannot load"):
+    with pytest.raises(ValueError, match="not a SoundFont"):
         render_melody("violin", 2.0, seed=0, soundfont=bogus)
+    # an audio file (RIFF too, form WAVE) is refused before FluidSynth's DLS loader
+    # sees it (it printed a GLib CRITICAL line) and before the corpus folder is made
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, np.zeros(1600, np.float32), 16000)
+    with pytest.raises(ValueError, match="tone.wav: not a SoundFont"):
+        render_corpus("violin", 0.1, tmp_path / "corpus", soundfont=wav)
+    assert not (tmp_path / "corpus").exists()
+    # a real SoundFont whose header is damaged
+    damaged = tmp_path / "damaged.sf2"
+    damaged.write_bytes(b"RIFF\0\0\0\0sfbX" + resolve_soundfont().read_bytes()[12:4096])
+    with pytest.raises(ValueError, match="damaged.sf2: not a SoundFont"):
+        render_melody("violin", 2.0, seed=0, soundfont=damaged)
 
 
 def test_missing_fluidsynth_library_gives_install_hint(monkeypatch):

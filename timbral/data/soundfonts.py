@@ -76,19 +76,34 @@ def resolve_soundfont(soundfont=None, search_path=None) -> Path:
         text = os.fspath(soundfont)
         path = Path(text).expanduser()
         if path.is_file():
-            return path.resolve()
+            return _checked(path.resolve())
         if os.sep in text or isinstance(soundfont, Path):
             raise FileNotFoundError(f"SoundFont {path}: no such file; {SOUNDFONT_HINT}")
         key = (path.stem if path.suffix.lower() in (".sf2", ".sf3") else text).lower()
     fonts = find_soundfonts(search_path)
     if key is None:
-        return next(iter(fonts.values()))
+        return _checked(next(iter(fonts.values())))
     exact = [p for name, p in fonts.items() if name.lower() == key]
     prefix = [p for name, p in fonts.items() if name.lower().startswith(key)]
     if exact or prefix:
-        return (exact or prefix)[0]  # a prefix shared by several: the preferred one
+        return _checked((exact or prefix)[0])  # a prefix shared by several: the preferred one
     raise FileNotFoundError(f"SoundFont {soundfont!r}: not installed (have {list(fonts)}); "
                             f"{SOUNDFONT_HINT}")
+
+
+def _checked(path: Path) -> Path:
+    """``path`` if it starts like a SoundFont (RIFF, form 'sfbk'); else a one-line
+    ValueError (FluidSynth would try its DLS loader, which prints to stderr)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise ValueError(f"SoundFont {path}: cannot be read ({exc.strerror})") from None
+    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise ValueError(f"SoundFont {path}: not a SoundFont (an .sf2/.sf3 file starts with "
+                         f"a RIFF 'sfbk' header); give an .sf2 or .sf3 file")
+    return path
+
 
 __all__ = ["PREFERRED_SOUNDFONTS", "SOUNDFONT_DIRS", "SOUNDFONT_HINT", "find_soundfonts",
            "resolve_soundfont"]
