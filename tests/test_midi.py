@@ -33,6 +33,7 @@ from timbral.midi import (ExpressionProfile, MidiNote, allocate_voices, measure_
                           voice_curves)
 from timbral.midi.expression import ONSET_DB
 from timbral.models.folder import EXPRESSION_FILE, read_model_folder
+from timbral.models.rendering import room_tail_seconds
 from timbral.zoo import MODELS_DIR, load_model
 
 TICKS = 480  # per quarter note; 120 bpm unless a test sets a tempo: 960 ticks per second
@@ -223,7 +224,11 @@ def test_read_midi_says_what_is_wrong_in_one_line(tmp_path):
                         (lambda: read_midi(stopped), "a tempo of 0 microseconds per beat at "
                                                      "tick 0"),
                         (lambda: read_midi(tmp_path / "bad.mid"), "not a readable standard MIDI"),
-                        (lambda: read_midi(path, track=3), "has tracks 0..0"),
+                        (lambda: read_midi(path, track=3), "has one track, track 0"),
+                        (lambda: read_midi(path, track="0"), "expected a track number"),
+                        (lambda: read_midi(tmp_path), "is a folder; give a MIDI file"),
+                        (lambda: read_midi(path.read_bytes()), "expected the path of a MIDI "
+                                                               "file, got bytes"),
                         (lambda: read_midi(path, channel=2), r"channel 2: no notes to play "
                                                              r"\(tracks with notes: 0 'Flute'"),
                         (lambda: read_midi(path, channel=17), "expected 1..16"),
@@ -587,3 +592,81 @@ def test_a_type_2_file_plays_its_songs_one_after_another(tmp_path):
     assert any("type 2 file: its 2 tracks are songs of their own" in m for m in score.messages)
     alone = read_midi(path, track=1)
     assert [(n.onset, n.pitch) for p in alone.parts for n in p.notes] == [(0.5, 64)]
+
+
+def _one_track(path, messages, ticks_per_beat=480):
+    """A type 0 file of ``(delta ticks, message)``."""
+    midi = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(mido.MidiTrack([m.copy(time=d) for d, m in messages]))
+    midi.save(str(path))
+    return path
+
+
+def test_files_as_other_writers_write_them(tmp_path):
+    """Repeated notes whose note-on comes before the old note-off at the same tick (the
+    off closes the earlier note); CC123 / CC120 end a channel's notes; SMPTE divisions;
+    a chunk of an unknown kind before a track, and a RIFF 'RMID' wrapper; notes never
+    released are named; a file of drums only says how to play them."""
+    on = lambda key, d=0: (d, mido.Message("note_on", note=key, velocity=90))  # noqa: E731
+    off = lambda key, d=0: (d, mido.Message("note_off", note=key))  # noqa: E731
+    cc = lambda number, d: (d, mido.Message("control_change", control=number))  # noqa: E731
+    repeated = _one_track(tmp_path / "repeated.mid", [on(72), on(72, 480), off(72),
+                                                      on(72, 480), off(72), off(72, 480)])
+    assert [(n.onset, n.offset) for n in read_midi(repeated).notes] == \
+        [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5)]
+    cut = _one_track(tmp_path / "allnotesoff.mid", [on(67), cc(123, 480), on(72, 480),
+                                                    cc(120, 480), on(74, 0), off(74, 480)])
+    assert [(n.onset, n.offset, n.pitch) for n in read_midi(cut).notes] == \
+        [(0.0, 0.5, 67), (1.0, 1.5, 72), (1.5, 2.0, 74)]
+    # 25 fps x 40 ticks per frame: 1000 ticks a second, whatever the tempo says
+    data = bytearray(_one_track(tmp_path / "beats.mid", [
+        (0, mido.MetaMessage("set_tempo", tempo=250_000)), on(60, 500), off(60, 1500)]
+    ).read_bytes())
+    data[12:14] = bytes([0xE7, 40])
+    (tmp_path / "smpte.mid").write_bytes(bytes(data))
+    assert [(n.onset, n.offset) for n in read_midi(tmp_path / "smpte.mid").notes] == \
+        [(0.5, 2.0)]
+    data[12:14] = bytes([0xE5, 40])  # -27 fps: no such SMPTE rate
+    (tmp_path / "bad_smpte.mid").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SMPTE division of 27 frames per second"):
+        read_midi(tmp_path / "bad_smpte.mid")
+    plain = repeated.read_bytes()
+    alien = plain[:14] + b"XFIH" + (6).to_bytes(4, "big") + b"abcdef" + plain[14:]
+    (tmp_path / "alien.mid").write_bytes(alien)
+    rmid = b"RMID" + b"data" + len(plain).to_bytes(4, "little") + plain
+    (tmp_path / "riff.mid").write_bytes(b"RIFF" + len(rmid).to_bytes(4, "little") + rmid)
+    for name in ("alien.mid", "riff.mid"):
+        assert len(read_midi(tmp_path / name).notes) == 3, name
+    stuck = _one_track(tmp_path / "stuck.mid", [on(67), off(67, 480), on(69),
+                                                (96000, mido.MetaMessage("end_of_track"))])
+    score = read_midi(stuck)
+    assert score.notes[-1].offset == pytest.approx(100.5)
+    assert score.messages == ["track 0 channel 1: key 69 struck at 0.5 s is never released; "
+                              "held to the end of its track (100.5 s)"]
+    drums = mido.MidiFile(type=0)
+    drums.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=9, note=36, velocity=99),
+                                        mido.Message("note_off", channel=9, note=36, time=240)]))
+    drums.save(str(tmp_path / "drums.mid"))
+    with pytest.raises(ValueError, match=r"drums.mid: only channel 10 \(General MIDI "
+                                         r"percussion\) has notes \(1\); play them with "
+                                         r"--channel 10"):
+        read_midi(tmp_path / "drums.mid")
+    assert len(read_midi(tmp_path / "drums.mid", channel=10).notes) == 1
+
+
+def test_a_room_rings_out_after_the_last_note(tmp_path):
+    """The violin's learned room (about 1 s to -60 dB) is in the output, not cut; a model
+    without one ends 0.1 s after its release. Track-model keys are track numbers."""
+    path = _one_track(tmp_path / "one.mid", [(0, mido.Message("note_on", note=69, velocity=90)),
+                                             (480, mido.Message("note_off", note=69))])
+    violin, flute = play_midi(path, "violin"), play_midi(path, "flute")
+    assert room_tail_seconds(load_model("violin")) > 0.5
+    assert room_tail_seconds(load_model("flute")) == 0.0
+    assert violin.duration >= 0.5 + room_tail_seconds(load_model("violin")) + 0.1
+    assert flute.duration < 0.5 + 0.6  # its release, then 0.1 s
+    last = violin.audio[-violin.sample_rate // 100:]
+    level = 10 * np.log10(np.mean(last.astype(np.float64) ** 2) / np.mean(
+        violin.audio.astype(np.float64) ** 2))
+    assert level < -45, level  # rung out (a cut room ended 20 dB under the note)
+    with pytest.raises(ValueError, match="track_models: expected track numbers"):
+        play_midi(path, "flute", track_models={"0": "violin"})

@@ -29,22 +29,24 @@ def _play(args: argparse.Namespace) -> None:
     from ..midi import OVERRIDES, play_score, read_midi
     from ..midi.controls import READ_MIDI_KEYWORDS, from_args
     from ..transfer.files import check_outputs
+    from ..validation import check_seed
     from ..zoo import load_model
 
     options = from_args(args)
     check_outputs(args.output, plot=args.plot, overwrite=args.overwrite, inputs=[args.score])
     names = _track_models(args.track_model)
-    score = read_midi(args.score, **{k: options[k] for k in READ_MIDI_KEYWORDS})
-    for index, name, count in score.tracks:
-        if count:
-            print(f"track {index}{f' {name!r}' if name else ''}: {count} notes")
+    check_seed(args.seed)
     start = time.perf_counter()
-    model = load_model(args.model)
+    model = load_model(args.model)  # a wrong name is said before the file's tracks are
     loaded = {args.model: model}
     for name in names.values():
         if name not in loaded:
             loaded[name] = load_model(name)
     track_models = {track: loaded[name] for track, name in names.items()}
+    score = read_midi(args.score, **{k: options[k] for k in READ_MIDI_KEYWORDS})
+    for index, name, count in score.tracks:
+        if count:
+            print(f"track {index}{f' {name!r}' if name else ''}: {count} notes")
     overrides = {name: options[name] for name in OVERRIDES}
     long = score.duration * len(score.parts) > PROGRESS_SECONDS
     result = play_score(score, model, track_models, legato=options["legato"],

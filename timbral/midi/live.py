@@ -69,12 +69,10 @@ from ..stream.live import WARMUP_BLOCKS, LiveAudio, LiveAudioError, LiveReport, 
 from ..validation import check_seed, check_size
 from ..zoo import as_model
 from .expression import RC_10_90, ExpressionProfile, profile_for, raised_cosine
-from .score import ChannelState
+from .score import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, ChannelState
 
 #: Most voices an engine plays at once.
 MAX_VOICES = 32
-#: Controllers that end every note (all sound off, all notes off).
-CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF = 120, 123
 #: Frames a trained decoder takes to answer a loudness rise from silence: the
 #: first frame of an attack comes out about 40 dB below the next (the shipped
 #: models), as its training features, loudness over a centred window, rise

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..audio import resample_audio
 from ..models.autoencoder import Autoencoder
-from ..models.rendering import render
+from ..models.rendering import render, room_tail_seconds
 from ..validation import check_seed
 from ..zoo import as_model
 from .curves import sounding_end, voice_curves
@@ -27,7 +27,7 @@ from .expression import ExpressionProfile, profile_for
 from .score import Score, read_midi
 from .voices import Voice, part_voices
 
-#: Silence (s) after the last release.
+#: Silence (s) after the last release has died away in the model's room.
 TAIL = 0.1
 #: Largest mix peak left as it is; louder mixes are scaled down to it.
 MAX_PEAK = 0.99
@@ -89,7 +89,13 @@ def play_score(score: Score, model: Autoencoder,
       progress: a progress bar over voices.
     """
     model = as_model(model)
-    track_models = {track: as_model(m) for track, m in dict(track_models or {}).items()}
+    track_models = dict(track_models or {})
+    odd = next((k for k in track_models if isinstance(k, bool)
+                or not isinstance(k, (int, np.integer))), None)
+    if odd is not None:
+        raise ValueError(f"track_models: expected track numbers (0-based integers) as keys, "
+                         f"got {odd!r}")
+    track_models = {int(track): as_model(m) for track, m in track_models.items()}
     seed = check_seed(seed)
     unknown = sorted(set(track_models) - {p.track for p in score.parts})
     if unknown:
@@ -105,7 +111,8 @@ def play_score(score: Score, model: Autoencoder,
     voices = [(v, track_models.get(v.part.track, model)) for part in score.parts
               for v in part_voices(part)]
     rate = max(m.sample_rate for _, m in voices)
-    end = max(sounding_end(v.notes, profiles[id(m)]) for v, m in voices) + TAIL
+    rooms = {id(m): room_tail_seconds(m) for _, m in voices}
+    end = max(sounding_end(v.notes, profiles[id(m)]) + rooms[id(m)] for v, m in voices) + TAIL
     if end * len(voices) > MAX_VOICE_SECONDS:  # each voice is rendered in full, in memory
         raise ValueError(f"{score.path}: {len(voices)} voice(s) for {_duration(end)} is more "
                          f"than timbral plays at once ({MAX_VOICE_SECONDS / 3600:g} h of "
@@ -139,7 +146,8 @@ def play_midi(path, model: Autoencoder, track_models: Optional[Mapping[int, Auto
               tempo_scale: float = 1.0, transpose: float = 0.0, legato: bool = False,
               overrides: Optional[Mapping[str, float]] = None, seed: int = 0,
               progress: bool = False) -> MidiRendering:
-    """Read a MIDI file (:func:`~.score.read_midi`) and play it (:func:`play_score`)."""
+    """Read a MIDI file (:func:`~.score.read_midi`, ``path`` a path: str or
+    ``os.PathLike``) and play it (:func:`play_score`)."""
     score = read_midi(path, track=track, channel=channel, tempo_scale=tempo_scale,
                       transpose=transpose)
     return play_score(score, model, track_models, legato=legato, overrides=overrides,

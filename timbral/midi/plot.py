@@ -5,7 +5,8 @@ The output is measured, not assumed: each voice's rendered audio goes through
 and loudness), so the picture shows what the models played against what the
 file asked for. Only where the voice has notes (and their release) is measured:
 every voice's audio lasts the whole score, and tracking silence would cost
-voices x score length.
+voices x score length. Notes above the tracker's range (:data:`MAX_F0_HZ`)
+get no measured line: the tracker would give a wrong pitch there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from matplotlib.colors import to_rgba
 
 from ..core import hz_to_midi
 from ..features import compute_audio_features
+from ..features.voicing import MAX_F0_HZ
 from ..files import atomic_output
 from .play import MidiRendering
 
@@ -34,7 +36,8 @@ LEAD_S, RELEASE_S = 0.1, 1.0
 def measured_curves(played, sample_rate: int):
     """A voice's output f0 (MIDI, NaN where unvoiced or silent) and loudness (dB,
     NaN where not measured), float64 ``[n_frames]`` at :data:`PLOT_FRAME_RATE`
-    (frame ``i`` at ``i / PLOT_FRAME_RATE`` s), measured over its notes' spans."""
+    (frame ``i`` at ``i / PLOT_FRAME_RATE`` s), measured over its notes' spans; no
+    f0 where the voice was asked for more than :data:`MAX_F0_HZ`."""
     hop = sample_rate / PLOT_FRAME_RATE
     n_frames = int(len(played.audio) / hop) + 1
     midi, loudness = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
@@ -46,13 +49,16 @@ def measured_curves(played, sample_rate: int):
             spans[-1][1] = max(spans[-1][1], last)
         elif first < last:
             spans.append([first, last])
+    asked = np.interp(np.arange(n_frames) / PLOT_FRAME_RATE,
+                      np.arange(len(played.f0_hz)) / played.frame_rate, played.f0_hz)
     for first, last in spans:
         audio = played.audio[int(round(first * hop)):int(round(last * hop)) + 1]
         features = compute_audio_features(audio, sample_rate, PLOT_FRAME_RATE)
         n = min(len(features["f0_hz"]), n_frames - first)
         f0 = hz_to_midi(torch.from_numpy(features["f0_hz"][:n])).numpy()
         ld = features["loudness_db"][:n].astype(np.float64)
-        shown = (features["f0_confidence"][:n] >= VOICED_CONFIDENCE) & (ld > SOUNDING_DB)
+        shown = (features["f0_confidence"][:n] >= VOICED_CONFIDENCE) & (ld > SOUNDING_DB) \
+            & (asked[first:first + n] <= MAX_F0_HZ)
         midi[first:first + n] = np.where(shown, f0, np.nan)
         loudness[first:first + n] = ld
     return midi, loudness

@@ -6,7 +6,10 @@ with the file's tempo map. What it keeps:
 
 - notes (note-on with velocity > 0 up to the matching note-off or note-on
   with velocity 0); a key struck again before its note-off ends the earlier
-  note there; notes still held when the track ends end there;
+  note there (a note-off at that same instant belongs to the earlier note, as
+  pretty_midi reads it); CC123 (all notes off) and CC120 (all sound off) end
+  every note of their channel; notes never released end with their track (and
+  are named in the messages);
 - per channel, as step curves over time: the pitch wheel, its range (RPN 0,
   pitch-bend sensitivity: CC101/CC100 = 0/0 then CC6 semitones and CC38
   cents; 2 semitones until a file says otherwise), CC7 volume and CC11
@@ -24,6 +27,8 @@ controls; :mod:`timbral.midi.voices` splits a part into monophonic voices.
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -48,6 +53,9 @@ MIN_TEMPO_SCALE, MAX_TEMPO_SCALE = 0.05, 20.0
 #: Controller numbers.
 CC_VOLUME, CC_EXPRESSION, CC_DATA_MSB, CC_DATA_LSB = 7, 11, 6, 38
 CC_RPN_LSB, CC_RPN_MSB, CC_NRPN_LSB, CC_NRPN_MSB, CC_RESET = 100, 101, 98, 99, 121
+CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF = 120, 123
+#: SMPTE time divisions: frames per second by the header's code (29: 29.97 drop-frame).
+SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 30000 / 1001, 30: 30.0}
 
 
 @dataclass(frozen=True)
@@ -209,9 +217,15 @@ class Score:
 
 
 class _TempoMap:
-    """Ticks -> seconds through a sorted list of ``(tick, microseconds per beat)``."""
+    """Ticks -> seconds through a sorted list of ``(tick, microseconds per beat)``;
+    with ``smpte`` (seconds per tick of an SMPTE division) tempo events do not count."""
 
-    def __init__(self, changes: List[Tuple[int, int]], ticks_per_beat: int):
+    def __init__(self, changes: List[Tuple[int, int]], ticks_per_beat: int,
+                 smpte: Optional[float] = None):
+        if smpte is not None:
+            self.ticks, self.seconds_per_tick = np.zeros(1), np.array([smpte])
+            self.start = np.zeros(1)
+            return
         changes = sorted(changes, key=lambda c: c[0])
         ticks = [0]
         tempos = [DEFAULT_TEMPO]
@@ -231,13 +245,39 @@ class _TempoMap:
         return float(self.start[i] + (tick - self.ticks[i]) * self.seconds_per_tick[i])
 
 
+def _smf_bytes(data: bytes) -> bytes:
+    """A standard MIDI file's bytes without what mido cannot skip: a RIFF 'RMID'
+    wrapper, and chunks other than MThd and MTrk (the standard tells readers to
+    skip them). Bytes that do not parse as chunks are returned as they are."""
+    if data[:4] == b"RIFF" and data[8:12] == b"RMID":
+        at = 12
+        while at + 8 <= len(data):
+            size = int.from_bytes(data[at + 4:at + 8], "little")
+            if data[at:at + 4] == b"data":
+                data = data[at + 8:at + 8 + size]
+                break
+            at += 8 + size + (size & 1)
+    chunks, at = [], 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4:at + 8], "big")
+        if at + 8 + size > len(data):
+            return data
+        chunks.append(data[at:at + 8 + size])
+        at += 8 + size
+    if at != len(data) or not chunks or not chunks[0].startswith(b"MThd"):
+        return data
+    return b"".join(c for c in chunks if c[:4] in (b"MThd", b"MTrk"))
+
+
 def _open(path: Path):
     import mido
 
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a MIDI file (.mid)")
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     try:
-        return mido.MidiFile(str(path), clip=True)
+        return mido.MidiFile(file=io.BytesIO(_smf_bytes(path.read_bytes())), clip=True)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
         why = str(exc) or ("it ends early" if isinstance(exc, EOFError) else type(exc).__name__)
         raise ValueError(f"{path}: not a readable standard MIDI file ({why})") from None
@@ -274,6 +314,8 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     Raises ValueError (one line) for an unreadable file, a track or channel
     with no notes (naming those that have some), or bad arguments.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path: expected the path of a MIDI file, got {type(path).__name__}")
     path = Path(path)
     tempo_scale = check_number(tempo_scale, "tempo_scale", MIN_TEMPO_SCALE, MAX_TEMPO_SCALE)
     transpose = check_number(transpose, "transpose", -MAX_TRANSPOSE, MAX_TRANSPOSE)
@@ -281,14 +323,26 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     if channel is not None and not (isinstance(channel, int)
                                     and MIN_CHANNEL <= channel <= MAX_CHANNEL):
         raise ValueError(f"channel: expected {MIN_CHANNEL}..{MAX_CHANNEL}, got {channel!r}")
+    if track is not None and (isinstance(track, bool) or not isinstance(track, int)):
+        raise ValueError(f"track: expected a track number (0-based), got {track!r}")
     midi = _open(path)
     if not midi.tracks:
         raise ValueError(f"{path}: holds no tracks")
-    if midi.ticks_per_beat <= 0:  # SMPTE time codes, or a broken header
-        raise ValueError(f"{path}: its header gives {midi.ticks_per_beat} ticks per beat; "
-                         f"save it again as a standard MIDI file with beats")
-    if track is not None and not (isinstance(track, int) and 0 <= track < len(midi.tracks)):
-        raise ValueError(f"track {track}: {path.name} has tracks 0..{len(midi.tracks) - 1}")
+    smpte = None
+    if midi.ticks_per_beat < 0:  # SMPTE: -frames per second (high byte), ticks per frame
+        division = midi.ticks_per_beat & 0xFFFF
+        fps, per_frame = 256 - (division >> 8), division & 0xFF
+        if fps not in SMPTE_FPS or per_frame == 0:
+            raise ValueError(f"{path}: its header gives an SMPTE division of {fps} frames per "
+                             f"second and {per_frame} ticks per frame, which is not a valid "
+                             f"one (24, 25, 29 or 30 fps); save the file again")
+        smpte = 1.0 / (SMPTE_FPS[fps] * per_frame)
+    elif midi.ticks_per_beat == 0:
+        raise ValueError(f"{path}: its header gives 0 ticks per beat; save the file again")
+    if track is not None and not 0 <= track < len(midi.tracks):
+        raise ValueError(f"track {track}: {path.name} has "
+                         + (f"tracks 0..{len(midi.tracks) - 1}" if len(midi.tracks) > 1
+                            else "one track, track 0"))
     events = _events(midi)
     bad = next(((t, m.tempo) for t, _, _, m in events if m.type == "set_tempo" and m.tempo <= 0),
                None)
@@ -302,7 +356,8 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         if key not in tempo_maps:
             tempo_maps[key] = _TempoMap(
                 [(t, m.tempo) for t, i, _, m in events
-                 if m.type == "set_tempo" and (key is None or i == key)], midi.ticks_per_beat)
+                 if m.type == "set_tempo" and (key is None or i == key)], midi.ticks_per_beat,
+                smpte)
         return tempo_maps[key].seconds(tick) / tempo_scale
 
     # type 2: the songs play one after another (a chosen track from the start)
@@ -321,6 +376,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
 
     notes: Dict[Tuple[int, int], List[MidiNote]] = {}
     held: Dict[Tuple[int, int, int], Tuple[float, int]] = {}  # (track, channel, key) -> on
+    struck_again: Dict[Tuple[int, int, int], float] = {}  # ... -> when it ended a note
     songs: Dict[int, List[ChannelState]] = {}  # each song its own controllers (one for 0 and 1)
     curves: List[Dict[str, list]] = [{name: [] for name in ChannelState.DEFAULTS}
                                      for _ in range(16)]
@@ -341,16 +397,31 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         track_end[index] = at
         if message.type in ("note_on", "note_off"):
             key = (index, message.channel, message.note)
+            on = message.type == "note_on" and message.velocity > 0
+            if not on and struck_again.pop(key, None) == at and held.get(key, (None,))[0] == at:
+                continue  # the note-off of the note this instant's strike already ended
             if key in held:
                 end_note(key, at)
-            if message.type == "note_on" and message.velocity > 0:
+                if on:
+                    struck_again[key] = at
+            if on:
                 held[key] = (at, message.velocity)
+        elif message.type == "control_change" and message.control in (CC_ALL_SOUND_OFF,
+                                                                       CC_ALL_NOTES_OFF):
+            for key in [k for k in held if k[1] == message.channel]:
+                end_note(key, at)
         elif message.type in ("pitchwheel", "control_change"):
             song = index if starts else 0
             state = songs.setdefault(song, [ChannelState() for _ in range(16)])[message.channel]
             for name in state.apply(message):
                 curves[message.channel][name].append((at, state.values[name]))
+    unreleased = []
     for key in list(held):  # notes never released end with their track
+        onset = held[key][0]
+        unreleased.append(f"track {key[0]} channel {key[1] + 1}: key {key[2]} struck at "
+                          f"{onset:.1f} s is never released; "
+                          + (f"held to the end of its track ({track_end[key[0]]:.1f} s)"
+                             if track_end[key[0]] > onset else "its track ends there: left out"))
         end_note(key, track_end[key[0]])
     for c, name in ((c, name) for c in range(16) for name in ChannelState.DEFAULTS):
         points = curves[c][name]
@@ -368,7 +439,8 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     names = [t.name for t in midi.tracks]
     counts = [sum(len(v) for (t, _), v in notes.items() if t == i) for i in range(len(names))]
     tracks = [(i, names[i], counts[i]) for i in range(len(names))]
-    messages = []
+    messages = unreleased[:3] + ([f"... and {len(unreleased) - 3} more notes never released"]
+                                 if len(unreleased) > 3 else [])
     if starts and sum(1 for k in counts if k) > 1:
         messages.append(f"a type 2 file: its {len(midi.tracks)} tracks are songs of their own, "
                         f"played one after another (the track option picks one)")
@@ -383,6 +455,10 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
             continue
         parts.append(Part(t, c, names[t], sorted(part_notes, key=lambda n: (n.onset, n.pitch)),
                           controls(c)))
+    if not parts and notes and wanted is None and track is None \
+            and all(c == DRUM_CHANNEL for (_, c) in notes):
+        raise ValueError(f"{path.name}: only channel 10 (General MIDI percussion) has notes "
+                         f"({sum(len(v) for v in notes.values())}); play them with --channel 10")
     if not parts:
         with_notes = ", ".join(f"{i} {n!r} ({k} notes)" if n else f"{i} ({k} notes)"
                                for i, n, k in tracks if k) or "none"
@@ -396,5 +472,5 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
 
 
 __all__ = ["ChannelControls", "ChannelState", "DRUM_CHANNEL", "MAX_CHANNEL", "MAX_TEMPO_SCALE",
-           "MAX_TRANSPOSE", "MIN_CHANNEL", "MIN_TEMPO_SCALE", "MidiNote", "Part", "Score",
+           "CC_ALL_NOTES_OFF", "CC_ALL_SOUND_OFF", "MAX_TRANSPOSE", "MIN_CHANNEL", "MIN_TEMPO_SCALE", "MidiNote", "Part", "Score",
            "StepCurve", "bend_cents", "gain_db", "read_midi"]

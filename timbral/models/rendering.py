@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..processors.effects import Reverb
 from ..validation import as_controls, check_positive, check_seed
 from .autoencoder import Autoencoder
 
@@ -102,3 +103,23 @@ def render(model: Autoencoder, f0_hz, loudness_db, n_samples: Optional[int] = No
             noise = noises.slice(n_frames * hop, (n_frames + extra) * hop)[None].to(device)
             pieces.append(model.processor_group.process(held, state, hop, noise)[0][0])
     return torch.cat(pieces)[lag:lag + n_samples].cpu().numpy().astype(np.float32)
+
+
+def room_tail_seconds(model: Autoencoder, floor_db: float = -60.0) -> float:
+    """How long (s) a model's learned room rings on after its dry sound stops.
+
+    Per trainable reverb: where the energy its impulse response has left falls
+    ``floor_db`` below the sound's (the dry path's, energy 1, plus the whole
+    IR's): -60 dB is the reverberation time's criterion. 0 without one.
+    """
+    tail = 0.0
+    for reverb in model.modules():
+        if isinstance(reverb, Reverb) and reverb.trainable:
+            with torch.no_grad():
+                ir = reverb.impulse_response(masked=True).double().cpu().numpy()
+            left = np.cumsum((ir ** 2)[::-1])[::-1]
+            total = (1.0 if reverb.add_dry else 0.0) + left[0]
+            ringing = np.nonzero(left > total * 10.0 ** (floor_db / 10.0))[0]
+            if ringing.size:
+                tail = max(tail, (ringing[-1] + 1) / model.sample_rate)
+    return tail
