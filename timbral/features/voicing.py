@@ -19,7 +19,10 @@ the input is legato: it keeps sounding at a level near the note's. With
 whatever their level: consonants and breaths inside a phrase.
 
 :class:`VoicingGate` makes the decision frame by frame from the past alone
-(it adds no latency), so the streaming engine runs it as it is. Offline,
+(it adds no latency), so the streaming engine runs it as it is, asking each
+note to start on two frames that agree in pitch (``confirm``): the tracker's
+first frame of an attack, its window only partly filled by the note, is often
+a harmonic of it, and a stream cannot take back a chirp. Offline,
 :func:`gate_voicing` runs the same gate over a whole recording and then uses
 what comes later, which a stream cannot: it takes back what turned out wrong
 (a bridge that ended in a rest; a note shorter than ``min_note_seconds``),
@@ -49,8 +52,12 @@ __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", 
            "MAX_F0_HZ", "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
 
 #: The plausible pitch range of a melody's fundamental (Hz): CREPE's range, less
-#: the lowest octave where noise and rumble put their "pitch".
-MIN_F0_HZ, MAX_F0_HZ = 55.0, 2000.0
+#: its lowest octave and a half, where rumble and mains hum (50 and 60 Hz, a steady
+#: "note" the tracker is sure of) put their pitch; the lowest note kept is B1.
+MIN_F0_HZ, MAX_F0_HZ = 61.0, 2000.0
+#: The most confidence a note needs to start: a clean tone reaches 0.99 in a stream,
+#: so the strictest gate must not ask for 1.
+MAX_CONFIDENCE_ON = 0.95
 #: Frames below this confidence are aperiodic: their loudness measures the noise floor.
 APERIODIC_CONFIDENCE = 0.35
 #: The noise floor is this quantile of the aperiodic frames' loudness.
@@ -76,6 +83,8 @@ ATTACK_SECONDS = 0.08
 #: vowel is louder, and stays out).
 ATTACK_RISE_DB = 3.0
 ATTACK_MASKED_DB = 12.0
+#: With ``confirm``, a note starts on a frame within this many cents of the one before.
+CONFIRM_CENTS = 100.0
 #: Offline, shorter notes are taken back (s).
 MIN_NOTE_SECONDS = 0.05
 #: Octave errors at an attack last at most this long (s) to be corrected offline,
@@ -136,7 +145,8 @@ def gate_rules(gate: float, hold_pitch: bool = False) -> Optional[GateRules]:
     0 turns the gate off (returns None: every frame plays, as in Magenta's
     notebook). Higher values ask for a clearer pitch and more level above the
     noise floor: at the default 0.5 a note starts at confidence 0.8 and 3 dB
-    above the floor and goes on down to confidence 0.45 and 1 dB. ``hold_pitch``
+    above the floor and goes on down to confidence 0.45 and 1 dB; at 1,
+    confidence :data:`MAX_CONFIDENCE_ON` and 6 dB. ``hold_pitch``
     bridges gaps up to :data:`HOLD_SECONDS` at any level (singing: consonants,
     breaths) instead of :data:`BRIDGE_SECONDS` of legato.
     """
@@ -145,7 +155,7 @@ def gate_rules(gate: float, hold_pitch: bool = False) -> Optional[GateRules]:
         raise ValueError(f"gate: expected a number from 0 to 1, got {gate:g}")
     if gate == 0.0:
         return None
-    on = 0.6 + 0.4 * gate
+    on = min(0.6 + 0.4 * gate, MAX_CONFIDENCE_ON)
     return GateRules(confidence_on=on, confidence_off=on - 0.35, margin_on_db=6.0 * gate,
                      margin_off_db=2.0 * gate,
                      bridge_seconds=HOLD_SECONDS if hold_pitch else BRIDGE_SECONDS,
@@ -231,6 +241,9 @@ class VoicingGate:
         None: a running :class:`NoiseFloor`.
       revisions: keep :attr:`revoked` and :attr:`onsets` (offline; a stream
         cannot use them, and they would grow with it).
+      confirm: a note starts only on the second of two frames that would start
+        one, within :data:`CONFIRM_CENTS` of each other (a stream: it cannot
+        correct an attack's first frame afterwards, as offline does).
 
     Calling it with one frame's ``(f0_hz, confidence, loudness_db)`` returns
     its :class:`GateFrame`. Decisions are final for a stream. With
@@ -241,7 +254,8 @@ class VoicingGate:
     """
 
     def __init__(self, frame_rate: float, rules: GateRules,
-                 noise_floor_db: Optional[float] = None, revisions: bool = False):
+                 noise_floor_db: Optional[float] = None, revisions: bool = False,
+                 confirm: bool = False):
         if not isinstance(rules, GateRules):
             raise ValueError(f"rules: expected GateRules, got {type(rules).__name__}")
         self.rules = rules
@@ -250,6 +264,7 @@ class VoicingGate:
         self.bridge_frames = int(round(rules.bridge_seconds * self.frame_rate))
         self.min_note_frames = int(math.ceil(rules.min_note_seconds * self.frame_rate))
         self.revisions = bool(revisions)
+        self.confirm = bool(confirm)
         self.level_fall = LEVEL_FALL_DB_S / self.frame_rate
         self.reset()
 
@@ -261,6 +276,7 @@ class VoicingGate:
         self.note_start = 0
         self.gap = 0  # frames of the bridged gap in progress
         self.held_f0: Optional[float] = None  # the note's last voiced pitch
+        self.candidate: Optional[float] = None  # with confirm: the last frame that could start
         self.note_db = DEFAULT_MIN_DB  # the note's level: a peak that falls LEVEL_FALL_DB_S
         self.revoked: List[int] = []
         self.onsets: List[int] = []
@@ -279,6 +295,11 @@ class VoicingGate:
             sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
         if sounds and in_range:
             if not self.on:
+                first, self.candidate = self.candidate, f0
+                if self.confirm and (first is None
+                                     or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
+                    held = f0 if self.held_f0 is None else self.held_f0
+                    return GateFrame(False, held, False)
                 self.on, self.note_start, self.note_db = True, k, ld
                 if self.revisions:
                     self.onsets.append(k)
@@ -290,6 +311,7 @@ class VoicingGate:
                                       and ld >= self.note_db - LEGATO_DROP_DB)):
             self.gap += 1
             return GateFrame(True, self.held_f0, True)
+        self.candidate = None
         if self.on:  # the note ends: take back a bridge into this rest, and a blip
             self.on = False
             end = k - self.gap

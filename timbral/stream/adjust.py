@@ -14,7 +14,10 @@ keeps running versions of those and adjusts each frame as it arrives:
   the voicing gate plays (the engine's :class:`~timbral.features.voicing.VoicingGate`);
 - octave shift: Magenta's rule (:func:`~timbral.transfer.adjust.octave_rule`)
   on the running mean pitch of note-on frames, applied at the first note and
-  afterwards changed only between notes (never in the middle of one);
+  afterwards changed only between notes (never in the middle of one); over the
+  first note's first :data:`FIRST_NOTE_SECONDS` the rule reads the median of
+  its frames, so one wrong frame at the attack (a harmonic the tracker caught
+  before the note filled its window) does not set the octave for the phrase;
 - loudness: quantile matching with the input's note-on loudness CDF taken
   from a decaying histogram (0.25 dB bins, ``memory_seconds``) that starts
   from the *dataset's* distribution with the weight of ``prior_seconds`` of
@@ -54,6 +57,8 @@ HIST_LOW_DB, HIST_HIGH_DB, HIST_STEP_DB = -80.0, 40.0, 0.25
 SPREAD_PRIOR_SECONDS = 0.25
 #: Autotune looks at most this far back (frames are kept in a fixed ring).
 TUNING_SECONDS = 10.0
+#: The first note's octave is read from the median of its frames this long (s).
+FIRST_NOTE_SECONDS = 0.2
 
 
 def _cdf(counts: np.ndarray) -> Optional[np.ndarray]:
@@ -105,6 +110,7 @@ class StreamingAdjust:
         self.smooth_n = max(1, int(round(smoothing_seconds * self.frame_rate)))
         self.memory_frames = max(1.0, memory_seconds * self.frame_rate)
         self.retune_every = max(1, int(round(retune_seconds * self.frame_rate)))
+        self.first_frames = max(1, int(round(FIRST_NOTE_SECONDS * self.frame_rate)))
         self.messages: List[str] = []
         stats = None if statistics is None else validate_statistics(statistics)
         self.enabled = stats is not None and all(k in stats for k in REQUIRED_KEYS)
@@ -142,6 +148,7 @@ class StreamingAdjust:
         self.mean_note_pitch = 0.0
         self.octave_shift = 0.0
         self._octave_set = False
+        self._first: Optional[List[float]] = []  # the first note's pitches; None once read
         self._heard = np.zeros_like(self._prior)  # the input's own note-on frames
         self._prior_weight = 1.0  # decays like the frames heard
         self._tune_n = 0
@@ -209,18 +216,26 @@ class StreamingAdjust:
             return AdjustedFrame(f0, ld, note_on, ratio, 0.0)
 
         midi = _midi(f0) if f0 > 0 else 0.0
+        young = False
         if note_on and f0 > 0:
             self.notes += 1
             self.mean_note_pitch += (midi - self.mean_note_pitch) * self._rate(self.notes)
+            if self._first is not None:
+                self._first.append(midi)
+                young = len(self._first) <= self.first_frames
             self._update_hist(ld)
             if self.autotune > 0:
                 i = self._tune_i
                 self._tune_midi[i], self._tune_conf[i] = midi, float(confidence)
                 self._tune_i = (i + 1) % len(self._tune_midi)
                 self._tune_n += 1
+        if self._first and not young:  # the first note's start is read: its median stands
+            self.mean_note_pitch = float(np.median(self._first))
+            self._first = None
         # the octave shift is set at the first note, then changes only between notes
-        if self.notes and (not self._octave_set or not note_on):
-            self.octave_shift = octave_rule(self.mean_note_pitch, self.mean_pitch)
+        if self.notes and (not self._octave_set or not note_on or young):
+            pitch = float(np.median(self._first)) if young else self.mean_note_pitch
+            self.octave_shift = octave_rule(pitch, self.mean_pitch)
             self._octave_set = True
         f0 = float(shift_f0([f0], self.octave_shift)[0])
 

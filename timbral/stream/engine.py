@@ -118,7 +118,7 @@ class StreamProcessor:
         use (0: strictly causal, at most one second; adds to the delay).
       adjust: streaming auto-adjust toward the model's statistics.
       hold_pitch, gate: the voicing gate (as offline; it decides from past
-        frames only and adds no latency).
+        frames only and adds no latency; a note starts on two frames that agree).
       threshold, quiet, autotune: auto-adjust controls (as offline).
       pitch_shift, semitones, loudness_shift: manual shifts (octaves,
         semitones, dB), applied after auto-adjust.
@@ -166,7 +166,7 @@ class StreamProcessor:
         self.adjuster = StreamingAdjust(model.statistics, model.frame_rate, threshold=threshold,
                                         quiet=quiet, autotune=autotune) if adjust else None
         rules = gate_rules(controls["gate"], controls["hold_pitch"])
-        self.gate = None if rules is None else VoicingGate(model.frame_rate, rules)
+        self.gate = None if rules is None else VoicingGate(model.frame_rate, rules, confirm=True)
         self.messages: List[str] = list(self.adjuster.messages) if self.adjuster else []
         self.first_offset = self.synth.first_offset
         self.delay = engine_delay(block_size, self.hop, self.lookahead, self.first_offset)
