@@ -24,7 +24,7 @@ from timbral.transcribe.evaluate import note_scores, played_pitch_errors, silenc
 from timbral.transcribe.material import render_notes, render_progression
 from timbral.transcribe.network import (FRAME_RATE, KEPT_FRAMES, LOWEST_KEY, Activations,
                                         get_network)
-from timbral.transcribe.notes import decode_notes
+from timbral.transcribe.notes import _peaks, decode_notes
 from timbral.zoo import load_model
 
 RATE = 16000
@@ -308,3 +308,21 @@ def test_web_app_polyphonic_switch(piano, tmp_path):
     finally:
         server.terminate()
         server.wait(20)
+
+
+def test_a_lone_held_note_and_a_chord_root_are_found():
+    """The loudest onset of a recording ties with its neighbour once onsets are scaled
+    to their maximum: a flat top is a peak (a lone held A4 gave no notes, a C major
+    chord lost its C)."""
+    t = np.arange(int(4.0 * RATE)) / RATE
+    on = (t >= 0.5) & (t < 3.5)
+    def tone(f0):
+        return sum(a * np.sin(2 * np.pi * k * f0 * t) for k, a in
+                   zip(range(1, 5), (1.0, 0.5, 0.3, 0.2)))
+    held = (0.3 * tone(440.0) * on).astype(np.float32)
+    assert [round(n.pitch) for n in transcribe(held, RATE).notes] == [69]
+    chord = (0.1 * sum(tone(440.0 * 2 ** ((k - 69) / 12)) for k in (60, 64, 67)) * on)
+    keys = sorted(round(n.pitch) for n in transcribe(chord.astype(np.float32), RATE).notes)
+    assert {60, 64, 67} <= set(keys), keys
+    flat = np.array([[0.1], [0.93], [0.94], [0.94], [0.9], [0.6], [0.6], [0.7], [0.2]])
+    np.testing.assert_array_equal(np.nonzero(_peaks(flat)[:, 0])[0], [2, 7])

@@ -104,9 +104,21 @@ def inferred_onsets(onset: np.ndarray, note: np.ndarray) -> np.ndarray:
 
 
 def _peaks(x: np.ndarray) -> np.ndarray:
-    """Strict local maxima along time (axis 0); the first and last frames never are."""
+    """Local maxima along time (axis 0): frames above the one before and, after any
+    run of equal values, above the next different one (a flat top counts once, at
+    its first frame: the onsets scaled to their maximum tie there); the first and
+    last frames never are."""
+    n = x.shape[0]
     out = np.zeros(x.shape, bool)
-    out[1:-1] = (x[1:-1] > x[:-2]) & (x[1:-1] > x[2:])
+    if n < 3:
+        return out
+    # the next value that differs from each frame's, along time (NaN: none before the end)
+    following = np.full(x.shape, np.nan)
+    following[:-1] = np.where(x[1:] != x[:-1], x[1:], np.nan)
+    for i in range(n - 2, -1, -1):  # a flat run takes the value after it
+        same = np.isnan(following[i]) & (x[i] == x[i + 1]) if i + 1 < n else False
+        following[i] = np.where(same, following[i + 1], following[i])
+    out[1:-1] = (x[1:-1] > x[:-2]) & (following[1:-1] < x[1:-1])
     return out
 
 
