@@ -467,3 +467,18 @@ def test_an_attack_neither_chirps_nor_sets_the_octave_in_a_stream():
             played = np.array(processor.record["voiced"])
             cents = 1200 * np.log2(np.array(processor.record["f0_adjusted"])[played] / f0)
             assert played.sum() > 40 and np.abs(cents).max() < 60, (f0, start, cents.max())
+
+
+def test_a_live_stream_goes_on_through_bad_samples():
+    """NaN, infinite and huge finite samples (1e19: its power overflowed float32 and
+    left every later block raising) neither stop the stream nor leave it broken."""
+    from timbral.zoo import load_model
+
+    processor = StreamProcessor(load_model("violin_realtime"), 320)
+    x = _tone(440.0, 0.0, 2.0)
+    bad = [np.full(320, v, np.float32) for v in (np.nan, np.inf, -np.inf, 1e19, -3e38)]
+    out = [processor.process(block) for block in bad]
+    out += [processor.process(x[i:i + 320]) for i in range(0, len(x) - 319, 320)]
+    out = np.concatenate(out)
+    assert np.isfinite(out).all()
+    assert np.sqrt(np.mean(out[-16000:] ** 2)) > 1e-3  # the tone after them plays

@@ -47,6 +47,8 @@ from .synth import StreamSynth
 
 #: Block sizes the engine accepts (samples).
 MIN_BLOCK, MAX_BLOCK = 1, 1 << 16
+#: Input samples are clipped to this magnitude, 80 dB over full scale.
+MAX_SAMPLE = 1e4
 
 
 def engine_delay(block: Optional[int], hop: int, lookahead: int, first_offset: int) -> int:
@@ -236,7 +238,8 @@ class StreamProcessor:
     def process(self, block) -> np.ndarray:
         """One block of input (mono ``[n]``, ``[1, n]`` or ``[n, 1]``; float or integer
         PCM) -> the same number of output samples. NaN and infinite samples are taken
-        as silence (a live stream goes on)."""
+        as silence and samples past +-:data:`MAX_SAMPLE` are clipped there (a live
+        stream goes on)."""
         start = time.perf_counter()
         if getattr(block, "ndim", 1) == 2 and block.shape[-1] == 1:  # a device's [n, 1] frames
             block = block[:, 0]
@@ -250,6 +253,7 @@ class StreamProcessor:
                              f"{x.shape[0]}")
         if not np.all(np.isfinite(x)):
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        x = np.clip(x, -MAX_SAMPLE, MAX_SAMPLE)  # their power must not overflow float32
         self.history.append(x)
         due = self._frames_due()
         if due:
