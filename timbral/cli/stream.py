@@ -110,9 +110,10 @@ def _live(args: argparse.Namespace) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     from ..files import refuse_existing
-    from ..models.export import compare_export, export_step
+    from ..models.export import check_export_path, compare_export, export_step
     from ..zoo import load_model
 
+    check_export_path(args.output, args.format)
     refuse_existing(args.output, overwrite=args.overwrite)
     model = load_model(args.model)
     meta = export_step(model, args.output, args.format, frames=args.frames,
@@ -195,7 +196,7 @@ def register(sub) -> None:
                     "against PyTorch. See docs/streaming.md for how to drive it.")
     ex.add_argument("model", help="shipped model name, model folder or zip")
     ex.add_argument("--format", choices=FORMATS, required=True)
-    ex.add_argument("--output", required=True, help="output file (.onnx, or .pt for TorchScript)")
+    ex.add_argument("--output", required=True, help="output file (.onnx; .pt or .ts for TorchScript)")
     ex.add_argument("--frames", type=int, default=1,
                     help="feature frames per call, fixed in the file (default 1)")
     ex.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch")

@@ -69,6 +69,8 @@ class StreamStep(nn.Module):
 
 # ------------------------------------------------------------------- export
 FORMATS = ("torchscript", "onnx")
+#: The file names each format is written under.
+SUFFIXES = {"torchscript": (".pt", ".ts"), "onnx": (".onnx",)}
 METADATA_FORMAT = "timbral.stream-step"
 METADATA_VERSION = 2  # 2: state named by processor ("harmonic/phase", ...)
 #: ONNX opset used by default (17: LayerNormalization; onnxruntime >= 1.17 runs it).
@@ -118,13 +120,23 @@ def _example(step: StreamStep, frames: int) -> tuple:
     return (f0, ld, noise, *step.initial_state(1))
 
 
+def check_export_path(path: Union[str, Path], format: str) -> None:
+    """Raise a one-line ValueError for an unknown ``format`` or a ``path`` whose name
+    is not that format's (:data:`SUFFIXES`): an audio file is no place for a model."""
+    if format not in FORMATS:
+        raise ValueError(f"format: expected one of {list(FORMATS)}, got {format!r}")
+    if Path(path).suffix.lower() not in SUFFIXES[format]:
+        raise ValueError(f"{path}: a {format} file is named *{' or *'.join(SUFFIXES[format])}; "
+                         f"choose such a name")
+
+
 def export_step(model: Autoencoder, path: Union[str, Path], format: str = "onnx",
                 frames: int = 1, opset: int = DEFAULT_OPSET, overwrite: bool = False) -> dict:
     """Write ``model`` as a streaming step (decoder + synths + reverb) to ``path``.
 
     Args:
       model: the model (its processor group must be the DDSP graph).
-      path: output file (``.onnx`` or ``.pt``/``.ts`` by convention).
+      path: output file (``.onnx``; ``.pt`` or ``.ts`` for TorchScript).
       format: 'onnx' (needs the ``onnx`` package; run with onnxruntime) or
         'torchscript' (``torch.jit.load``).
       frames: feature frames per call (fixed in the file, like the batch
@@ -137,8 +149,7 @@ def export_step(model: Autoencoder, path: Union[str, Path], format: str = "onnx"
     Returns the metadata (also stored in the file: ONNX ``metadata_props``
     key ``timbral``; TorchScript extra file ``timbral.json``).
     """
-    if format not in FORMATS:
-        raise ValueError(f"format: expected one of {list(FORMATS)}, got {format!r}")
+    check_export_path(path, format)
     frames = check_size(frames, "frames")
     if frames > MAX_FRAMES:
         raise ValueError(f"frames: expected 1 to {MAX_FRAMES} frames per call (a streaming "
