@@ -184,3 +184,17 @@ def test_what_the_output_cannot_hold_is_said(small_model, clip, tmp_path):
                          sample_rate=1000)
     assert any(m.startswith("At 1000 Hz the file holds nothing above 500 Hz")
                for m in done.result.messages)
+
+
+def test_a_loud_output_is_scaled_to_fit_not_clipped():
+    """+20 dB on the violin (which peaks near 0.8 at 0 dB) would clip the file: the
+    output is scaled to peak 0.99 and the transfer says by how much."""
+    t = np.arange(2 * 16000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 440 * t) * np.clip(t / 0.05, 0, 1)).astype(np.float32)
+    loud = transfer(x, 16000, "violin", loudness_shift=20.0)
+    assert np.abs(loud.audio).max() == pytest.approx(0.99, abs=1e-6)
+    said = [m for m in loud.messages if m.startswith("the output peaked at ")]
+    assert len(said) == 1 and "scaled down by" in said[0]
+    plain = transfer(x, 16000, "violin")
+    assert np.abs(plain.audio).max() < 0.99
+    assert not any("peaked" in m for m in plain.messages)

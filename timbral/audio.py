@@ -93,6 +93,22 @@ def save_audio(path, audio, sample_rate: int, overwrite: bool = False) -> Path:
     return path
 
 
+#: The highest peak an output keeps as it is; a louder one is scaled down to it.
+MAX_PEAK = 0.99
+
+
+def fit_peak(audio: np.ndarray, what: str = "output") -> Tuple[np.ndarray, Optional[str]]:
+    """``audio`` (float32 ``[n]``) scaled down to :data:`MAX_PEAK` if it peaks above
+    it (writing would clip it), and the one-line message saying so (None when it
+    fits)."""
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak <= MAX_PEAK:
+        return audio, None
+    return ((audio * (MAX_PEAK / peak)).astype(np.float32),
+            f"the {what} peaked at {peak:.2f}; scaled down by "
+            f"{20 * np.log10(peak / MAX_PEAK):.1f} dB so it does not clip")
+
+
 def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
     """Return ``sample_rate`` as an int, raising unless it is in [1 kHz, 768 kHz]."""
     try:

@@ -17,7 +17,7 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..audio import resample_audio
+from ..audio import fit_peak, resample_audio
 from ..models.autoencoder import Autoencoder
 from ..models.rendering import render, room_tail_seconds
 from ..validation import check_seed
@@ -29,8 +29,6 @@ from .voices import Voice, part_voices
 
 #: Silence (s) after the last release has died away in the model's room.
 TAIL = 0.1
-#: Largest mix peak left as it is; louder mixes are scaled down to it.
-MAX_PEAK = 0.99
 #: The most voices x seconds a score may need: each voice is rendered for the whole
 #: score (at 48 kHz, 6 h of voices hold 4.1 GB of audio; the web app's default limits,
 #: 32 voices of 600 s, need 5.3 h).
@@ -133,11 +131,8 @@ def play_score(score: Score, model: Autoencoder,
         audio = np.pad(audio, (0, max(0, len(mix) - len(audio))))[:len(mix)]
         mix += audio
         played.append(PlayedVoice(voice, m.name, m.frame_rate, f0, loudness, audio))
-    peak = float(np.abs(mix).max())
-    if peak > MAX_PEAK:
-        mix *= MAX_PEAK / peak
-        messages.append(f"the mix peaked at {peak:.2f}; scaled down by "
-                        f"{20 * np.log10(peak / MAX_PEAK):.1f} dB")
+    mix, said = fit_peak(mix, "mix")
+    messages.extend([said] if said else [])
     return MidiRendering(mix, rate, played, score, messages)
 
 

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Union
 
 import numpy as np
 
-from ..audio import check_sample_rate, resample_audio
+from ..audio import check_sample_rate, fit_peak, resample_audio
 from ..features import PitchTracker, compute_audio_features
 from ..features.notes import detect_notes, smoothing_frames
 from ..features.voicing import Voicing, gate_rules, gate_voicing
@@ -167,6 +167,8 @@ def transfer(audio, sample_rate: int, model: Union[str, Autoencoder], *, adjust:
     output = render(model, f0[:n_frames], ld[:n_frames], n_samples=audio.shape[0],
                     chunk_seconds=chunk_seconds, seed=seed, progress=progress)
     timings["synthesis"] = time.perf_counter() - start
+    output, said = fit_peak(output)
+    messages.extend([said] if said else [])
     return TransferResult(output, model.sample_rate, features, f0, ld, mask, ratio,
                           c["threshold"], adjusted, messages, timings, voicing)
 
