@@ -121,3 +121,16 @@ def test_the_violin_credits_its_performers_and_license(capsys):
         assert credit in card
     assert load_model("violin").config["processor_group"]["config"]["dag"][-1]["processor"][
         "type"] == "MultibandDecayReverb"
+
+
+def test_a_loudness_other_than_the_models_own_is_warned_of():
+    """flute learned v2 loudness: v1 (tens of dB lower on clean audio) made a transfer
+    silent while the log said notes play."""
+    import warnings
+
+    with pytest.warns(UserWarning, match="flute learned v2 loudness; with v1 it hears"):
+        model = load_model("flute", loudness_definition="v1")
+    assert model.config["loudness_definition"] == "v1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model("flute", loudness_definition="v2")

@@ -11,6 +11,7 @@ and arrays.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
@@ -82,7 +83,11 @@ def _load_magenta(path: Path, loudness_definition: Optional[str]) -> Autoencoder
 def _load_folder(path: Path, loudness_definition: Optional[str]) -> Autoencoder:
     if is_model_folder(path):
         model = read_model_folder(path)
-        if loudness_definition is not None:
+        own = model.config["loudness_definition"]
+        if loudness_definition is not None and loudness_definition != own:
+            warnings.warn(f"{model.name} learned {own} loudness; with {loudness_definition} "
+                          f"it hears levels it never saw (v1 reads clean audio tens of dB "
+                          f"lower: it may play nothing)", stacklevel=3)
             model.config["loudness_definition"] = loudness_definition
     elif is_magenta_model(path):
         model = _load_magenta(path, loudness_definition)
