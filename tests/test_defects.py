@@ -453,8 +453,16 @@ def test_warnings_for_what_a_file_hides(tmp_path):
         read_audio(loud)
     three = tmp_path / "three.wav"
     sf.write(three, np.stack([_tone()] * 3, axis=1), SR)
-    with pytest.warns(UserWarning, match="three.wav: 3 channels averaged to mono"):
-        assert read_audio(three).channels == 3
+    with pytest.warns(UserWarning, match="three.wav: the input has 3 channels: their mean "
+                                         "was used"):
+        assert len(load_audio(three)[0]) == len(_tone())
+    assert read_audio(three).channels == 3  # its callers say so (mono_message), once
+    inf = tmp_path / "inf.wav"
+    sf.write(inf, np.array([0.1, np.inf, 2.0], np.float32), SR, subtype="FLOAT")
+    with warnings.catch_warnings():  # refused, not first warned of as "beyond full scale"
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="inf.wav: contains NaN or infinite samples"):
+            read_audio(inf)
     cut = tmp_path / "cut.wav"
     sf.write(tmp_path / "whole.wav", _tone(3.0), SR)
     cut.write_bytes((tmp_path / "whole.wav").read_bytes()[:SR])  # a third of it
@@ -463,8 +471,6 @@ def test_warnings_for_what_a_file_hides(tmp_path):
     assert len(audio) < SR
     stereo = tmp_path / "stereo.wav"
     sf.write(stereo, np.stack([_tone(), _tone()], axis=1), SR)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # stereo is ordinary: no warning
         assert read_audio(stereo).channels == 2
@@ -540,7 +546,9 @@ def test_stream_says_what_transfer_says_of_short_and_many_channel_files(tmp_path
     assert not (tmp_path / "one_out.wav").exists()
     assert cli.main(["stream", str(tmp_path / "six.wav"), "--model", "violin_realtime",
                      "--output", str(tmp_path / "six_out.wav")]) == 0
-    assert "the input has 6 channels: their mean was streamed" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "the input has 6 channels: their mean was streamed" in out
+    assert "6 channels" not in err  # said once
 
 
 def test_an_output_folder_inside_the_inputs_and_plots_for_one_file(tmp_path, capsys):

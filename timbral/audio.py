@@ -204,8 +204,9 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
     Raises ValueError (one line, naming the file) for a missing or empty file,
     a directory, undecodable data, zero samples, NaN/inf samples or an absurd
     sample rate. Warns (naming the file) when the file is shorter than its
-    header says (truncated), when float samples go beyond full scale (they
-    are used as they are), and when more than two channels are averaged.
+    header says (truncated) and when float samples go beyond full scale (they
+    are used as they are); the caller says what the downmix did
+    (:func:`mono_message`).
     """
     path = Path(path)
     if sample_rate is not None:
@@ -235,15 +236,13 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
     if truncated:
         warnings.warn(f"{path}: shorter than its header says (a truncated file?); using the "
                       f"{audio.shape[0] / file_rate:.2f} s it holds", stacklevel=2)
-    if channels > 2:
-        warnings.warn(f"{path}: {channels} channels averaged to mono", stacklevel=2)
+    if not np.isfinite(audio).all():
+        raise ValueError(f"{path}: contains NaN or infinite samples")
     peak = float(np.abs(audio).max())  # before the downmix, which could hide it
     if peak > 1.0:
         warnings.warn(f"{path}: samples reach {peak:.3g}, beyond full scale (1.0); they are "
                       f"used as they are", stacklevel=2)
     audio = audio.mean(axis=1) if channels > 1 else audio[:, 0]
-    if not np.isfinite(audio).all():
-        raise ValueError(f"{path}: contains NaN or infinite samples")
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     if sample_rate is not None:
         audio, file_rate = resample_audio(audio, file_rate, sample_rate), sample_rate
@@ -252,12 +251,14 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
 
 def load_audio(path, sample_rate: Optional[int] = None) -> Tuple[np.ndarray, int]:
     """Read an audio file as mono float32: :func:`read_audio` without the
-    channel count.
+    channel count (more than two channels averaged are warned of).
 
     Returns:
       ``(audio [n_samples] float32, sample_rate)``.
     """
-    audio, rate, _ = read_audio(path, sample_rate)
+    audio, rate, channels = read_audio(path, sample_rate)
+    if channels > 2:
+        warnings.warn(f"{path}: {mono_message(channels, 'used')}", stacklevel=2)
     return audio, rate
 
 
