@@ -707,3 +707,15 @@ def test_ctrl_c_while_the_command_line_starts_is_one_line():
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.endswith("interrupted\n"), err
     assert "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_messages_name_the_flags_the_user_typed(tmp_path, capsys):
+    """--block 0 was refused as "block_size: ..."; "input_device 7: ..." names its flag."""
+    from timbral.cli import _in_flags
+
+    sf.write(tmp_path / "a.wav", _tone(seconds=0.5), SR)
+    assert cli.main(["stream", str(tmp_path / "a.wav"), "--model", "violin_realtime",
+                     "--output", str(tmp_path / "b.wav"), "--block", "0"]) == 2
+    assert "error: --block: expected an integer >= 1, got 0" in capsys.readouterr().err
+    assert _in_flags("input_device 7: not an input device", {"input_device": "--input-device"}) \
+        == "--input-device 7: not an input device"

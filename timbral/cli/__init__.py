@@ -39,11 +39,12 @@ def _flags(parser: argparse.ArgumentParser, command: str) -> dict:
 
 
 def _in_flags(message: str, flags: dict) -> str:
-    """A library message that starts with an argument's name ("clip_seconds: ...")
-    names the command's flag instead ("--clip-seconds: ...")."""
-    name, colon, rest = message.partition(":")
-    named = colon and name in flags and not os.path.exists(name)  # not a file of that name
-    return f"{flags[name]}:{rest}" if named else message
+    """A library message that starts with an argument's name ("clip_seconds: ...",
+    "input_device 7: ...") names the command's flag instead ("--clip-seconds: ...")."""
+    head, colon, rest = message.partition(":")
+    name, space, value = head.partition(" ")
+    named = colon and name in flags and not os.path.exists(head)  # not a file of that name
+    return f"{flags[name]}{space}{value}:{rest}" if named else message
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -77,12 +77,13 @@ def live_midi(args: argparse.Namespace) -> None:
         check_live_args(args, "flute")
         midi_ports()  # fails early, in one line, without MIDI
         model = load_model(args.model, device=args.device)
-        engine = NoteEngine(model, args.block, voices=args.voices, seed=args.seed)
+        engine = NoteEngine(model, args.block_size, voices=args.voices, seed=args.seed)
         for message in engine.messages:
             print(message)
         ms = 1000.0 / engine.sample_rate
-        print(f"model {model.name}: {engine.n_voices} voice(s), blocks of {args.block} samples "
-              f"({args.block * ms:.1f} ms), frames every {engine.hop * ms:.1f} ms")
+        block = args.block_size
+        print(f"model {model.name}: {engine.n_voices} voice(s), blocks of {block} samples "
+              f"({block * ms:.1f} ms), frames every {engine.hop * ms:.1f} ms")
         reports = play_live(engine, args.midi or None, args.output_device, args.duration)
         opened = next(reports)
         print(f"playing (device latency out {opened.latency_out_ms:.1f} ms); Ctrl-C stops")

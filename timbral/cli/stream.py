@@ -23,7 +23,7 @@ EXPORT_TOLERANCE = 1e-4
 def _processor(args: argparse.Namespace, model):
     from ..stream import StreamProcessor
 
-    return StreamProcessor(model, args.block, pitch_tracker=args.pitch_tracker,
+    return StreamProcessor(model, args.block_size, pitch_tracker=args.pitch_tracker,
                            lookahead=args.lookahead, seed=args.seed, **transfer_controls(args))
 
 
@@ -142,7 +142,7 @@ def _add_stream_options(p: argparse.ArgumentParser, model_required: bool = True)
     p.add_argument("--model", required=model_required,
                    help="shipped model name, model folder or zip (e.g. violin_realtime, "
                         "the shipped realtime-preset model)")
-    p.add_argument("--block", type=int, default=DEFAULT_BLOCK,
+    p.add_argument("--block", dest="block_size", type=int, default=DEFAULT_BLOCK,
                    help=f"samples per block (default {DEFAULT_BLOCK}; sets the latency)")
     p.add_argument("--lookahead", type=int, default=0,
                    help="samples of input after a frame its analysis may use (default 0)")
@@ -196,7 +196,8 @@ def register(sub) -> None:
                     "against PyTorch. See docs/streaming.md for how to drive it.")
     ex.add_argument("model", help="shipped model name, model folder or zip")
     ex.add_argument("--format", choices=FORMATS, required=True)
-    ex.add_argument("--output", required=True, help="output file (.onnx; .pt or .ts for TorchScript)")
+    ex.add_argument("--output", required=True,
+                    help="output file (.onnx; .pt or .ts for TorchScript)")
     ex.add_argument("--frames", type=int, default=1,
                     help="feature frames per call, fixed in the file (default 1)")
     ex.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch")

@@ -471,6 +471,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     return Score(parts, duration, tracks, str(path), messages)
 
 
-__all__ = ["ChannelControls", "ChannelState", "DRUM_CHANNEL", "MAX_CHANNEL", "MAX_TEMPO_SCALE",
-           "CC_ALL_NOTES_OFF", "CC_ALL_SOUND_OFF", "MAX_TRANSPOSE", "MIN_CHANNEL", "MIN_TEMPO_SCALE", "MidiNote", "Part", "Score",
-           "StepCurve", "bend_cents", "gain_db", "read_midi"]
+__all__ = ["CC_ALL_NOTES_OFF", "CC_ALL_SOUND_OFF", "ChannelControls", "ChannelState",
+           "DRUM_CHANNEL", "MAX_CHANNEL", "MAX_TEMPO_SCALE", "MAX_TRANSPOSE", "MIN_CHANNEL",
+           "MIN_TEMPO_SCALE", "MidiNote", "Part", "Score", "StepCurve", "bend_cents",
+           "gain_db", "read_midi"]
