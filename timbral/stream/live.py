@@ -53,10 +53,12 @@ def _sounddevice():
         import sounddevice
     except ImportError:
         raise LiveAudioError("live audio needs the 'sounddevice' package: "
-                             "pip install 'timbral[live]'") from None
+                             "pip install 'timbral[live]' (or play a file through the "
+                             "same engine: timbral stream INPUT --output OUT)") from None
     except OSError as exc:  # the package is there, the PortAudio library is not
         raise LiveAudioError(f"live audio needs the PortAudio library ({exc}); on Debian or "
-                             f"Ubuntu: apt-get install libportaudio2") from None
+                             f"Ubuntu: apt-get install libportaudio2 (or play a file through "
+                             f"the same engine: timbral stream INPUT --output OUT)") from None
     return sounddevice
 
 
