@@ -354,6 +354,9 @@ def test_live_command_runs_the_engine_in_the_audio_callback(model_folder, monkey
 
     calls = {"blocks": 0}
 
+    class CallbackAbort(Exception):
+        pass
+
     class FakeStream:
         latency = (0.005, 0.008)
 
@@ -365,7 +368,11 @@ def test_live_command_runs_the_engine_in_the_audio_callback(model_folder, monkey
             x = _glide(0.5)
             for i in range(0, len(x) - self.blocksize + 1, self.blocksize):
                 out = np.zeros((self.blocksize, 1), np.float32)
-                self.callback(x[i:i + self.blocksize, None], out, self.blocksize, None, None)
+                try:
+                    self.callback(x[i:i + self.blocksize, None], out, self.blocksize, None,
+                                  None)
+                except CallbackAbort:  # as PortAudio does: the stream stops
+                    break
                 calls["blocks"] += 1
             calls["peak"] = float(np.abs(out).max())
             return self
@@ -377,12 +384,21 @@ def test_live_command_runs_the_engine_in_the_audio_callback(model_folder, monkey
                 "default_samplerate": 48000.0},
                {"name": "speakers", "max_input_channels": 0, "max_output_channels": 2,
                 "default_samplerate": 48000.0}]
-    fake = types.SimpleNamespace(query_devices=lambda: devices, Stream=FakeStream)
+    fake = types.SimpleNamespace(query_devices=lambda: devices, Stream=FakeStream,
+                                 CallbackAbort=CallbackAbort)
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     args = _parser().parse_args(["live", "--model", str(model_folder), "--block", "160",
                                  "--input-device", "0", "--duration", "0.01"])
     args.func(args)
     assert calls["blocks"] == 50 and calls["peak"] > 0.01
+    # a callback that fails stops the stream (PortAudio's CallbackAbort) and the command
+    # says why, instead of printing the last figures on and on
+    warm = StreamProcessor.process  # the warm-up's silence passes, the first sound fails
+    monkeypatch.setattr(StreamProcessor, "process",
+                        lambda self, block: warm(self, block) if not block.any() else 1 / 0)
+    with pytest.raises(CommandError, match="the audio stopped: ZeroDivisionError"):
+        args.func(args)
+    monkeypatch.setattr(StreamProcessor, "process", warm)
     text = capsys.readouterr().out
     assert "latency 24.0 ms" in text and "compute per block" in text
     bad = _parser().parse_args(["live", "--model", str(model_folder), "--input-device", "1"])

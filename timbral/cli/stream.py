@@ -99,11 +99,17 @@ def _live(args: argparse.Namespace) -> None:
         opened = next(reports)
         print(f"playing (device latency in {opened.latency_in_ms:.1f} ms, out "
               f"{opened.latency_out_ms:.1f} ms); Ctrl-C stops")
+        slow = False
         for r in reports:
             s = r.summary
             if s:
                 print(f"compute per block: mean {s['mean_ms']:.2f} ms, max {s['max_ms']:.2f} ms "
                       f"of {s['block_ms']:.1f} ms; over/underruns {r.problems}")
+                if s["mean_ms"] > s["block_ms"] and not slow:
+                    slow = True
+                    print("this machine cannot keep up (a block takes longer to compute than "
+                          "to play: the sound drops out); try a larger --block, the "
+                          "crepe-tiny-refined --pitch-tracker or --device cuda")
     except LiveAudioError as exc:
         raise CommandError(str(exc)) from None
 

@@ -118,13 +118,18 @@ class LiveAudio:
         for _ in range(WARMUP_BLOCKS):
             processor.process(silence)
         processor.reset()
-        problems = 0
+        problems, failed = 0, None
 
         def callback(indata, outdata, frames, time_info, status):
-            nonlocal problems
+            nonlocal problems, failed
             if status:
                 problems += 1
-            outdata[:] = processor.process(indata[:, 0])[:, None]
+            try:
+                outdata[:] = processor.process(indata[:, 0])[:, None]
+            except Exception as exc:  # PortAudio stops the stream: say why, not go on quietly
+                failed = exc
+                outdata[:] = 0.0
+                raise self._sd.CallbackAbort from None
 
         try:
             stream = self._sd.Stream(samplerate=rate, blocksize=block, device=devices,
@@ -135,6 +140,8 @@ class LiveAudio:
                                  f"{block}: {exc}") from None
 
         def report() -> LiveReport:
+            if failed is not None:
+                raise LiveAudioError(f"the audio stopped: {type(failed).__name__}: {failed}")
             return LiveReport(stream.latency[0] * 1000.0, stream.latency[1] * 1000.0,
                               processor.stats.summary(block, rate), problems)
 
