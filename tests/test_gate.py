@@ -338,3 +338,15 @@ def test_mains_hum_is_no_note_and_the_strictest_gate_still_plays(model):
         assert played[truth.voiced].mean() > 0.9
     streamed = stream_audio(StreamProcessor(model, 320, gate=1.0), x)
     assert material.level_db(streamed) > material.level_db(x) - 20.0
+
+
+def test_a_stream_gate_starts_a_note_on_two_frames_that_agree():
+    """confirm: an attack whose first frame is the note's fourth harmonic starts on the
+    first two frames of the note proper; a clean attack one frame after its first."""
+    def run(f0):
+        gate = VoicingGate(RATE, RULES, -60.0, confirm=True)
+        return [gate(f, 1.0, -20.0 if f else -80.0).voiced for f in f0]
+
+    assert run([0, 1320.0, 330.0, 331.0, 330.0]) == [False, False, False, True, True]
+    assert run([0, 330.0, 331.0, 330.0]) == [False, False, True, True]
+    assert _gate(np.ones(3), np.full(3, -20.0), f0=330.0).tolist() == [True] * 3  # offline
