@@ -138,17 +138,18 @@ class AudioFile(NamedTuple):
 
 #: libsndfile's message for data it cannot identify; misleading for a damaged file.
 _UNKNOWN_FORMAT = "File does not exist or is not a regular file (possibly a pipe?)"
-#: The file descriptor decoders write their diagnostics to is process-wide:
-#: one decode at a time may silence it.
+#: The file descriptor C libraries write their diagnostics to is process-wide:
+#: one caller at a time may silence it.
 _STDERR_LOCK = threading.Lock()
 #: How libsndfile's bundled decoders (mpg123, vorbis) start their diagnostic lines.
-_DECODER_NOISE = ("Note: ", "Warning: ", "[src/", "Error: ", "error: ", "warning: ")
+DECODER_NOISE = ("Note: ", "Warning: ", "[src/", "Error: ", "error: ", "warning: ")
 
 
 @contextmanager
-def _decoder_quiet() -> Iterator[None]:
-    """Keep the C decoders' diagnostics (mpg123's "Note: Trying to resync...")
-    off the terminal; whatever else reached stderr meanwhile is passed on."""
+def quiet_c_stderr(noise: Tuple[str, ...] = DECODER_NOISE) -> Iterator[None]:
+    """Keep a C library's diagnostics, the lines starting with one of ``noise``
+    (mpg123's "Note: Trying to resync...", ALSA's "ALSA lib ..."), off the
+    terminal; whatever else reached stderr meanwhile is passed on."""
     with _STDERR_LOCK, tempfile.TemporaryFile() as captured:
         try:
             if sys.stderr is not None:
@@ -167,7 +168,7 @@ def _decoder_quiet() -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             others = [line for line in captured.read().decode(errors="replace").splitlines(True)
-                      if not line.startswith(_DECODER_NOISE)]
+                      if not line.startswith(noise)]
             if others and sys.stderr is not None:
                 sys.stderr.write("".join(others))
 
@@ -218,7 +219,7 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: the file is empty")
     try:
-        with _decoder_quiet(), sf.SoundFile(path) as f:
+        with quiet_c_stderr(), sf.SoundFile(path) as f:
             audio = f.read(dtype="float32", always_2d=True)
             file_rate, truncated = f.samplerate, _truncated(f, audio.shape[0])
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:

@@ -60,6 +60,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
+from ..audio import quiet_c_stderr
 from ..core import midi_to_hz
 from ..features.notes import DEFAULT_MIN_DB
 from ..models.autoencoder import Autoencoder
@@ -386,7 +387,8 @@ def midi_ports() -> List[str]:
     import mido
 
     try:
-        return list(mido.get_input_names())
+        with quiet_c_stderr(("ALSA lib ",)):  # its reason reaches the user in one line
+            return list(mido.get_input_names())
     except ImportError:
         raise LiveAudioError("MIDI input needs python-rtmidi: pip install 'timbral[live]'"
                              ) from None
