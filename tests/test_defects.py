@@ -701,7 +701,9 @@ def test_ctrl_c_while_the_command_line_starts_is_one_line():
     no traceback; the console script's entry point is the one run here."""
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from timbral.__main__ import "
                              "main; sys.exit(main())", "models"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a suite run in the background hands its children SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
