@@ -225,7 +225,7 @@ def test_read_midi_says_what_is_wrong_in_one_line(tmp_path):
                                                      "tick 0"),
                         (lambda: read_midi(tmp_path / "bad.mid"), "not a readable standard MIDI"),
                         (lambda: read_midi(path, track=3), "has one track, track 0"),
-                        (lambda: read_midi(path, track="0"), "expected a track number"),
+                        (lambda: read_midi(path, track="0"), "track: expected an integer >= 0"),
                         (lambda: read_midi(tmp_path), "is a folder; give a MIDI file"),
                         (lambda: read_midi(path.read_bytes()), "expected the path of a MIDI "
                                                                "file, got bytes"),
@@ -670,5 +670,5 @@ def test_a_room_rings_out_after_the_last_note(tmp_path):
     level = 10 * np.log10(np.mean(last.astype(np.float64) ** 2) / np.mean(
         violin.audio.astype(np.float64) ** 2))
     assert level < -45, level  # rung out (a cut room ended 20 dB under the note)
-    with pytest.raises(ValueError, match="track_models: expected track numbers"):
+    with pytest.raises(ValueError, match="track_models: a track: expected an integer >= 0"):
         play_midi(path, "flute", track_models={"0": "violin"})

@@ -69,24 +69,30 @@ def resolve_soundfont(soundfont=None, search_path=None) -> Path:
     General, then TimGM6mb, then any). A name matches case-insensitively, by
     stem ("FluidR3_GM", "FluidR3_GM.sf2") or prefix ("fluidr3", "musescore",
     "timgm"; the preferred one when several share it).
-    Raises FileNotFoundError (one line, with what to install).
+    Raises FileNotFoundError (one line, with what to install), and ValueError
+    for a file that is not a SoundFont.
     """
+    return _checked(_find(soundfont, search_path))
+
+
+def _find(soundfont, search_path) -> Path:
+    """The file :func:`resolve_soundfont` means, not yet checked."""
     key = None
     if soundfont is not None:
         text = os.fspath(soundfont)
         path = Path(text).expanduser()
         if path.is_file():
-            return _checked(path.resolve())
+            return path.resolve()
         if os.sep in text or isinstance(soundfont, Path):
             raise FileNotFoundError(f"SoundFont {path}: no such file; {SOUNDFONT_HINT}")
         key = (path.stem if path.suffix.lower() in (".sf2", ".sf3") else text).lower()
     fonts = find_soundfonts(search_path)
     if key is None:
-        return _checked(next(iter(fonts.values())))
+        return next(iter(fonts.values()))
     exact = [p for name, p in fonts.items() if name.lower() == key]
     prefix = [p for name, p in fonts.items() if name.lower().startswith(key)]
     if exact or prefix:
-        return _checked((exact or prefix)[0])  # a prefix shared by several: the preferred one
+        return (exact or prefix)[0]  # a prefix shared by several: the preferred one
     raise FileNotFoundError(f"SoundFont {soundfont!r}: not installed (have {list(fonts)}); "
                             f"{SOUNDFONT_HINT}")
 

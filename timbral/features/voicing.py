@@ -298,8 +298,7 @@ class VoicingGate:
                 first, self.candidate = self.candidate, f0
                 if self.confirm and (first is None
                                      or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
-                    held = f0 if self.held_f0 is None else self.held_f0
-                    return GateFrame(False, held, False)
+                    return self._silent(f0)
                 self.on, self.note_start, self.note_db = True, k, ld
                 if self.revisions:
                     self.onsets.append(k)
@@ -319,8 +318,12 @@ class VoicingGate:
                 short = end - self.note_start < self.min_note_frames
                 self.revoked.extend(range(self.note_start if short else end, k))
             self.gap = 0
-        held = f0 if self.held_f0 is None else self.held_f0
-        return GateFrame(False, held, False)
+        return self._silent(f0)
+
+    def _silent(self, f0: float) -> GateFrame:
+        """A frame that does not play, holding the last note's pitch (the input's
+        before the first note)."""
+        return GateFrame(False, f0 if self.held_f0 is None else self.held_f0, False)
 
 
 # -------------------------------------------------------------------- offline

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ..audio import fit_peak, resample_audio
 from ..models.autoencoder import Autoencoder
 from ..models.rendering import render, room_tail_seconds
-from ..validation import check_seed
+from ..validation import check_seed, check_size
 from ..zoo import as_model
 from .curves import sounding_end, voice_curves
 from .expression import ExpressionProfile, profile_for
@@ -87,13 +87,8 @@ def play_score(score: Score, model: Autoencoder,
       progress: a progress bar over voices.
     """
     model = as_model(model)
-    track_models = dict(track_models or {})
-    odd = next((k for k in track_models if isinstance(k, bool)
-                or not isinstance(k, (int, np.integer))), None)
-    if odd is not None:
-        raise ValueError(f"track_models: expected track numbers (0-based integers) as keys, "
-                         f"got {odd!r}")
-    track_models = {int(track): as_model(m) for track, m in track_models.items()}
+    track_models = {check_size(track, "track_models: a track", 0): as_model(m)
+                    for track, m in dict(track_models or {}).items()}
     seed = check_seed(seed)
     unknown = sorted(set(track_models) - {p.track for p in score.parts})
     if unknown:

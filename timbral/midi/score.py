@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..validation import check_number
+from ..validation import check_number, check_size
 
 #: General MIDI channel of percussion (0-based 9, "channel 10"): left out unless chosen.
 DRUM_CHANNEL = 9
@@ -217,15 +217,9 @@ class Score:
 
 
 class _TempoMap:
-    """Ticks -> seconds through a sorted list of ``(tick, microseconds per beat)``;
-    with ``smpte`` (seconds per tick of an SMPTE division) tempo events do not count."""
+    """Ticks -> seconds through a sorted list of ``(tick, microseconds per beat)``."""
 
-    def __init__(self, changes: List[Tuple[int, int]], ticks_per_beat: int,
-                 smpte: Optional[float] = None):
-        if smpte is not None:
-            self.ticks, self.seconds_per_tick = np.zeros(1), np.array([smpte])
-            self.start = np.zeros(1)
-            return
+    def __init__(self, changes: List[Tuple[int, int]], ticks_per_beat: int):
         changes = sorted(changes, key=lambda c: c[0])
         ticks = [0]
         tempos = [DEFAULT_TEMPO]
@@ -319,12 +313,11 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     path = Path(path)
     tempo_scale = check_number(tempo_scale, "tempo_scale", MIN_TEMPO_SCALE, MAX_TEMPO_SCALE)
     transpose = check_number(transpose, "transpose", -MAX_TRANSPOSE, MAX_TRANSPOSE)
-    track, channel = (int(v) if isinstance(v, np.integer) else v for v in (track, channel))
+    track = None if track is None else check_size(track, "track", 0)
+    channel = int(channel) if isinstance(channel, np.integer) else channel
     if channel is not None and not (isinstance(channel, int)
                                     and MIN_CHANNEL <= channel <= MAX_CHANNEL):
         raise ValueError(f"channel: expected {MIN_CHANNEL}..{MAX_CHANNEL}, got {channel!r}")
-    if track is not None and (isinstance(track, bool) or not isinstance(track, int)):
-        raise ValueError(f"track: expected a track number (0-based), got {track!r}")
     midi = _open(path)
     if not midi.tracks:
         raise ValueError(f"{path}: holds no tracks")
@@ -339,7 +332,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         smpte = 1.0 / (SMPTE_FPS[fps] * per_frame)
     elif midi.ticks_per_beat == 0:
         raise ValueError(f"{path}: its header gives 0 ticks per beat; save the file again")
-    if track is not None and not 0 <= track < len(midi.tracks):
+    if track is not None and track >= len(midi.tracks):
         raise ValueError(f"track {track}: {path.name} has "
                          + (f"tracks 0..{len(midi.tracks) - 1}" if len(midi.tracks) > 1
                             else "one track, track 0"))
@@ -352,12 +345,13 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     tempo_maps = {}  # type 2: every track is its own song with its own tempo
 
     def song_seconds(tick: int, index: int) -> float:
+        if smpte is not None:  # time code: tempo events do not count
+            return tick * smpte / tempo_scale
         key = index if midi.type == 2 else None
         if key not in tempo_maps:
             tempo_maps[key] = _TempoMap(
                 [(t, m.tempo) for t, i, _, m in events
-                 if m.type == "set_tempo" and (key is None or i == key)], midi.ticks_per_beat,
-                smpte)
+                 if m.type == "set_tempo" and (key is None or i == key)], midi.ticks_per_beat)
         return tempo_maps[key].seconds(tick) / tempo_scale
 
     # type 2: the songs play one after another (a chosen track from the start)

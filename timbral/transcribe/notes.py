@@ -112,13 +112,13 @@ def _peaks(x: np.ndarray) -> np.ndarray:
     out = np.zeros(x.shape, bool)
     if n < 3:
         return out
-    # the next value that differs from each frame's, along time (NaN: none before the end)
-    following = np.full(x.shape, np.nan)
-    following[:-1] = np.where(x[1:] != x[:-1], x[1:], np.nan)
-    for i in range(n - 2, -1, -1):  # a flat run takes the value after it
-        same = np.isnan(following[i]) & (x[i] == x[i + 1]) if i + 1 < n else False
-        following[i] = np.where(same, following[i + 1], following[i])
-    out[1:-1] = (x[1:-1] > x[:-2]) & (following[1:-1] < x[1:-1])
+    # per frame, the first later frame whose value differs (n - 1: none does)
+    steps = np.arange(n - 1).reshape(-1, *([1] * (x.ndim - 1)))
+    change = np.where(x[1:] != x[:-1], steps, n - 1)
+    change = np.minimum.accumulate(change[::-1], axis=0)[::-1]
+    following = np.take_along_axis(x, np.minimum(change + 1, n - 1), axis=0)
+    after = (following < x[:-1]) & (change < n - 1)
+    out[1:-1] = (x[1:-1] > x[:-2]) & after[1:]
     return out
 
 
