@@ -350,3 +350,49 @@ def test_a_stream_gate_starts_a_note_on_two_frames_that_agree():
     assert run([0, 1320.0, 330.0, 331.0, 330.0]) == [False, False, False, True, True]
     assert run([0, 330.0, 331.0, 330.0]) == [False, False, True, True]
     assert _gate(np.ones(3), np.full(3, -20.0), f0=330.0).tolist() == [True] * 3  # offline
+    # a note already filling the tracker's window (its newest audio no louder than its
+    # oldest) starts on its first frame; an attack still filling it waits for a second
+    gate = VoicingGate(RATE, RULES, -60.0, confirm=True)
+    assert [gate(330.0, 1.0, -20.0, -20.0, rise).voiced for rise in (1.0, 0.0)] == [True] * 2
+    gate = VoicingGate(RATE, RULES, -60.0, confirm=True)
+    assert [gate(f, 1.0, -20.0, -20.0, 20.0).voiced for f in (1320.0, 330.0, 330.0)] \
+        == [False, False, True]
+
+
+def test_a_stream_ends_a_note_when_its_input_stops():
+    """recent_db (the stream's newest 10 ms): the note falls silent on the frame the input
+    falls to the floor, though the windows still hold it (confidence 0.9, loudness -22 dB);
+    a dip of two frames comes back into the same note at once; noise wobbling over the
+    floor after the note does not; after the bridge time the note has ended."""
+    def run(frames, recent=True):
+        gate = VoicingGate(RATE, RULES, -60.0, confirm=True)
+        return [gate(330.0, c, ld, r if recent else None).voiced for c, ld, r in frames]
+
+    note = [(1.0, -20.0, -20.0)] * 4
+    stop = [(0.9, -22.0, -62.0), (0.6, -40.0, -61.0)]
+    assert run(note + stop) == [False, True, True, True, False, False]
+    assert run(note + stop, recent=False) == [False, True, True, True, True, True]
+    back = [(0.6, -24.0, -21.0), (0.9, -20.0, -20.0)]
+    assert run(note + stop + back) == [False] + [True] * 3 + [False] * 2 + [True] * 2
+    wobble = [(0.6, -50.0, -55.0)] * 2
+    assert run(note + stop + wobble) == [False] + [True] * 3 + [False] * 4
+    late = stop + [(0.2, -61.0, -61.0)] * 2 + note[:2]  # a new note: two frames to start
+    assert run(note + late)[-2:] == [False, True]
+    # the noise of a recording at 0 dB SNR wobbles a few dB under the note: it plays on
+    assert run([(1.0, -20.0, -20.0)] * 2 + [(0.9, -20.0, -24.0), (0.9, -20.0, -17.0)]) \
+        == [False, True, True, True]
+
+
+def test_a_streamed_clarinet_leaves_its_rests_silent(model):
+    """The clarinet's notes stop at once: the stream's windows, ending at the frame,
+    held each note a frame into the rest (rests 38 dB under the notes in white noise at
+    10 dB SNR); the newest 10 ms end it there."""
+    x, rendering = material.noisy_melody("clarinet", 6, "white", 10)
+    out, played, _, hop = material.streamed(x, model)
+    truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
+    rest = ~material.near(truth.voiced | truth.release, 1)
+    rest[:int(model.frame_rate)] = False  # the first second: the stream measures its floor
+    power = material.frame_power(out, hop, len(played))
+    assert rest.sum() > 50
+    assert 10 * np.log10(power[rest].mean() / power[truth.voiced].mean()) < -60.0
+    assert played[truth.voiced].mean() > 0.85

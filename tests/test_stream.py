@@ -498,3 +498,32 @@ def test_a_live_stream_goes_on_through_bad_samples():
     out = np.concatenate(out)
     assert np.isfinite(out).all()
     assert np.sqrt(np.mean(out[-16000:] ** 2)) > 1e-3  # the tone after them plays
+
+
+def test_the_newest_audio_tells_a_stream_the_input_stopped():
+    """CausalLoudness.recent: on a steady tone or noise the newest 10 ms read within
+    1 dB of the whole window; a tone that stopped 10 ms before the window's end reads
+    far under it, while the window's loudness has dropped by under 6 dB."""
+    from timbral.stream.features import CausalFeatures, CausalLoudness
+
+    for rate, frame_rate, definition in ((16000, 50, "v2"), (48000, 50, "v2"), (16000, 250, "v1")):
+        loudness = CausalLoudness(rate, frame_rate, definition)
+        n = loudness.window_size
+        t = np.arange(n) / rate
+        tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+        noise = 0.1 * np.random.default_rng(0).standard_normal(n)
+        stopped = np.where(t < t[-1] - 0.01, tone, 0.0)
+        windows = np.stack([tone, noise, stopped]).astype(np.float32)
+        ld = loudness(windows)
+        change = loudness.recent(windows, ld) - ld
+        assert np.abs(change[:2]).max() < 1.0, (rate, definition, change)
+        assert change[2] < -40.0
+        assert ld[0] - ld[2] < 6.0
+    # an attack: the newest 10 ms of a tone that began 40 ms ago are far louder than the
+    # oldest of the tracker's 64 ms window; a steady tone's are not
+    features = CausalFeatures(SR, 50)
+    t = np.arange(features.window_size) / SR
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    windows = np.stack([tone, np.where(t >= t[-1] - 0.04, tone, 0.0)]).astype(np.float32)
+    rise = features.analyse(windows)["window_rise_db"]
+    assert abs(rise[0]) < 1.0 and rise[1] > 40.0

@@ -22,7 +22,13 @@ whatever their level: consonants and breaths inside a phrase.
 (it adds no latency), so the streaming engine runs it as it is, asking each
 note to start on two frames that agree in pitch (``confirm``): the tracker's
 first frame of an attack, its window only partly filled by the note, is often
-a harmonic of it, and a stream cannot take back a chirp. Offline,
+a harmonic of it, and a stream cannot take back a chirp (a note that is
+already sure of itself when it fills the window starts at once). A stream's windows
+end at the frame, so they hold a note a window's length after the input
+stopped; given the loudness of the newest 10 ms as well (``recent_db``), the
+gate mutes the note on the frame the input falls to the floor, and lets it go
+on, unconfirmed, if the input comes back near the note's level within the
+bridge time (a re-articulated note). Offline,
 :func:`gate_voicing` runs the same gate over a whole recording and then uses
 what comes later, which a stream cannot: it takes back what turned out wrong
 (a bridge that ended in a rest; a note shorter than ``min_note_seconds``),
@@ -85,6 +91,13 @@ ATTACK_RISE_DB = 3.0
 ATTACK_MASKED_DB = 12.0
 #: With ``confirm``, a note starts on a frame within this many cents of the one before.
 CONFIRM_CENTS = 100.0
+#: A stream mutes a note as soon as its newest audio has fallen this far (dB) under
+#: the note's level and to the floor (plus the margin a note needs to start); it
+#: comes back within the bridge time once the newest audio is within this of it again.
+RELEASE_DROP_DB = 6.0
+#: ... and needs no second frame where the tracker's window is full of the note: its
+#: newest audio at most this much (dB) louder than its oldest.
+FILLED_DB = 3.0
 #: Offline, shorter notes are taken back (s).
 MIN_NOTE_SECONDS = 0.05
 #: Octave errors at an attack last at most this long (s) to be corrected offline,
@@ -238,19 +251,24 @@ class VoicingGate:
       frame_rate: frames per second.
       rules: the thresholds (:func:`gate_rules`).
       noise_floor_db: a known noise floor (offline: :func:`noise_floor`);
-        None: a running :class:`NoiseFloor`.
+        None: a running :class:`NoiseFloor` (and one of ``recent_db``).
       revisions: keep :attr:`revoked` and :attr:`onsets` (offline; a stream
         cannot use them, and they would grow with it).
       confirm: a note starts only on the second of two frames that would start
         one, within :data:`CONFIRM_CENTS` of each other (a stream: it cannot
-        correct an attack's first frame afterwards, as offline does).
+        correct an attack's first frame afterwards, as offline does), or on a
+        frame whose tracker window the note already fills (``window_rise_db``).
 
-    Calling it with one frame's ``(f0_hz, confidence, loudness_db)`` returns
-    its :class:`GateFrame`. Decisions are final for a stream. With
-    ``revisions``, :attr:`revoked` lists frames (absolute indices, from 0)
-    that later frames showed to be wrong (a bridge that ended in a rest, a
-    note shorter than ``rules.min_note_seconds``) and :attr:`onsets` the
-    frames where notes started; :func:`gate_voicing` uses both.
+    Calling it with one frame's ``(f0_hz, confidence, loudness_db)``, and
+    optionally ``recent_db`` (a stream: the loudness of its newest audio, see
+    :data:`RELEASE_DROP_DB`) and ``window_rise_db`` (how much louder that is
+    than the oldest audio in the tracker's window, see :data:`FILLED_DB`),
+    returns its :class:`GateFrame`. Decisions are
+    final for a stream. With ``revisions``, :attr:`revoked` lists frames
+    (absolute indices, from 0) that later frames showed to be wrong (a bridge
+    that ended in a rest, a note shorter than ``rules.min_note_seconds``) and
+    :attr:`onsets` the frames where notes started; :func:`gate_voicing` uses
+    both.
     """
 
     def __init__(self, frame_rate: float, rules: GateRules,
@@ -261,6 +279,9 @@ class VoicingGate:
         self.rules = rules
         self.frame_rate = check_positive(frame_rate, "frame_rate")
         self.floor = NoiseFloor(self.frame_rate, noise_floor_db)
+        # the floor as the newest audio reads it: a short window reads noise (brown
+        # noise above all) higher and more unevenly than a long one
+        self.recent_floor = NoiseFloor(self.frame_rate, noise_floor_db)
         self.bridge_frames = int(round(rules.bridge_seconds * self.frame_rate))
         self.min_note_frames = int(math.ceil(rules.min_note_seconds * self.frame_rate))
         self.revisions = bool(revisions)
@@ -271,40 +292,57 @@ class VoicingGate:
     def reset(self) -> None:
         """Forget the stream (the floor too, unless it is fixed)."""
         self.floor.reset()
+        self.recent_floor.reset()
         self.frames = 0
         self.on = False
         self.note_start = 0
-        self.gap = 0  # frames of the bridged gap in progress
+        self.gap = 0  # frames of the bridged (or muted) gap in progress
+        self.muted = False  # the gap in progress began where the input stopped
         self.held_f0: Optional[float] = None  # the note's last voiced pitch
         self.candidate: Optional[float] = None  # with confirm: the last frame that could start
         self.note_db = DEFAULT_MIN_DB  # the note's level: a peak that falls LEVEL_FALL_DB_S
         self.revoked: List[int] = []
         self.onsets: List[int] = []
 
-    def __call__(self, f0_hz: float, confidence: float, loudness_db: float) -> GateFrame:
+    def __call__(self, f0_hz: float, confidence: float, loudness_db: float,
+                 recent_db: Optional[float] = None,
+                 window_rise_db: Optional[float] = None) -> GateFrame:
         r = self.rules
         k = self.frames
         self.frames += 1
         f0, conf, ld = float(f0_hz), float(confidence), float(loudness_db)
-        floor = self.floor.value
+        floor, noise_now = self.floor.value, self.recent_floor.value
         self.floor.update(conf, ld)
+        if recent_db is not None:
+            self.recent_floor.update(conf, float(recent_db))
         in_range = r.min_f0_hz <= f0 <= r.max_f0_hz
-        if self.on:
+        released = self.on and recent_db is not None and float(recent_db) < min(
+            noise_now + r.margin_on_db, self.note_db - RELEASE_DROP_DB)
+        if released:  # the input has stopped; its windows still hold the note
+            sounds = False
+        elif self.muted:  # it comes back near the note's level (not the noise wobbling)
+            sounds = (conf >= r.confidence_off and ld >= floor + r.margin_on_db
+                      and float(recent_db) >= self.note_db - RELEASE_DROP_DB)
+        elif self.on:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
         else:
             sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
         if sounds and in_range:
             if not self.on:
                 first, self.candidate = self.candidate, f0
-                if self.confirm and (first is None
-                                     or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
+                filled = window_rise_db is not None and float(window_rise_db) <= FILLED_DB
+                if self.confirm and not filled and (
+                        first is None or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
                     return self._silent(f0)
                 self.on, self.note_start, self.note_db = True, k, ld
                 if self.revisions:
                     self.onsets.append(k)
             self.note_db = max(ld, self.note_db - self.level_fall)
-            self.gap, self.held_f0 = 0, f0
+            self.gap, self.held_f0, self.muted = 0, f0, False
             return GateFrame(True, f0, False)
+        if (released or self.muted) and self.gap < self.bridge_frames:  # the note may go on
+            self.gap, self.muted = self.gap + 1, True
+            return self._silent(f0)
         if self.on and self.gap < self.bridge_frames and (
                 not r.legato_only or (ld >= floor + r.margin_on_db
                                       and ld >= self.note_db - LEGATO_DROP_DB)):
@@ -317,7 +355,7 @@ class VoicingGate:
             if self.revisions:
                 short = end - self.note_start < self.min_note_frames
                 self.revoked.extend(range(self.note_start if short else end, k))
-            self.gap = 0
+            self.gap, self.muted = 0, False
         return self._silent(f0)
 
     def _silent(self, f0: float) -> GateFrame:

@@ -226,9 +226,10 @@ class StreamProcessor:
         ld = feats["loudness_db"].astype(np.float64)
         note_on = np.zeros(n, bool)
         voiced = np.ones(n, bool)
+        recent, rise = feats["recent_db"], feats["window_rise_db"]
         for i in range(n):
             if self.gate is not None:
-                voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i])
+                voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i], recent[i], rise[i])
             if self.adjuster is not None:
                 frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
                 f0[i], ld[i], note_on[i] = frame.f0_hz, frame.loudness_db, frame.note_on

@@ -19,6 +19,9 @@ the future beyond ``lookahead``:
   sample, and the confidence raised where the spectrum is clearly harmonic.
   The offline tracker's octave check (a 5-frame median) is left out: it
   needs frames ahead.
+- the loudness of the newest 10 ms (:meth:`CausalLoudness.recent`): the
+  voicing gate ends a note as the input stops, not half a window later, and
+  starts one at once where it already fills the tracker's window;
 - unvoiced frames hold the last confident f0 (offline: interpolated between
   both neighbours, which needs the next voiced frame).
 
@@ -38,7 +41,7 @@ import torch
 
 from ..audio import resample_audio
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
-from ..dsp.spectral import compute_loudness, frame_hop, loudness_window
+from ..dsp.spectral import a_weighting, compute_loudness, frame_hop, loudness_window
 from ..validation import check_choice
 
 #: Causal trackers by name: (CREPE capacity, refine).
@@ -86,12 +89,20 @@ class InputHistory:
         self.count = 0
 
 
+#: The newest audio whose level :meth:`CausalLoudness.recent` reads (s).
+RECENT_SECONDS = 0.01
+
+
 class CausalLoudness:
     """Loudness (dB) of the last ``window_size`` samples, per the model's definition."""
 
     def __init__(self, sample_rate: int, frame_rate: float, definition: str = "v2"):
         self.sample_rate, self.frame_rate, self.definition = sample_rate, frame_rate, definition
         self.window_size = loudness_window(definition, frame_hop(sample_rate, frame_rate))
+        self.recent_size = max(2, int(round(RECENT_SECONDS * sample_rate)))
+        # level's Hann windows and A-weights (per bin and sample of window), by size; in
+        # numpy for one frame at a time: 0.1 ms a frame against 0.8 ms through compute_loudness
+        self._weighting: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         """``[n, >= window_size]`` windows (each ending at its frame) -> ``[n]`` dB."""
@@ -99,6 +110,28 @@ class CausalLoudness:
         ld = compute_loudness(x, self.sample_rate, self.frame_rate, padding="valid",
                               definition=self.definition)
         return ld[:, -1].numpy().astype(np.float32)
+
+    def recent(self, windows: np.ndarray, loudness_db: np.ndarray) -> np.ndarray:
+        """The loudness (dB, ``[n]``) of each window's newest :data:`RECENT_SECONDS`:
+        ``loudness_db`` (this loudness of the same ``[n, >= window_size]``
+        windows) moved by how much louder those are than the whole window, so a
+        steady sound reads the same. The difference is measured as v2 (A-weighted
+        power per sample of Hann window) whatever the model's definition (v1
+        averages dB over bins, which does not scale with the window)."""
+        return (np.asarray(loudness_db) + self.level(windows, self.recent_size)
+                - self.level(windows, self.window_size)).astype(np.float32)
+
+    def level(self, windows: np.ndarray, n: int, first: Optional[int] = None) -> np.ndarray:
+        """v2 level (dB per sample of Hann window, ``[n_windows]``) of the last ``n``
+        samples of each window (``first``: of the ``n`` from this one back from the end)."""
+        if n not in self._weighting:
+            freqs = np.fft.rfftfreq(n, 1.0 / self.sample_rate)
+            self._weighting[n] = (np.hanning(n + 1)[:-1],
+                                  10.0 ** (a_weighting(freqs).numpy() / 10.0) / (n * (n // 2 + 1)))
+        window, weights = self._weighting[n]
+        start = windows.shape[1] - (n if first is None else first)
+        power = np.abs(np.fft.rfft(windows[:, start:start + n] * window, axis=1)) ** 2
+        return 10.0 * np.log10(power @ weights + 1e-30)
 
 
 class CausalCrepe:
@@ -245,8 +278,11 @@ class CausalFeatures:
       backend: runs CREPE (see :class:`CausalCrepe`).
 
     ``analyse(windows)`` takes ``[n, window_size]`` windows (oldest frame
-    first) and returns ``{"f0_hz", "f0_confidence", "loudness_db"}``,
-    float32 ``[n]`` each.
+    first) and returns ``{"f0_hz", "f0_confidence", "loudness_db",
+    "recent_db", "window_rise_db"}``, float32 ``[n]`` each: ``recent_db`` the
+    loudness of the newest 10 ms (:meth:`CausalLoudness.recent`),
+    ``window_rise_db`` how much louder those are than the oldest 10 ms of the
+    tracker's window (an attack the window has not yet filled reads high).
     """
 
     def __init__(self, sample_rate: int, frame_rate: float, loudness_definition: str = "v2",
@@ -263,7 +299,13 @@ class CausalFeatures:
 
     def analyse(self, windows: np.ndarray) -> Dict[str, np.ndarray]:
         f0, conf = self.pitch(windows)
-        return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": self.loudness(windows)}
+        ld = self.loudness(windows)
+        size = self.loudness.recent_size
+        rise = self.loudness.level(windows, size) - self.loudness.level(
+            windows, size, min(self.pitch.crepe_size, windows.shape[1]))
+        return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld,
+                "recent_db": self.loudness.recent(windows, ld),
+                "window_rise_db": rise.astype(np.float32)}
 
 
 __all__ = ["CausalCrepe", "CausalFeatures", "CausalLoudness", "InputHistory",
