@@ -381,18 +381,26 @@ def test_a_stream_ends_a_note_when_its_input_stops():
     # the noise of a recording at 0 dB SNR wobbles a few dB under the note: it plays on
     assert run([(1.0, -20.0, -20.0)] * 2 + [(0.9, -20.0, -24.0), (0.9, -20.0, -17.0)]) \
         == [False, True, True, True]
+    # before a stream knows its floor, a sudden fall (6 dB under the window) ends a note,
+    # a note fading through its window does not
+    for newest, voiced in ((-30.0, False), (-26.0, True)):
+        gate = VoicingGate(RATE, RULES, confirm=True)
+        frames = note + [(0.9, -22.0, newest)]
+        assert [gate(330.0, *frame).voiced for frame in frames][-1] == voiced
 
 
 def test_a_streamed_clarinet_leaves_its_rests_silent(model):
     """The clarinet's notes stop at once: the stream's windows, ending at the frame,
-    held each note a frame into the rest (rests 38 dB under the notes in white noise at
-    10 dB SNR); the newest 10 ms end it there."""
+    held each note a frame into the rest (rests 26 dB under the notes in white noise at
+    10 dB SNR, 38 dB after the first second); the newest 10 ms end it there, in the first
+    second too, before the stream has measured the noise floor."""
     x, rendering = material.noisy_melody("clarinet", 6, "white", 10)
     out, played, _, hop = material.streamed(x, model)
     truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
     rest = ~material.near(truth.voiced | truth.release, 1)
-    rest[:int(model.frame_rate)] = False  # the first second: the stream measures its floor
     power = material.frame_power(out, hop, len(played))
-    assert rest.sum() > 50
-    assert 10 * np.log10(power[rest].mean() / power[truth.voiced].mean()) < -60.0
+    notes = power[truth.voiced].mean()
+    assert 10 * np.log10(power[rest].mean() / notes) < -40.0
+    rest[:int(model.frame_rate)] = False  # after the first second: the floor is known
+    assert rest.sum() > 50 and 10 * np.log10(power[rest].mean() / notes) < -60.0
     assert played[truth.voiced].mean() > 0.85

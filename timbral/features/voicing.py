@@ -92,8 +92,9 @@ ATTACK_MASKED_DB = 12.0
 #: With ``confirm``, a note starts on a frame within this many cents of the one before.
 CONFIRM_CENTS = 100.0
 #: A stream mutes a note as soon as its newest audio has fallen this far (dB) under
-#: the note's level and to the floor (plus the margin a note needs to start); it
-#: comes back within the bridge time once the newest audio is within this of it again.
+#: the note's level and to the floor (plus the margin a note needs to start; until the
+#: floor is known, this far under the window's level); it comes back within the bridge
+#: time once the newest audio is within this of the note's level again.
 RELEASE_DROP_DB = 6.0
 #: ... and needs no second frame where the tracker's window is full of the note: its
 #: newest audio at most this much (dB) louder than its oldest.
@@ -216,6 +217,11 @@ class NoiseFloor:
         self._value = DEFAULT_MIN_DB
 
     @property
+    def known(self) -> bool:
+        """Whether the floor is fixed or measured (else :attr:`value` is -80 dB)."""
+        return self.fixed is not None or self.heard >= self.needed
+
+    @property
     def value(self) -> float:
         """The floor to compare frames with (dB)."""
         return self._value if self.fixed is None else self.fixed
@@ -316,8 +322,13 @@ class VoicingGate:
         if recent_db is not None:
             self.recent_floor.update(conf, float(recent_db))
         in_range = r.min_f0_hz <= f0 <= r.max_f0_hz
-        released = self.on and recent_db is not None and float(recent_db) < min(
-            noise_now + r.margin_on_db, self.note_db - RELEASE_DROP_DB)
+        released = False
+        if self.on and recent_db is not None:
+            # the newest audio fell well under the note, and to the floor (until the stream
+            # knows its floor: well under the window's level, a sudden fall)
+            under = (noise_now + r.margin_on_db if self.recent_floor.known
+                     else ld - RELEASE_DROP_DB)
+            released = float(recent_db) < min(self.note_db - RELEASE_DROP_DB, under)
         if released:  # the input has stopped; its windows still hold the note
             sounds = False
         elif self.muted:  # it comes back near the note's level (not the noise wobbling)
