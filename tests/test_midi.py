@@ -656,6 +656,26 @@ def test_files_as_other_writers_write_them(tmp_path):
     assert len(read_midi(tmp_path / "drums.mid", channel=10).notes) == 1
 
 
+def test_a_trailing_rest_is_played_to_the_end_of_the_track(tmp_path):
+    """A song whose end-of-track lies 2.5 s after its last note lasts that long, silent
+    after the note (a SoundFont player plays it so, and the stems of a song stay aligned);
+    a chosen type 2 song ends with its own track."""
+    path = _one_track(tmp_path / "rest.mid", [
+        (0, mido.Message("note_on", note=69, velocity=90)),
+        (480, mido.Message("note_off", note=69)),
+        (2400, mido.MetaMessage("end_of_track"))])  # 0.5 s, then 2.5 s of rest at 120 bpm
+    score = read_midi(path)
+    assert (score.duration, score.end) == (0.5, 3.0)
+    flute = play_midi(path, "flute")
+    assert flute.duration == pytest.approx(3.0, abs=1e-3)
+    after = flute.audio[int(1.2 * flute.sample_rate):].astype(np.float64)
+    assert np.sqrt(np.mean(after ** 2)) < 1e-4
+    songs = write_midi(tmp_path / "songs.mid", [note_events([MidiNote(0.0, 1.0, 60, 90)]),
+                                                note_events([MidiNote(0.0, 0.5, 64, 90)])],
+                       midi_type=2)
+    assert read_midi(songs).end == 1.5 and read_midi(songs, track=1).end == 0.5
+
+
 def test_a_room_rings_out_after_the_last_note(tmp_path):
     """The violin's learned room (about 1 s to -60 dB) is in the output, not cut; a model
     without one ends 0.1 s after its release. Track-model keys are track numbers."""

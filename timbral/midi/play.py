@@ -74,6 +74,9 @@ def play_score(score: Score, model: Autoencoder,
                progress: bool = False) -> MidiRendering:
     """Render ``score`` with ``model`` (tracks in ``track_models`` with theirs).
 
+    The audio lasts until the last note's release and the models' rooms have rung
+    out, or to the song's end (``score.end``: a trailing rest) if that is later.
+
     Args:
       score: from :func:`~.score.read_midi`.
       model: plays every part whose track has no model of its own (a loaded
@@ -105,7 +108,8 @@ def play_score(score: Score, model: Autoencoder,
               for v in part_voices(part)]
     rate = max(m.sample_rate for _, m in voices)
     rooms = {id(m): room_tail_seconds(m) for _, m in voices}
-    end = max(sounding_end(v.notes, profiles[id(m)]) + rooms[id(m)] for v, m in voices) + TAIL
+    end = max(max(sounding_end(v.notes, profiles[id(m)]) + rooms[id(m)] for v, m in voices)
+              + TAIL, score.end)  # a trailing rest too, as a SoundFont player plays it
     if end * len(voices) > MAX_VOICE_SECONDS:  # each voice is rendered in full, in memory
         raise ValueError(f"{score.path}: {len(voices)} voice(s) for {_duration(end)} is more "
                          f"than timbral plays at once ({MAX_VOICE_SECONDS / 3600:g} h of "

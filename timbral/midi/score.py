@@ -203,6 +203,8 @@ class Score:
       tracks: ``(index, name, number of notes)`` of every track in the file.
       path: where it was read from.
       messages: what was left out and why (one line each).
+      end: where the song ends (s): its last event, the end-of-track after a
+        trailing rest included (0: at its last note).
     """
 
     parts: List[Part]
@@ -210,6 +212,7 @@ class Score:
     tracks: List[Tuple[int, str, int]]
     path: str
     messages: List[str]
+    end: float = 0.0
 
     @property
     def notes(self) -> List[MidiNote]:
@@ -462,7 +465,9 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         raise ValueError(f"{what or path.name}: no notes to play (tracks with notes: "
                          f"{with_notes}; channels {channels or 'none'})")
     duration = max(n.offset for p in parts for n in p.notes)
-    return Score(parts, duration, tracks, str(path), messages)
+    song = [track_end.get(track, 0.0)] if midi.type == 2 and track is not None \
+        else track_end.values()  # a type 2 file's track is a song of its own
+    return Score(parts, duration, tracks, str(path), messages, max(duration, *song))
 
 
 __all__ = ["CC_ALL_NOTES_OFF", "CC_ALL_SOUND_OFF", "ChannelControls", "ChannelState",
