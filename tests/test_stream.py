@@ -501,7 +501,7 @@ def test_a_live_stream_goes_on_through_bad_samples():
 
 
 def test_the_newest_audio_tells_a_stream_the_input_stopped():
-    """CausalLoudness.recent: on a steady tone or noise the newest 10 ms read within
+    """CausalLoudness.newest: on a steady tone or noise the newest 10 ms read within
     1 dB of the whole window; a tone that stopped 10 ms before the window's end reads
     far under it, while the window's loudness has dropped by under 6 dB."""
     from timbral.stream.features import CausalFeatures, CausalLoudness
@@ -515,7 +515,7 @@ def test_the_newest_audio_tells_a_stream_the_input_stopped():
         stopped = np.where(t < t[-1] - 0.01, tone, 0.0)
         windows = np.stack([tone, noise, stopped]).astype(np.float32)
         ld = loudness(windows)
-        change = loudness.recent(windows, ld) - ld
+        change = loudness.newest(windows, ld, n)[0] - ld
         assert np.abs(change[:2]).max() < 1.0, (rate, definition, change)
         assert change[2] < -40.0
         assert ld[0] - ld[2] < 6.0

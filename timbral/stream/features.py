@@ -19,7 +19,7 @@ the future beyond ``lookahead``:
   sample, and the confidence raised where the spectrum is clearly harmonic.
   The offline tracker's octave check (a 5-frame median) is left out: it
   needs frames ahead.
-- the loudness of the newest 10 ms (:meth:`CausalLoudness.recent`): the
+- the loudness of the newest 10 ms (:meth:`CausalLoudness.newest`): the
   voicing gate ends a note as the input stops, not half a window later, and
   starts one at once where it already fills the tracker's window;
 - unvoiced frames hold the last confident f0 (offline: interpolated between
@@ -89,7 +89,7 @@ class InputHistory:
         self.count = 0
 
 
-#: The newest audio whose level :meth:`CausalLoudness.recent` reads (s).
+#: The newest audio whose level :meth:`CausalLoudness.newest` reads (s).
 RECENT_SECONDS = 0.01
 
 
@@ -100,7 +100,7 @@ class CausalLoudness:
         self.sample_rate, self.frame_rate, self.definition = sample_rate, frame_rate, definition
         self.window_size = loudness_window(definition, frame_hop(sample_rate, frame_rate))
         self.recent_size = max(2, int(round(RECENT_SECONDS * sample_rate)))
-        # level's Hann windows and A-weights (per bin and sample of window), by size; in
+        # _level's Hann windows and A-weights (per bin and sample of window), by size; in
         # numpy for one frame at a time: 0.1 ms a frame against 0.8 ms through compute_loudness
         self._weighting: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
 
@@ -111,17 +111,23 @@ class CausalLoudness:
                               definition=self.definition)
         return ld[:, -1].numpy().astype(np.float32)
 
-    def recent(self, windows: np.ndarray, loudness_db: np.ndarray) -> np.ndarray:
-        """The loudness (dB, ``[n]``) of each window's newest :data:`RECENT_SECONDS`:
-        ``loudness_db`` (this loudness of the same ``[n, >= window_size]``
-        windows) moved by how much louder those are than the whole window, so a
-        steady sound reads the same. The difference is measured as v2 (A-weighted
-        power per sample of Hann window) whatever the model's definition (v1
-        averages dB over bins, which does not scale with the window)."""
-        return (np.asarray(loudness_db) + self.level(windows, self.recent_size)
-                - self.level(windows, self.window_size)).astype(np.float32)
+    def newest(self, windows: np.ndarray, loudness_db: np.ndarray,
+               span: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The newest :data:`RECENT_SECONDS` of each ``[n, >= window_size]`` window:
+        their loudness (dB, ``[n]``: ``loudness_db``, this loudness of the same
+        windows, moved by how much louder they are than the whole loudness
+        window, so a steady sound reads the same) and how much louder (dB,
+        ``[n]``) they are than the oldest :data:`RECENT_SECONDS` of the last
+        ``span`` samples (an attack still filling a window that long reads high).
+        Differences are measured as v2 (A-weighted power per sample of Hann
+        window) whatever the model's definition (v1 averages dB over bins, which
+        does not scale with the window)."""
+        newest = self._level(windows, self.recent_size)
+        recent = np.asarray(loudness_db) + newest - self._level(windows, self.window_size)
+        rise = newest - self._level(windows, self.recent_size, span)
+        return recent.astype(np.float32), rise.astype(np.float32)
 
-    def level(self, windows: np.ndarray, n: int, first: Optional[int] = None) -> np.ndarray:
+    def _level(self, windows: np.ndarray, n: int, first: Optional[int] = None) -> np.ndarray:
         """v2 level (dB per sample of Hann window, ``[n_windows]``) of the last ``n``
         samples of each window (``first``: of the ``n`` from this one back from the end)."""
         if n not in self._weighting:
@@ -280,9 +286,8 @@ class CausalFeatures:
     ``analyse(windows)`` takes ``[n, window_size]`` windows (oldest frame
     first) and returns ``{"f0_hz", "f0_confidence", "loudness_db",
     "recent_db", "window_rise_db"}``, float32 ``[n]`` each: ``recent_db`` the
-    loudness of the newest 10 ms (:meth:`CausalLoudness.recent`),
-    ``window_rise_db`` how much louder those are than the oldest 10 ms of the
-    tracker's window (an attack the window has not yet filled reads high).
+    loudness of the newest 10 ms, ``window_rise_db`` how much louder those are
+    than the oldest 10 ms of the tracker's window (:meth:`CausalLoudness.newest`).
     """
 
     def __init__(self, sample_rate: int, frame_rate: float, loudness_definition: str = "v2",
@@ -300,12 +305,9 @@ class CausalFeatures:
     def analyse(self, windows: np.ndarray) -> Dict[str, np.ndarray]:
         f0, conf = self.pitch(windows)
         ld = self.loudness(windows)
-        size = self.loudness.recent_size
-        rise = self.loudness.level(windows, size) - self.loudness.level(
-            windows, size, min(self.pitch.crepe_size, windows.shape[1]))
-        return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld,
-                "recent_db": self.loudness.recent(windows, ld),
-                "window_rise_db": rise.astype(np.float32)}
+        recent, rise = self.loudness.newest(windows, ld, self.pitch.crepe_size)
+        return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld, "recent_db": recent,
+                "window_rise_db": rise}
 
 
 __all__ = ["CausalCrepe", "CausalFeatures", "CausalLoudness", "InputHistory",
