@@ -674,6 +674,14 @@ def test_a_trailing_rest_is_played_to_the_end_of_the_track(tmp_path):
                                                 note_events([MidiNote(0.0, 0.5, 64, 90)])],
                        midi_type=2)
     assert read_midi(songs).end == 1.5 and read_midi(songs, track=1).end == 0.5
+    # an end-of-track 77.7 hours on (a broken writer) is left out, and said so
+    far = _one_track(tmp_path / "far.mid", [
+        (0, mido.Message("note_on", note=69, velocity=90)),
+        (480, mido.Message("note_off", note=69)), (0x0FFFFFFF, mido.MetaMessage("end_of_track"))])
+    played = play_midi(far, "flute")
+    assert played.duration < 1.0
+    assert any("left out the rest after the last note: the file's end-of-track lies 77.7 h in"
+               in m for m in played.messages)
 
 
 def test_a_room_rings_out_after_the_last_note(tmp_path):

@@ -108,8 +108,13 @@ def play_score(score: Score, model: Autoencoder,
               for v in part_voices(part)]
     rate = max(m.sample_rate for _, m in voices)
     rooms = {id(m): room_tail_seconds(m) for _, m in voices}
-    end = max(max(sounding_end(v.notes, profiles[id(m)]) + rooms[id(m)] for v, m in voices)
-              + TAIL, score.end)  # a trailing rest too, as a SoundFont player plays it
+    sounding = max(sounding_end(v.notes, profiles[id(m)]) + rooms[id(m)]
+                   for v, m in voices) + TAIL
+    end = max(sounding, score.end)  # a trailing rest too, as a SoundFont player plays it
+    if end * len(voices) > MAX_VOICE_SECONDS >= sounding * len(voices):
+        messages.append(f"left out the rest after the last note: the file's end-of-track "
+                        f"lies {_duration(score.end)} in, too long to render")
+        end = sounding
     if end * len(voices) > MAX_VOICE_SECONDS:  # each voice is rendered in full, in memory
         raise ValueError(f"{score.path}: {len(voices)} voice(s) for {_duration(end)} is more "
                          f"than timbral plays at once ({MAX_VOICE_SECONDS / 3600:g} h of "
