@@ -28,7 +28,12 @@ Sections and targets (default controls, gate 0.5):
 6. real performances (``--real``, default the project's shared bach-violin recordings,
    whose ``.notes.csv`` give each note's start and end) clean and with pink noise at 20
    and 10 dB SNR: recall inside the aligned notes and frames played more than 0.25 s
-   from any note (no target: the alignment is not exact, and reverb rings past notes).
+   from any note (no target: the alignment is not exact, and reverb rings past notes);
+7. the stream's latency: streamed recall and false alarms (white and pink noise at 10 dB
+   SNR) and transitions (clean, pink 20 dB) with the analysis looking ahead by 0, 128
+   and 384 samples (latency 24, 44 and 64 ms with blocks of 320: a lookahead costs
+   whole blocks), and the recall an oracle gate would reach: one that also played every
+   missed frame whose tracker pitch is right (within 80 cents), whatever its confidence.
 
 Sections 2-4 run ``timbral.transfer`` with a dry model (``--model``, default flute, 100
 frames/s: a model with a room, such as the violin trained on recordings, rings into the
@@ -346,6 +351,42 @@ def transitions(model_off, model_str, instruments, snrs, phrases: int = 1) -> No
             for name, (bad, n, near) in totals.items()), flush=True)
 
 
+def stream_latency(model, instruments, lookaheads=(0, 128, 384)) -> None:
+    from timbral.stream import StreamProcessor, stream_audio
+
+    print("\n7. The stream's latency: recall and false alarms at 10 dB SNR (white, pink), "
+          "the recall of an oracle gate that also plays every missed frame whose tracker "
+          "pitch is right, transitions > 80 cents (clean / pink 20 dB)")
+    for lookahead in lookaheads:
+        recall, alarms, oracle, wrong = [], [], [], {None: [0, 0], 20: [0, 0]}
+        for instrument, seed in instruments:
+            for kind, snr in (("white", 10), ("pink", 10), ("pink", None), ("pink", 20)):
+                x, rendering = noisy_melody(instrument, seed, kind, snr)
+                # adjust off: f0 unshifted (the gate decides the voicing before it)
+                processor = StreamProcessor(model, 320, record=True, lookahead=lookahead,
+                                            adjust=False)
+                stream_audio(processor, x)
+                played = np.array(processor.record["voiced"])
+                truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
+                held = truth.voiced
+                if snr == 10:
+                    heard = np.array(processor.record["f0_hz"])
+                    right = np.abs(1200 * np.log2(heard / np.where(held, truth.f0_hz, 1.0))) <= 80
+                    recall.append(played[held].mean())
+                    oracle.append((played | right)[held].mean())
+                    alarms.append((played & ~held & ~truth.release).mean())
+                else:
+                    f0 = np.array(processor.record["f0_adjusted"])
+                    cents = np.abs(1200 * np.log2(f0 / np.where(held, truth.f0_hz, 1.0)))
+                    wrong[snr][0] += int((played & held & (cents > 80)).sum())
+                    wrong[snr][1] += int(held.sum())
+        latency = 1000.0 * (320 + processor.delay) / SR
+        print(f"  lookahead {lookahead:>3} (latency {latency:.0f} ms): recall {np.mean(recall):.3f}"
+              f" (min {np.min(recall):.3f}), false alarms {np.mean(alarms):.4f}, oracle recall "
+              f"{np.mean(oracle):.3f}, transitions {wrong[None][0] / wrong[None][1]:.4f} / "
+              f"{wrong[20][0] / wrong[20][1]:.4f}", flush=True)
+
+
 def example_clip(models) -> None:
     from timbral.audio import load_audio
     from timbral.dsp.spectral import compute_loudness
@@ -410,7 +451,7 @@ def real_recordings(model_off, folder: Path, seconds: float, snrs) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one model, fewer signals")
-    parser.add_argument("--sections", default="123456", help="which sections to run (digits)")
+    parser.add_argument("--sections", default="1234567", help="which sections to run (digits)")
     parser.add_argument("--model", default="flute", help="the offline model of sections 2-5")
     parser.add_argument("--phrases", type=int, default=5,
                         help="phrases per instrument in section 4")
@@ -437,6 +478,7 @@ def main() -> None:
             "4": lambda: transitions(dry, realtime, INSTRUMENTS, (None, 20), args.phrases),
             "5": lambda: example_clip([load_model(m["name"]) for m in list_models()]),
             "6": lambda: real_recordings(dry, args.real, 60.0, (None, 20, 10)),
+            "7": lambda: stream_latency(realtime, INSTRUMENTS),
         }
         for key in args.sections:
             sections[key]()
