@@ -13,19 +13,19 @@ import numpy as np
 import pytest
 
 from timbral import cli
-from timbral.audio import save_audio
+from timbral.audio import read_audio, save_audio
 from timbral.data import Note, render_melody
 from timbral.midi import read_midi
-from timbral.transcribe import (PolyphonicTransfer, TranscribedNote, transcribe,
-                                transfer_notes, write_midi)
+from timbral.transcribe import (PolyphonicTransfer, TranscribedNote, Transcription,
+                                transcribe, transfer_notes, write_midi)
 from timbral.transcribe import network as network_module
 from timbral.transcribe.dynamics import note_loudness
 from timbral.transcribe.evaluate import note_scores, played_pitch_errors, silence_leak_db
 from timbral.transcribe.material import render_notes, render_progression
 from timbral.transcribe.network import (FRAME_RATE, KEPT_FRAMES, LOWEST_KEY, Activations,
                                         get_network)
-from timbral.transcribe.notes import _peaks, decode_notes
-from timbral.zoo import load_model
+from timbral.transcribe.notes import DecodedNote, _peaks, decode_notes, partial_notes
+from timbral.zoo import EXAMPLE_CLIP, load_model
 
 RATE = 16000
 
@@ -328,3 +328,80 @@ def test_a_lone_held_note_and_a_chord_root_are_found():
     assert {60, 64, 67} <= set(keys), keys
     flat = np.array([[0.1], [0.93], [0.94], [0.94], [0.9], [0.6], [0.6], [0.7], [0.2]])
     np.testing.assert_array_equal(np.nonzero(_peaks(flat)[:, 0])[0], [2, 7])
+
+
+def _organ(keys, seconds, start=0.0, decay=0.0):
+    """A chord (five harmonics each) from ``start`` to the end, fading by ``exp(-decay t)``."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    x = sum(np.sin(2 * np.pi * k * 440.0 * 2 ** ((key - 69) / 12) * t) / k
+            for key in keys for k in range(1, 6))
+    return (0.2 * x * (t >= start) * np.exp(-decay * np.maximum(t - start, 0.0))
+            ).astype(np.float32)
+
+
+def test_a_chord_that_starts_with_the_recording_is_found():
+    """A recording that starts on its notes (trimmed): the onset posterior peaks on
+    the first frame, which used to count for no onset (a steady A3 C#4 E4 chord from
+    0 s gave no note for 1.65 s and lost A3)."""
+    found = transcribe(_organ((57, 61, 64), 4.0), RATE)
+    played = {n.key: n for n in found.notes}
+    assert {57, 61, 64} <= set(played)
+    assert all(played[k].onset <= 0.03 and played[k].offset >= 3.9 for k in (57, 61, 64))
+
+
+def test_notes_held_across_the_networks_windows_stay_whole():
+    """A fading chord held over three of the network's 1.65 s windows: one note per
+    key. Where two windows were butted together a held note's posterior jumped
+    (0.61 -> 0.82), read as a new onset: A3 came out as three notes, E4 as two."""
+    found = transcribe(_organ((57, 61, 64), 4.0, start=0.1, decay=2.0), RATE)
+    for key in (57, 61, 64):
+        notes = [n for n in found.notes if n.key == key]
+        assert len(notes) == 1 and notes[0].offset >= 3.9, [(n.onset, n.offset) for n in notes]
+    assert all(n.onset < 0.2 for n in found.notes), [(n.key, n.onset) for n in found.notes]
+
+
+def _decoded(start, end, key, amplitude):
+    return DecodedNote(start, end, key, amplitude, np.zeros(end - start, np.float32))
+
+
+def test_partial_notes_are_faint_notes_on_a_harmonic_of_another():
+    low = _decoded(0, 100, 61, 0.8)
+    notes = [low, _decoded(2, 40, 97, 0.4),  # the 8th harmonic, half as sure: a partial
+             _decoded(2, 40, 73, 0.7),  # an octave up, nearly as sure: a note
+             _decoded(2, 40, 66, 0.3),  # faint but a fourth up: no harmonic
+             _decoded(90, 200, 80, 0.3)]  # the 3rd harmonic, but mostly after the low note
+    np.testing.assert_array_equal(partial_notes(notes), [False, True, False, False, False])
+
+
+def test_a_single_line_loses_its_partial_notes():
+    """The shipped clarinet clip is one line; the network also hears its partials
+    near 2.2 kHz (C#7, the 8th and 9th harmonics of its C#4 and B3) as four faint
+    notes, which played back as a loud squeak 3 octaves up (velocity 71-94)."""
+    audio, rate, _ = read_audio(EXAMPLE_CLIP)
+    kept = transcribe(audio, rate, keep_partials=True)
+    assert sum(n.key == 97 for n in kept.notes) >= 3
+    found = transcribe(audio, rate)
+    assert max(n.key for n in found.notes) <= 70 and not found.polyphonic
+    assert len(found.notes) == len(kept.notes) - sum(n.key == 97 for n in kept.notes)
+
+
+def test_chords_keep_their_doublings(piano, piano_notes):
+    """In chords a faint octave or twelfth may be a real doubling: nothing is left out."""
+    for (_, audio), found in zip(piano, piano_notes):
+        kept = transcribe(audio, RATE, keep_partials=True)
+        assert [(n.onset, n.key) for n in found.notes] == [(n.onset, n.key) for n in kept.notes]
+
+
+def test_a_16th_voice_leaves_the_first_voices_bends_alone(tmp_path):
+    """MIDI has 15 melodic channels, each one pitch wheel: a 16th voice used to reset
+    channel 1's bend range and wheel, so voice 1's +500 cents played as 0."""
+    n = int(2 * FRAME_RATE)
+    notes = [TranscribedNote(0.0, 2.0, key, np.full(n, 500.0 if key == 85 else 0.0,
+                                                    np.float32), 0.9,
+                             np.full(n, -10.0, np.float32), 80) for key in range(40, 88, 3)]
+    transcription = Transcription(notes, 2.0, None, np.zeros(n, np.float32))
+    score = read_midi(write_midi(transcription, tmp_path / "many.mid"))
+    bends = {n.pitch: p.controls.bend_cents(np.array([1.0]))[0]
+             for p in score.parts for n in p.notes}
+    assert len(bends) == 16 and bends[85] == pytest.approx(500.0, abs=1.0)
+    assert all(abs(b) < 1.0 for key, b in bends.items() if key != 85)

@@ -29,7 +29,8 @@ def _transcribe(args: argparse.Namespace) -> None:
         result = transcribe(audio, rate, onset_threshold=args.onset_threshold,
                             frame_threshold=args.frame_threshold,
                             min_note_length=args.min_note_length,
-                            without_onsets=args.without_onsets)
+                            without_onsets=args.without_onsets,
+                            keep_partials=args.keep_partials)
     except ValueError as exc:
         raise ValueError(f"{args.input}: {exc}") from None
     if channels > 1:
@@ -71,5 +72,9 @@ def register(sub) -> None:
     tr.add_argument("--without-onsets", action="store_true",
                     help="also find notes whose onset the network missed (basic-pitch's "
                          "'melodia trick'; more notes, more false ones on piano and guitar)")
+    tr.add_argument("--keep-partials", action="store_true",
+                    help="keep faint notes on a harmonic of a louder note in a recording "
+                         "without chords (the network hears strong partials of a clarinet, "
+                         "a saxophone or a trumpet as notes; they are left out by default)")
     tr.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     tr.set_defaults(func=_transcribe)

@@ -4,7 +4,9 @@ MIDI has one pitch wheel per channel, so notes that overlap cannot bend apart
 on one channel. The notes are dealt to monophonic voices
 (:func:`timbral.midi.allocate_voices`, as ``timbral play`` does) and each voice
 is a track on its own channel (channel 10, General MIDI percussion, is
-skipped; a 16th voice shares channel 1 again, and its bends with it). Each
+skipped). From the 16th voice on, voices share the channel of the voice that
+bends least (a piano's notes hardly bend) and send no bends or bend range:
+they would replace those of the voice whose channel they share. Each
 channel first sets its pitch-bend range (RPN 0) wide enough for the largest
 bend, then every note's bends are sent from its onset, one message whenever
 the bend moves by :data:`BEND_STEP_CENTS` or more (a note's first bend goes
@@ -68,26 +70,33 @@ def write_midi(transcription: Transcription, path, overwrite: bool = False) -> P
     meta.append(mido.MetaMessage("track_name", name="transcribed by timbral (basic-pitch)",
                                  time=0))
     midi.tracks.append(meta)
-    for index, voice in enumerate(voices_of(transcription.notes)):
-        channel = CHANNELS[index % len(CHANNELS)]
-        midi.tracks.append(_voice_track(voice, index, channel, mido))
+    voices = voices_of(transcription.notes)
+    own = voices[:len(CHANNELS)]
+    steadiest = CHANNELS[int(np.argmin([max(float(np.abs(n.bend_cents).max()) for n in voice)
+                                        for voice in own]))] if own else 0
+    for index, voice in enumerate(voices):
+        shared = index >= len(CHANNELS)
+        midi.tracks.append(_voice_track(voice, index, steadiest if shared else CHANNELS[index],
+                                        mido, bends=not shared))
     with atomic_output(path, overwrite) as tmp:
         midi.save(str(tmp))
     return path
 
 
-def _voice_track(voice: List[TranscribedNote], index: int, channel: int, mido):
-    """One voice's track: name, bend range, then notes and bends in time order."""
+def _voice_track(voice: List[TranscribedNote], index: int, channel: int, mido,
+                 bends: bool = True):
+    """One voice's track: name, bend range, then notes and bends in time order
+    (without ``bends``: the notes only)."""
     largest = max(float(np.abs(n.bend_cents).max()) for n in voice)
     semitones = max(2, min(24, math.ceil(largest / 100.0)))
     events = [(0, 0, mido.Message("control_change", channel=channel, control=c, value=v))
-              for c, v in ((101, 0), (100, 0), (6, semitones), (38, 0))]
+              for c, v in ((101, 0), (100, 0), (6, semitones), (38, 0))] if bends else []
     for note in voice:
         on, off = _ticks(note.onset), _ticks(note.offset)
         events.append((off, 0, mido.Message("note_off", channel=channel, note=note.key,
                                             velocity=0)))
         last = None
-        for i, cents in enumerate(note.bend_cents):
+        for i, cents in enumerate(note.bend_cents if bends else ()):
             if last is None or abs(cents - last) >= BEND_STEP_CENTS:
                 wheel = int(np.clip(round(cents / (semitones * 100.0) * 8192), -8192, 8191))
                 tick = on if last is None else max(on, _ticks(note.onset + i / FRAME_RATE))

@@ -11,12 +11,15 @@ salience in thirds of a semitone, 264 bins).
 
 Windowing (the same 2 s windows and 30 frames of overlap as basic-pitch's
 ``inference.py``, with an exact time axis): the audio is padded with
-:data:`EDGE` frames of silence in front, cut into windows every
-``WINDOW_STEP = 142 * HOP`` samples, and the first and last :data:`EDGE`
-frames of each window's 172 are dropped. The 142 kept frames of window ``w``
-are then exactly frames ``142 w .. 142 w + 141`` of the audio, frame ``i``
+:data:`EDGE` frames of silence in front and cut into windows every
+``WINDOW_STEP = 142 * HOP`` samples. Window ``w``'s 172 frames are then
+exactly frames ``142 w - 15 .. 142 w + 156`` of the audio, frame ``i``
 centred on sample ``i * HOP`` (basic-pitch steps its windows 188 samples
 short of 142 frames and corrects the drift with a fitted constant).
+basic-pitch drops the first and last :data:`EDGE` frames of each window and
+butts the rest together; here the 30 frames two windows share are
+cross-faded instead (:func:`_join`), which leaves no step in a held note's
+posteriors at the joins, every 1.65 s.
 """
 
 from __future__ import annotations
@@ -138,10 +141,29 @@ class Network:
             for first in range(0, n_windows, BATCH):
                 batch = np.ascontiguousarray(windows[first:first + BATCH])[..., None]
                 outputs.append(self.session.run(list(_OUTPUTS), {_INPUT: batch}))
-        note, onset, contour = (
-            np.concatenate([o[k] for o in outputs])[:, EDGE:EDGE + KEPT_FRAMES]
-            .reshape(n_windows * KEPT_FRAMES, -1)[:n_frames] for k in range(3))
+        note, onset, contour = (_join(np.concatenate([o[k] for o in outputs]))[:n_frames]
+                                for k in range(3))
         return Activations(note, onset, contour)
+
+
+def _join(windows: np.ndarray) -> np.ndarray:
+    """``[n_windows, WINDOW_FRAMES, bins]`` -> frames ``0 ..`` of the audio
+    (``[n_windows * KEPT_FRAMES, bins]``). Where two windows meet they overlap
+    by ``2 * EDGE`` frames; there the two are cross-faded, each weighted by its
+    distance from its own edge, so the posteriors carry no step at the join (a
+    held note's posterior can jump 0.6 -> 0.8 from one window to the next,
+    which reads as a new onset)."""
+    n_windows, n, bins = windows.shape
+    ramp = (np.arange(2 * EDGE) + 0.5) / (2 * EDGE)
+    weight = np.ones(n)
+    weight[:2 * EDGE], weight[-2 * EDGE:] = ramp, ramp[::-1]
+    total = np.zeros((n_windows * KEPT_FRAMES + 2 * EDGE, bins), np.float64)
+    norm = np.zeros(total.shape[0])
+    for w in range(n_windows):
+        total[w * KEPT_FRAMES:w * KEPT_FRAMES + n] += weight[:, None] * windows[w]
+        norm[w * KEPT_FRAMES:w * KEPT_FRAMES + n] += weight
+    # the first window's first EDGE frames lie before the audio
+    return (total / norm[:, None])[EDGE:EDGE + n_windows * KEPT_FRAMES].astype(np.float32)
 
 
 @functools.lru_cache(maxsize=4)

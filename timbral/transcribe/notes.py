@@ -27,6 +27,10 @@ onset threshold, step 3 off by default, the bends' centre and resolution):
    neighbours, and a note's bends are smoothed over :data:`BEND_SMOOTHING`
    frames (a median), so a held note reads steady.
 
+5. **partial notes** (not basic-pitch's): :func:`partial_notes` marks faint notes
+   on a harmonic of a note that sounds with them, which a single line's
+   transcription drops (:func:`~.transcription.transcribe`).
+
 A note's ``amplitude`` is the mean note posterior over it (basic-pitch's
 velocity is ``127 * amplitude``); :mod:`.dynamics` measures loudness from the
 audio instead.
@@ -35,7 +39,7 @@ audio instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
@@ -56,6 +60,12 @@ ONSET_DIFFS = 2
 BEND_BINS, BEND_STD = 25, 5.0
 #: A note's bends are a running median over this many frames (odd).
 BEND_SMOOTHING = 5
+#: Partial notes: within this many cents of harmonic 2..PARTIAL_HARMONICS of a note
+#: sounding over at least half of it, with under PARTIAL_RATIO of its mean posterior.
+#: On single-line SoundFont phrases (seeds 100-103, five winds and the violin) the
+#: notes so placed that were false had 0.31-0.61 of the other's posterior, the real
+#: ones 0.60 and up (benchmarks/transcribe.py).
+PARTIAL_CENTS, PARTIAL_HARMONICS, PARTIAL_RATIO = 50.0, 10, 0.6
 
 
 @dataclass(frozen=True)
@@ -106,8 +116,9 @@ def inferred_onsets(onset: np.ndarray, note: np.ndarray) -> np.ndarray:
 def _peaks(x: np.ndarray) -> np.ndarray:
     """Local maxima along time (axis 0): frames above the one before and, after any
     run of equal values, above the next different one (a flat top counts once, at
-    its first frame: the onsets scaled to their maximum tie there); the first and
-    last frames never are."""
+    its first frame: the onsets scaled to their maximum tie there). The first frame
+    is one when above the next different value (a recording that starts on a note:
+    the silence before it was not recorded); the last never is."""
     n = x.shape[0]
     out = np.zeros(x.shape, bool)
     if n < 3:
@@ -119,6 +130,7 @@ def _peaks(x: np.ndarray) -> np.ndarray:
     following = np.take_along_axis(x, np.minimum(change + 1, n - 1), axis=0)
     after = (following < x[:-1]) & (change < n - 1)
     out[1:-1] = (x[1:-1] > x[:-2]) & after[1:]
+    out[0] = after[0]
     return out
 
 
@@ -181,6 +193,31 @@ def decode_notes(act: Activations, onset_threshold: float = ONSET_THRESHOLD,
                    for (a, b, k), bend in zip(found, bends)), key=lambda n: (n.start, n.key))
 
 
+def partial_notes(notes: Sequence[DecodedNote]) -> np.ndarray:
+    """Which ``notes`` are likely a partial of another note rather than notes of
+    their own: ``[n]`` bool, see :data:`PARTIAL_RATIO`. The network hears strong
+    partials of a clarinet, a saxophone or a trumpet (often the 8th or 9th, near
+    2.2 kHz) as faint notes. In a chord a real doubling looks the same, so callers
+    drop these only from a single line."""
+    ratios = 12.0 * np.log2(np.arange(2, PARTIAL_HARMONICS + 1))  # semitones
+    order = np.argsort([n.start for n in notes], kind="stable")
+    start = np.array([notes[i].start for i in order], np.int64)
+    end = np.array([notes[i].end for i in order], np.int64)
+    pitch = np.array([notes[i].pitch for i in order], np.float64)
+    amplitude = np.array([notes[i].amplitude for i in order], np.float64)
+    longest = int((end - start).max(initial=0))
+    out = np.zeros(len(notes), bool)
+    for i in range(len(notes)):
+        # only notes that overlap this one (sorted by start: a slice)
+        a, b = np.searchsorted(start, [start[i] - longest, end[i]])
+        overlap = np.minimum(end[a:b], end[i]) - np.maximum(start[a:b], start[i])
+        harmonic = np.min(np.abs((pitch[i] - pitch[a:b])[:, None] - ratios), axis=1) * 100.0
+        out[order[i]] = bool(np.any((overlap >= 0.5 * (end[i] - start[i]))
+                                    & (amplitude[i] < PARTIAL_RATIO * amplitude[a:b])
+                                    & (harmonic <= PARTIAL_CENTS)))
+    return out
+
+
 def _gaussian(half: int, std: float) -> np.ndarray:
     x = np.arange(-half, half + 1, dtype=np.float64)
     return np.exp(-0.5 * (x / std) ** 2)
@@ -221,4 +258,4 @@ def _running_median(x: np.ndarray, size: int) -> np.ndarray:
 
 
 __all__ = ["DecodedNote", "note_pitch", "FRAME_THRESHOLD", "MIN_NOTE_LENGTH", "ONSET_THRESHOLD",
-           "decode_notes", "inferred_onsets", "pitch_bends"]
+           "decode_notes", "inferred_onsets", "partial_notes", "pitch_bends"]

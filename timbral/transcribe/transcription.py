@@ -21,16 +21,16 @@ from ..validation import as_mono_audio
 from .dynamics import note_loudness
 from .network import FRAME_RATE, SAMPLE_RATE, Activations, Network, get_network
 from .notes import (FRAME_THRESHOLD, MIN_NOTE_LENGTH, ONSET_THRESHOLD, decode_notes,
-                    note_pitch)
+                    note_pitch, partial_notes)
 
 #: Shortest recording transcribed (s): one of the network's frames on each side.
 MIN_SECONDS = 0.05
 #: Notes overlapping for this long or less (s) are a legato join, not a chord.
 LEGATO_OVERLAP = 0.1
 #: A recording is polyphonic when chords (two or more notes for longer than
-#: LEGATO_OVERLAP) fill at least this share of the time notes sound. The network
-#: hears some partials of a clarinet, a violin or a trumpet as notes: on the shipped
-#: clarinet clip they fill 13 % (rendered monophonic phrases: 0-5 %); rendered chord
+#: LEGATO_OVERLAP) fill at least this share of the time notes sound, its partial
+#: notes (:func:`~.notes.partial_notes`) left out: rendered single-line phrases read
+#: 0-14 % (with their partial notes: up to 56 %, a clarinet), rendered chord
 #: progressions 27-91 % (the low end: two voices whose top line the network half
 #: misses, benchmarks/transcribe.py).
 POLYPHONIC_SHARE = 0.2
@@ -92,34 +92,21 @@ class Transcription:
     loudness_db: np.ndarray
     timings: Dict[str, float] = field(default_factory=dict)
 
-    def _counts(self):
-        """``(seconds, notes sounding)`` of every stretch between note events."""
-        events = sorted([(n.onset, 1) for n in self.notes] + [(n.offset, -1) for n in self.notes])
-        times = np.array([t for t, _ in events])
-        return np.diff(times), np.cumsum([e for _, e in events])[:-1]
-
     @property
     def max_polyphony(self) -> int:
         """Most notes sounding at once (0 without notes)."""
-        return int(max(self._counts()[1], default=0)) if self.notes else 0
+        return int(max(_counts(self.notes)[1], default=0)) if self.notes else 0
 
     @property
     def sounding_seconds(self) -> float:
         """Time (s) at least one note sounds."""
-        if not self.notes:
-            return 0.0
-        seconds, counts = self._counts()
-        return float(seconds[counts >= 1].sum())
+        return _sounding_seconds(self.notes)
 
     @property
     def chord_share(self) -> float:
         """Share of the time notes sound that two or more do, for longer than
         :data:`LEGATO_OVERLAP` at a stretch (0..1)."""
-        if not self.notes:
-            return 0.0
-        seconds, counts = self._counts()
-        chords = seconds[(counts >= 2) & (seconds > LEGATO_OVERLAP)].sum()
-        return float(chords / max(self.sounding_seconds, 1e-9))
+        return chord_share(self.notes)
 
     @property
     def polyphonic(self) -> bool:
@@ -140,6 +127,31 @@ class Transcription:
                 f"{min(keys)}-{max(keys)}")
 
 
+def _counts(notes):
+    """``(seconds, notes sounding)`` of every stretch between the events of
+    ``notes`` (anything with ``onset`` and ``offset`` in seconds)."""
+    events = sorted([(n.onset, 1) for n in notes] + [(n.offset, -1) for n in notes])
+    times = np.array([t for t, _ in events])
+    return np.diff(times), np.cumsum([e for _, e in events])[:-1]
+
+
+def _sounding_seconds(notes) -> float:
+    if not len(notes):
+        return 0.0
+    seconds, counts = _counts(notes)
+    return float(seconds[counts >= 1].sum())
+
+
+def chord_share(notes) -> float:
+    """Share of the time ``notes`` sound that two or more do, for longer than
+    :data:`LEGATO_OVERLAP` at a stretch (0..1; 0 without notes)."""
+    if not len(notes):
+        return 0.0
+    seconds, counts = _counts(notes)
+    chords = seconds[(counts >= 2) & (seconds > LEGATO_OVERLAP)].sum()
+    return float(chords / max(_sounding_seconds(notes), 1e-9))
+
+
 def gm_velocity(level_db, loudest_db: float) -> np.ndarray:
     """MIDI velocities (int 1..127) of levels (dB) by the General MIDI curve, the
     loudest at 127."""
@@ -150,11 +162,16 @@ def gm_velocity(level_db, loudest_db: float) -> np.ndarray:
 def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD,
                frame_threshold: float = FRAME_THRESHOLD,
                min_note_length: float = MIN_NOTE_LENGTH, without_onsets: bool = False,
+               keep_partials: bool = False,
                network: Optional[Network] = None) -> Transcription:
     """The notes of mono ``audio`` (``[n_samples]`` in [-1, 1]) at ``sample_rate`` Hz.
 
     The thresholds and ``without_onsets`` are :func:`~.notes.decode_notes`'
-    (posteriors 0..1, seconds). Raises a one-line ValueError for audio shorter
+    (posteriors 0..1, seconds). A recording that plays a single line (chords,
+    its partial notes left out, under :data:`POLYPHONIC_SHARE` of the time)
+    loses its partial notes (:func:`~.notes.partial_notes`) unless
+    ``keep_partials``; in chords they stay (a real doubling looks the same).
+    Raises a one-line ValueError for audio shorter
     than :data:`MIN_SECONDS`, a bad rate or threshold, or when basic-pitch or
     onnxruntime is missing (saying how to install it).
     """
@@ -176,6 +193,9 @@ def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD
     start = time.perf_counter()
     decoded = decode_notes(act, onset_threshold, frame_threshold, min_note_length,
                            without_onsets)
+    if not keep_partials:
+        whole = [d for d, partial in zip(decoded, partial_notes(decoded)) if not partial]
+        decoded = whole if chord_share(whole) < POLYPHONIC_SHARE else decoded
     loudness, curves = note_loudness(
         audio, SAMPLE_RATE,
         [(d.onset, d.offset, d.pitch) for d in decoded],
@@ -188,5 +208,5 @@ def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD
                          {"network": network_seconds, "notes": time.perf_counter() - start})
 
 
-__all__ = ["MIN_SECONDS", "POLYPHONIC_SHARE", "TranscribedNote", "Transcription", "gm_velocity",
-           "transcribe"]
+__all__ = ["MIN_SECONDS", "POLYPHONIC_SHARE", "TranscribedNote", "Transcription", "chord_share",
+           "gm_velocity", "transcribe"]
