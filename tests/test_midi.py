@@ -539,6 +539,32 @@ def test_note_engine_is_the_offline_rendering_of_the_curves_it_played(voices):
         assert sorted(np.round(midi[:, -1]).tolist()) == [61, 65, 72]
 
 
+def test_the_sustain_pedal_holds_released_notes_until_it_comes_up(tmp_path):
+    pedal = lambda value: mido.Message("control_change", control=64, value=value)  # noqa: E731
+    notes = [MidiNote(0.0, 0.1, 60, 90), MidiNote(0.5, 0.6, 64, 90),
+             MidiNote(1.0, 1.1, 60, 90), MidiNote(2.0, 2.1, 67, 90)]
+    path = write_midi(tmp_path / "pedal.mid", [[(0.0, pedal(127)), (1.5, pedal(0)),
+                                                *note_events(notes)]])
+    score = read_midi(path)
+    played = sorted((n.onset, n.offset, n.pitch) for p in score.parts for n in p.notes)
+    # C4 sounds until struck again, E4 and the second C4 until the pedal comes up, and G4,
+    # played after it, for its own length
+    assert played == [(0.0, 1.0, 60), (0.5, 1.5, 64), (1.0, 1.5, 60), (2.0, 2.1, 67)]
+    assert not any("never released" in m for m in score.messages)
+
+    from timbral.midi.live import NoteEngine
+
+    engine = NoteEngine(load_model("flute"), 64, voices=2, rollback=False)
+    script = {1: [pedal(127), _on(72)], 20: [_off(72)], 60: [pedal(0)]}
+    held = []
+    for b in range(80):
+        for message in script.get(b, ()):
+            engine.send(message)
+        engine.process()
+        held.append(any(v.key == 72 for v in engine.voices))
+    assert all(held[1:60]) and not any(held[60:])  # let go under the pedal: held till it is up
+
+
 def test_live_midi_says_in_one_line_what_is_missing(capfd):
     """Read at the file descriptor: ALSA's own "ALSA lib seq_hw.c..." line is kept off."""
     from timbral.midi.live import midi_ports
@@ -594,6 +620,20 @@ def test_a_type_2_file_plays_its_songs_one_after_another(tmp_path):
     assert any("type 2 file: its 2 tracks are songs of their own" in m for m in score.messages)
     alone = read_midi(path, track=1)
     assert [(n.onset, n.pitch) for p in alone.parts for n in p.notes] == [(0.5, 64)]
+    # the chosen song has its own controllers only, not the other song's (they ran on
+    # the same clock: song 0's volume 50 at 0.5 s used to reach song 1's note)
+    assert [alone.parts[0].controls.volume(t) for t in (0.2, 0.7, 1.2)] == [20, 20, 20]
+
+
+def test_a_chosen_type_2_song_does_not_bend_with_another(tmp_path):
+    bend = mido.Message("pitchwheel", pitch=8191)
+    path = write_midi(tmp_path / "songs.mid",
+                      [[(0.5, bend), *note_events([MidiNote(0.0, 1.0, 72, 90)])],
+                       note_events([MidiNote(0.0, 1.0, 76, 90)])], midi_type=2)
+    alone = read_midi(path, track=1).parts[0]
+    np.testing.assert_array_equal(alone.controls.bend_cents(np.array([0.2, 0.7])), [0.0, 0.0])
+    first = read_midi(path, track=0).parts[0]
+    assert first.controls.bend_cents(np.array([0.7]))[0] == pytest.approx(200.0, abs=0.1)
 
 
 def _one_track(path, messages, ticks_per_beat=480):

@@ -2,7 +2,7 @@
 
 :class:`NoteEngine` is the note counterpart of the audio engine
 (:class:`timbral.stream.StreamProcessor`): instead of analysing input audio it
-takes MIDI messages (note on/off, pitch bend with its RPN range, CC7, CC11) and
+takes MIDI messages (note on/off, pitch bend with its RPN range, CC7, CC11, CC64) and
 returns audio blocks. Each frame, every voice turns its notes into f0 and
 loudness with the model's expression profile, causally (what
 :func:`~.curves.voice_curves` does for a whole file, without knowing what
@@ -17,7 +17,8 @@ comes next):
   with several voices, each note takes a free voice (else the one released
   longest ago, else the oldest) and attacks;
 - a note-off starts the release curve; a note attacked in a voice that still
-  rings adds to that release as power.
+  rings adds to that release as power; while the channel's sustain pedal
+  (CC64) is down a note-off waits for the pedal to come up, as in a file.
 
 All voices go through the model's synthesis graph in one batch
 (:meth:`~timbral.models.Autoencoder.process`, one state row per voice: each
@@ -70,7 +71,7 @@ from ..stream.live import WARMUP_BLOCKS, LiveAudio, LiveAudioError, LiveReport, 
 from ..validation import check_seed, check_size
 from ..zoo import as_model
 from .expression import RC_10_90, ExpressionProfile, profile_for, raised_cosine
-from .score import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, ChannelState
+from .score import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, ChannelState
 
 #: Most voices an engine plays at once.
 MAX_VOICES = 32
@@ -86,8 +87,8 @@ CROSSFADE_S = 0.002
 def _moves_notes(message) -> bool:
     """Whether ``message`` starts or ends notes (what a rollback is for)."""
     kind = getattr(message, "type", None)
-    return kind in ("note_on", "note_off") or (
-        kind == "control_change" and message.control in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF))
+    return kind in ("note_on", "note_off") or (kind == "control_change" and message.control in (
+        CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF, CC_SUSTAIN))
 
 
 class _Voice:
@@ -219,6 +220,8 @@ class NoteEngine:
         self.noises = [PositionalNoise((self.seed + v) % 2 ** 32) for v in range(self.n_voices)]
         self.voices = [_Voice(self.profile) for _ in range(self.n_voices)]
         self.channels = [ChannelState() for _ in range(16)]
+        self.pedal = [False] * 16  # sustain pedal down, per channel
+        self.sustained: Dict[Tuple[int, int], None] = {}  # (key, channel) released under it
         self.frames = 0
         self.served = 0  # samples returned so far
         self._pending = np.zeros(0, np.float32)  # computed, from sample `served` on
@@ -242,15 +245,25 @@ class NoteEngine:
     def _apply(self, message) -> None:
         t = self.now
         kind = getattr(message, "type", None)
-        if kind in ("pitchwheel", "control_change"):
+        if kind == "control_change" and message.control == CC_SUSTAIN:
+            down, self.pedal[message.channel] = message.value >= 64, message.value >= 64
+            if not down:  # the keys released under the pedal end now, in the order released
+                for key, channel in [k for k in self.sustained if k[1] == message.channel]:
+                    del self.sustained[(key, channel)]
+                    self._note_off(key, channel, t)
+        elif kind in ("pitchwheel", "control_change"):
             self.channels[message.channel].apply(message)
             if kind == "control_change" and message.control in (CC_ALL_SOUND_OFF,
                                                                  CC_ALL_NOTES_OFF):
+                self.sustained.clear()
                 for voice in self.voices:
                     if voice.key is not None:
                         voice.stop(t)
         elif kind == "note_on" and message.velocity > 0:
+            self.sustained.pop((message.note, message.channel), None)
             self._note_on(message.note, message.velocity, message.channel, t)
+        elif kind in ("note_on", "note_off") and self.pedal[message.channel]:
+            self.sustained[(message.note, message.channel)] = None
         elif kind in ("note_on", "note_off"):
             self._note_off(message.note, message.channel, t)
 

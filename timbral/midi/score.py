@@ -7,9 +7,11 @@ with the file's tempo map. What it keeps:
 - notes (note-on with velocity > 0 up to the matching note-off or note-on
   with velocity 0); a key struck again before its note-off ends the earlier
   note there (a note-off at that same instant belongs to the earlier note, as
-  pretty_midi reads it); CC123 (all notes off) and CC120 (all sound off) end
-  every note of their channel; notes never released end with their track (and
-  are named in the messages);
+  pretty_midi reads it); a note released while its channel's sustain pedal
+  (CC64) is down goes on until the pedal comes up (or the key is struck
+  again); CC123 (all notes off) and CC120 (all sound off) end every note of
+  their channel; notes never released end with their track (and are named in
+  the messages);
 - per channel, as step curves over time: the pitch wheel, its range (RPN 0,
   pitch-bend sensitivity: CC101/CC100 = 0/0 then CC6 semitones and CC38
   cents; 2 semitones until a file says otherwise), CC7 volume and CC11
@@ -19,7 +21,7 @@ with the file's tempo map. What it keeps:
 CC7 and CC11 become gains with the General MIDI curve, ``40 log10(value /
 reference)`` dB, relative to their defaults (volume 100, expression 127) so a
 file that never sends them plays at the level its velocities ask for. Other
-events (sustain pedal, modulation wheel, program changes) are ignored.
+events (sostenuto and soft pedals, modulation wheel, program changes) are ignored.
 
 A *part* is the notes of one (track, channel) pair with that channel's
 controls; :mod:`timbral.midi.voices` splits a part into monophonic voices.
@@ -54,6 +56,8 @@ MIN_TEMPO_SCALE, MAX_TEMPO_SCALE = 0.05, 20.0
 CC_VOLUME, CC_EXPRESSION, CC_DATA_MSB, CC_DATA_LSB = 7, 11, 6, 38
 CC_RPN_LSB, CC_RPN_MSB, CC_NRPN_LSB, CC_NRPN_MSB, CC_RESET = 100, 101, 98, 99, 121
 CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF = 120, 123
+#: The sustain (damper) pedal: down from value 64.
+CC_SUSTAIN = 64
 #: SMPTE time divisions: frames per second by the header's code (29: 29.97 drop-frame).
 SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 30000 / 1001, 30: 30.0}
 
@@ -371,9 +375,15 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     def seconds(tick: int, index: int) -> float:
         return starts.get(index, 0.0) + song_seconds(tick, index)
 
+    def song_of(index: int) -> int:
+        """Type 2: each track is a song with channels of its own; else one song."""
+        return index if midi.type == 2 else 0
+
     notes: Dict[Tuple[int, int], List[MidiNote]] = {}
     held: Dict[Tuple[int, int, int], Tuple[float, int]] = {}  # (track, channel, key) -> on
     struck_again: Dict[Tuple[int, int, int], float] = {}  # ... -> when it ended a note
+    pedal_down: Dict[Tuple[int, int], bool] = {}  # (song, channel) -> sustain pedal down
+    pedalled: Dict[Tuple[int, int, int], None] = {}  # held keys released under the pedal
     songs: Dict[int, List[ChannelState]] = {}  # each song its own controllers (one for 0 and 1)
     curves: List[Dict[str, list]] = [{name: [] for name in ChannelState.DEFAULTS}
                                      for _ in range(16)]
@@ -397,22 +407,40 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
             on = message.type == "note_on" and message.velocity > 0
             if not on and struck_again.pop(key, None) == at and held.get(key, (None,))[0] == at:
                 continue  # the note-off of the note this instant's strike already ended
+            if not on and key in held and pedal_down.get((song_of(index), message.channel)):
+                pedalled[key] = None  # sounds on until the pedal comes up
+                continue
             if key in held:
                 end_note(key, at)
+                pedalled.pop(key, None)
                 if on:
                     struck_again[key] = at
             if on:
                 held[key] = (at, message.velocity)
+        elif midi.type == 2 and track is not None and index != track:
+            continue  # another song's controllers: not the chosen one's
+        elif message.type == "control_change" and message.control == CC_SUSTAIN:
+            pedal = (song_of(index), message.channel)
+            down = message.value >= 64
+            if pedal_down.get(pedal) and not down:
+                for key in [k for k in pedalled if (song_of(k[0]), k[1]) == pedal]:
+                    del pedalled[key]
+                    end_note(key, at)
+            pedal_down[pedal] = down
         elif message.type == "control_change" and message.control in (CC_ALL_SOUND_OFF,
                                                                        CC_ALL_NOTES_OFF):
-            for key in [k for k in held if k[1] == message.channel]:
+            for key in [k for k in held
+                        if k[1] == message.channel and song_of(k[0]) == song_of(index)]:
+                pedalled.pop(key, None)
                 end_note(key, at)
         elif message.type in ("pitchwheel", "control_change"):
-            song = index if starts else 0
+            song = song_of(index) if starts else 0
             state = songs.setdefault(song, [ChannelState() for _ in range(16)])[message.channel]
             for name in state.apply(message):
                 curves[message.channel][name].append((at, state.values[name]))
     unreleased = []
+    for key in list(pedalled):  # released under a pedal that never came up: to the end
+        end_note(key, max(track_end[key[0]], held[key][0]))
     for key in list(held):  # notes never released end with their track
         onset = held[key][0]
         unreleased.append(f"track {key[0]} channel {key[1] + 1}: key {key[2]} struck at "
@@ -470,7 +498,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     return Score(parts, duration, tracks, str(path), messages, max(duration, *song))
 
 
-__all__ = ["CC_ALL_NOTES_OFF", "CC_ALL_SOUND_OFF", "ChannelControls", "ChannelState",
+__all__ = ["CC_ALL_NOTES_OFF", "CC_ALL_SOUND_OFF", "CC_SUSTAIN", "ChannelControls", "ChannelState",
            "DRUM_CHANNEL", "MAX_CHANNEL", "MAX_TEMPO_SCALE", "MAX_TRANSPOSE", "MIN_CHANNEL",
            "MIN_TEMPO_SCALE", "MidiNote", "Part", "Score", "StepCurve", "bend_cents",
            "gain_db", "read_midi"]
