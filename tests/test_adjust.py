@@ -375,6 +375,19 @@ def test_auto_adjust_autotune():
     assert any("cents" in m for m in result.messages)
 
 
+@pytest.mark.parametrize("depth", [50.0, 80.0])
+def test_autotune_reads_a_vibratos_centre(depth):
+    """A singer's vibrato (5.5 Hz, +-50 or +-80 cents) around notes 23 cents sharp: frame
+    by frame the tuning read as 39 cents sharp for an in-tune +-50, and at +-80 the key
+    came out a semitone off; the notes' pitch averaged over a vibrato cycle reads right."""
+    features = _features(detune=0.23)
+    t = np.arange(600) / 250
+    features["f0_hz"] = features["f0_hz"] * 2 ** (depth * np.sin(2 * np.pi * 5.5 * t) / 1200)
+    result = auto_adjust(features, _statistics(), frame_rate=250, autotune=1.0)
+    assert result.tuning_factor == pytest.approx(0.23, abs=0.03)
+    assert result.key == "D"
+
+
 def test_auto_adjust_quiet_never_raises():
     features = _features()
     result = auto_adjust(features, _statistics(), frame_rate=250, threshold=1.8, quiet=30.0)

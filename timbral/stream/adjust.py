@@ -28,7 +28,8 @@ keeps running versions of those and adjusts each frame as it arrives:
   (:func:`~timbral.transfer.adjust.quiet_drop_db`);
 - autotune (``amount > 0``): the tuning factor and major key re-estimated
   every ``retune_seconds`` from the last ``memory_seconds`` (at most 10 s) of
-  note-on frames, each frame pulled toward the nearest note of that scale
+  note-on frames (averaged over a vibrato cycle, as offline), each frame pulled
+  toward the nearest note of that scale
   (:func:`~timbral.transfer.adjust.tune_f0`).
 
 The rules are the offline ones (:mod:`timbral.transfer.adjust`); only the
@@ -46,8 +47,9 @@ import numpy as np
 from ..core import hz_to_midi
 from ..data.statistics import REQUIRED_KEYS, QuantileTransform, validate_statistics
 from ..features.notes import CONFIDENCE_EXPONENT, DEFAULT_MIN_DB, note_on_ratio
-from ..transfer.adjust import (LoudnessMatch, get_tuning_factor, infer_major_key,
-                               loudness_spread, octave_rule, quiet_drop_db, shift_f0, tune_f0)
+from ..transfer.adjust import (VIBRATO_SECONDS, LoudnessMatch, get_tuning_factor,
+                               infer_major_key, loudness_spread, note_centres, octave_rule,
+                               quiet_drop_db, shift_f0, tune_f0)
 from ..transfer.controls import check_controls
 
 #: Loudness histogram: bins (dB) for the running input CDF.
@@ -196,6 +198,7 @@ class StreamingAdjust:
             order = np.roll(np.arange(n), -self._tune_i)
             midi, conf = midi[order], conf[order]
         mask = np.ones(n, bool)
+        midi = note_centres(midi, mask, round(VIBRATO_SECONDS * self.frame_rate))
         self.tuning = get_tuning_factor(midi, conf, mask)
         self.key = infer_major_key(midi, mask, self.tuning)
 

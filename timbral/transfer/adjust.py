@@ -75,7 +75,8 @@ __all__ = ["AdjustResult", "auto_adjust", "apply_manual_shifts", "floor_loudness
            "fit_quantile_transform", "get_tuning_factor", "auto_tune", "infer_major_key",
            "tune_f0", "shift_f0", "shift_ld", "octave_rule", "octave_shift_to_dataset",
            "quiet_drop_db", "LoudnessMatch", "loudness_spread", "MAX_MIDI", "MAX_F0_HZ",
-           "KEY_NAMES", "MAX_LOUDNESS_EXPANSION", "SPREAD_QUANTILES"]
+           "KEY_NAMES", "MAX_LOUDNESS_EXPANSION", "SPREAD_QUANTILES", "VIBRATO_SECONDS",
+           "note_centres"]
 
 #: f0 is clipped to this MIDI note (Magenta's notebook: ``midi_to_hz(110)``).
 MAX_MIDI = 110.0
@@ -85,6 +86,10 @@ MAX_F0_HZ = float(midi_to_hz(torch.tensor(MAX_MIDI, dtype=torch.float64)))
 KEY_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 #: Candidate tuning factors: 1-cent steps over [-0.5, 0.5] semitones.
 TUNING_FACTORS = np.linspace(-0.5, 0.5, 101)
+#: Autotune reads the tuning and the key from the notes' pitch averaged over this long
+#: (s, about a vibrato cycle): frame by frame, a singer's in-tune vibrato of +-50 cents
+#: read as 39 cents sharp, and one of +-80 cents as a semitone's worth off the scale.
+VIBRATO_SECONDS = 0.2
 _MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 #: Major scale notes of every key, MIDI -12 .. 143 (wider than Magenta's 0 .. 130).
 _ALL_SCALES = np.stack([np.ravel([_MAJOR + 12 * octave for octave in range(-1, 12)]) + root
@@ -327,6 +332,22 @@ def _fit_quantile_transform(ld: np.ndarray, mask: np.ndarray,
 
 
 # ------------------------------------------------------------------ tuning
+def note_centres(f0_midi, mask_on, frames: int) -> np.ndarray:
+    """The pitch (MIDI, ``[n_frames]``) of each run of note-on frames as its running
+    median over ``frames`` frames (the run's end values repeated past its ends): a
+    vibrato reads as its centre, and a note change stays a step (a mean would blend
+    the two notes). Other frames are left as they are."""
+    f0 = np.asarray(f0_midi, np.float64).copy()
+    mask = np.asarray(mask_on, bool)
+    half = max(0, int(frames) // 2)
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    for start, end in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+        padded = np.pad(f0[start:end], half, mode="edge")
+        f0[start:end] = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1),
+                                  axis=1)
+    return f0
+
+
 def get_tuning_factor(f0_midi, f0_confidence, mask_on) -> float:
     """Global detuning (semitones, in [-0.5, 0.5]) that best explains the notes.
 
@@ -592,9 +613,9 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
     ld[off] -= quiet_drop_db(ratio[off], quiet)
 
     if autotune > 0.0:
-        f0_midi = _midi(f0)
-        tuning = _tuning_factor(f0_midi, conf, mask)
-        key = _infer_key(f0_midi[mask] - tuning)
+        centres = note_centres(_midi(f0), mask, round(VIBRATO_SECONDS * frame_rate))
+        tuning = _tuning_factor(centres, conf, mask)
+        key = _infer_key(centres[mask] - tuning)
         f0 = _tune_f0(f0, tuning, key, autotune)
         result.tuning_factor = tuning
         result.key = KEY_NAMES[key]
