@@ -457,6 +457,16 @@ def test_warnings_for_what_a_file_hides(tmp_path):
                                          "was used"):
         assert len(load_audio(three)[0]) == len(_tone())
     assert read_audio(three).channels == 3  # its callers say so (mono_message), once
+    flipped = tmp_path / "flipped.wav"  # one channel's polarity inverted: the mix is silent
+    sf.write(flipped, np.stack([_tone(), -_tone()], axis=1), SR)
+    with pytest.warns(UserWarning, match=r"flipped.wav: its channels cancel in the mono mix "
+                                         r"\(\d+ dB under them"):
+        read_audio(flipped)
+    one = tmp_path / "one.wav"  # one silent channel: 6 dB down, nothing to say
+    sf.write(one, np.stack([_tone(), 0 * _tone()], axis=1), SR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_audio(one)
     inf = tmp_path / "inf.wav"
     sf.write(inf, np.array([0.1, np.inf, 2.0], np.float32), SR, subtype="FLOAT")
     with warnings.catch_warnings():  # refused, not first warned of as "beyond full scale"

@@ -128,6 +128,10 @@ def resample_audio(audio: np.ndarray, sample_rate: int, target_rate: int) -> np.
     return soxr.resample(audio, sample_rate, target_rate, quality="HQ").astype(np.float32)
 
 
+#: A downmix this many dB under the channels' own level is warned of (they cancel).
+CANCEL_DB = 20.0
+
+
 class AudioFile(NamedTuple):
     """A decoded file: ``audio`` mono float32 ``[n_samples]`` at ``sample_rate``
     (Hz), and how many ``channels`` the file had before the downmix."""
@@ -205,9 +209,10 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
     Raises ValueError (one line, naming the file) for a missing or empty file,
     a directory, undecodable data, zero samples, NaN/inf samples or an absurd
     sample rate. Warns (naming the file) when the file is shorter than its
-    header says (truncated) and when float samples go beyond full scale (they
-    are used as they are); the caller says what the downmix did
-    (:func:`mono_message`).
+    header says (truncated), when float samples go beyond full scale (they
+    are used as they are) and when the channels cancel in the mono mix (more
+    than :data:`CANCEL_DB` under their own level); the caller says what the
+    downmix did (:func:`mono_message`).
     """
     path = Path(path)
     if sample_rate is not None:
@@ -243,8 +248,15 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
     if peak > 1.0:
         warnings.warn(f"{path}: samples reach {peak:.3g}, beyond full scale (1.0); they are "
                       f"used as they are", stacklevel=2)
-    audio = audio.mean(axis=1) if channels > 1 else audio[:, 0]
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    mixed = audio.mean(axis=1) if channels > 1 else audio[:, 0]
+    if channels > 1:
+        power = np.mean(np.square(audio, dtype=np.float64), axis=0).mean()
+        loss_db = 10 * np.log10(power / max(np.mean(np.square(mixed, dtype=np.float64)), 1e-30))
+        if power > 1e-10 and loss_db > CANCEL_DB:
+            warnings.warn(f"{path}: its channels cancel in the mono mix ({min(loss_db, 99):.0f} dB "
+                          f"under them: one channel's polarity inverted?); invert one channel "
+                          f"or keep one alone", stacklevel=2)
+    audio = np.ascontiguousarray(mixed, dtype=np.float32)
     if sample_rate is not None:
         audio, file_rate = resample_audio(audio, file_rate, sample_rate), sample_rate
     return AudioFile(audio, file_rate, channels)
