@@ -156,6 +156,12 @@ def test_clean_transitions_fix_attack_octaves_and_blips_only():
     assert (out[46:51] == 0).all()
     long_low = np.array([a3] * 30 + [a4] * 30)  # an octave leap between real notes
     np.testing.assert_allclose(clean_transitions(long_low, 100), long_low)
+    # a run's first or last 20 ms far from the rest: the tracker's (a voice's last
+    # frame read 1.9 kHz under an 80 Hz phrase)
+    ends = np.array([1917.0] + [a3] * 30 + [1917.0, 1500.0] + [0.0] * 3)
+    np.testing.assert_allclose(clean_transitions(ends, 100)[:33], a3)
+    short = np.array([246.94] * 3 + [a4] * 30)  # 30 ms of B3: a grace note, not a blip
+    np.testing.assert_allclose(clean_transitions(short, 100), short)
 
 
 def _tone(f0, seconds, envelope=None, rate=16000):
@@ -338,6 +344,22 @@ def test_mains_hum_is_no_note_and_the_strictest_gate_still_plays(model):
         assert played[truth.voiced].mean() > 0.9
     streamed = stream_audio(StreamProcessor(model, 320, gate=1.0), x)
     assert material.level_db(streamed) > material.level_db(x) - 20.0
+    hum50 = transfer((0.1 * np.sin(2 * np.pi * 50 * t)).astype(np.float32), 16000, model)
+    assert not hum50.voicing.voiced.any()
+    assert any("mains hum (50 or 60 Hz), which never plays" in m for m in hum50.messages)
+
+
+def test_a_bass_line_under_mains_hum_plays(model):
+    """E1, G1, A1 and B-flat 1 (41-58 Hz) are notes, 35 cents and more from mains hum:
+    the gate's range used to start at 61 Hz, and left such a line silent."""
+    t = np.arange(int(0.6 * 16000)) / 16000
+    keys = (28, 31, 33, 34)
+    line = np.concatenate([sum(np.sin(2 * np.pi * h * 440 * 2 ** ((k - 69) / 12) * t) / h
+                               for h in range(1, 6)) * np.minimum(1, (0.6 - t) / 0.05)
+                           for k in keys]).astype(np.float32) * 0.2
+    result = transfer(line, 16000, model)
+    per_note = result.voicing.voiced[:4 * 30].reshape(4, 30)  # 50 frames/s, 0.6 s each
+    assert (per_note[:, 5:25].mean(axis=1) > 0.9).all(), per_note.mean(axis=1)
 
 
 def test_a_stream_gate_starts_a_note_on_two_frames_that_agree():

@@ -249,6 +249,16 @@ def test_fix_octaves_undoes_harmonic_locks(factor):
     assert np.allclose(fix_octaves(audio, 400, np.full(n, 110.0), SR, periods=3.0), 110.0)
 
 
+@pytest.mark.parametrize("midi", [96, 105])
+def test_refined_tracker_reads_notes_above_crepes_top(midi):
+    """C7 and A7 (2093, 3520 Hz) lie past CREPE's top bin (1975 Hz), where it reads
+    them an octave low at confidence 1 (a piccolo's or a flute's high notes played
+    an octave down); the octave check used to stop at 2 kHz."""
+    f0 = 440.0 * 2 ** ((midi - 69) / 12)
+    track = get_pitch_tracker("crepe-tiny-refined").track(_signal(np.full(SR, f0)), 160)
+    assert np.median(np.abs(cents_error(track.f0_hz[10:-10], f0))) < 20
+
+
 def test_synthetic_scores():
     sig = make_signal("notes", seconds=2.0, seed=3)
     f0, voiced, _ = sig.frame_truth(64)

@@ -9,7 +9,8 @@ listener would call a note:
   :data:`FLOOR_QUANTILE` of the loudness of its aperiodic frames (confidence
   below :data:`APERIODIC_CONFIDENCE`): per recording offline, a running
   estimate of the same quantile in a stream (:class:`NoiseFloor`);
-- in a plausible pitch range (:data:`MIN_F0_HZ` .. :data:`MAX_F0_HZ`).
+- in a plausible pitch range (:data:`MIN_F0_HZ` .. :data:`MAX_F0_HZ`), and
+  not mains hum (:data:`HUM_HZ`): :func:`plausible_pitch`.
 
 With hysteresis: a note starts on the strict thresholds of
 :class:`GateRules` and goes on while the looser ones hold. A short unvoiced
@@ -55,12 +56,17 @@ from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
            "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
-           "MAX_F0_HZ", "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
+           "MAX_F0_HZ", "HUM_HZ", "plausible_pitch", "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE",
+           "HOLD_SECONDS"]
 
-#: The plausible pitch range of a melody's fundamental (Hz): CREPE's range, less
-#: its lowest octave and a half, where rumble and mains hum (50 and 60 Hz, a steady
-#: "note" the tracker is sure of) put their pitch; the lowest note kept is B1.
-MIN_F0_HZ, MAX_F0_HZ = 61.0, 2000.0
+#: The plausible pitch range of a melody's fundamental (Hz): from D1 (a bass tuned
+#: down a tone, a contrabassoon; CREPE reads down to 32.7 Hz) to C8 (a piccolo's top;
+#: above CREPE's 1975 Hz the refined trackers' octave check reads it).
+MIN_F0_HZ, MAX_F0_HZ = 36.0, 4200.0
+#: Mains hum, a steady "note" the tracker is sure of: a pitch within HUM_CENTS of
+#: these (Hz) never plays. No note of A440 tuning lies that close (G1 is 35 cents
+#: under 50 Hz, B-flat 1 51 cents under 60 Hz).
+HUM_HZ, HUM_CENTS = (50.0, 60.0), 25.0
 #: The most confidence a note needs to start: a clean tone reaches 0.99 in a stream,
 #: so the strictest gate must not ask for 1.
 MAX_CONFIDENCE_ON = 0.95
@@ -105,6 +111,10 @@ MIN_NOTE_SECONDS = 0.05
 #: when the note then holds the other octave at least SETTLED_SECONDS.
 ATTACK_OCTAVE_SECONDS = 0.16
 SETTLED_SECONDS = 0.03
+#: A pitch this short (s) inside a played run is the tracker's, not the input's: a
+#: blip between two frames that agree, or at a run's end (a voice's last frame read
+#: as 1.9 kHz under an 80 Hz phrase played a 4.7 kHz flute click).
+BLIP_SECONDS = 0.02
 #: Offline, a pitch change may move back this far (s) to where the new note's
 #: harmonics rose: a tracker follows the louder sound, and a note's start is
 #: often under the release of the one before (legato, rooms).
@@ -139,7 +149,8 @@ class GateRules:
         :data:`LEGATO_DROP_DB` of the note's level and ``margin_on_db`` above
         the floor); False bridges any gap (``hold_pitch``).
       min_note_seconds: offline, shorter notes are taken back.
-      min_f0_hz, max_f0_hz: the pitch range a note must lie in.
+      min_f0_hz, max_f0_hz: the pitch range a note must lie in (mains hum
+        excluded: :func:`plausible_pitch`).
     """
 
     confidence_on: float
@@ -151,6 +162,13 @@ class GateRules:
     min_note_seconds: float = MIN_NOTE_SECONDS
     min_f0_hz: float = MIN_F0_HZ
     max_f0_hz: float = MAX_F0_HZ
+
+
+def plausible_pitch(f0_hz: float, rules: GateRules) -> bool:
+    """Whether a pitch (Hz) can be a note under ``rules``: within ``min_f0_hz ..
+    max_f0_hz`` and more than :data:`HUM_CENTS` from mains hum."""
+    return (rules.min_f0_hz <= f0_hz <= rules.max_f0_hz
+            and all(abs(1200.0 * math.log2(f0_hz / hum)) > HUM_CENTS for hum in HUM_HZ))
 
 
 def gate_rules(gate: float, hold_pitch: bool = False) -> Optional[GateRules]:
@@ -321,7 +339,7 @@ class VoicingGate:
         self.floor.update(conf, ld)
         if recent_db is not None:
             self.recent_floor.update(conf, float(recent_db))
-        in_range = r.min_f0_hz <= f0 <= r.max_f0_hz
+        in_range = plausible_pitch(f0, r)
         released = False
         if self.on and recent_db is not None:
             # the newest audio fell well under the note, and to the floor (until the stream
@@ -386,12 +404,16 @@ class Voicing:
         transitions cleaned, held through bridged gaps and silent frames.
       noise_floor_db: the recording's noise floor (dB).
       rules: the thresholds used.
+      implausible: share of the frames (0..1) clear and loud enough to start a
+        note but whose pitch is not one (:func:`plausible_pitch`): out of range,
+        or mains hum.
     """
 
     voiced: np.ndarray
     f0_hz: np.ndarray
     noise_floor_db: float
     rules: GateRules
+    implausible: float = 0.0
 
 
 def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
@@ -441,7 +463,9 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
         if ld[k] - ld[j] >= ATTACK_RISE_DB:
             voiced[j:k] = True
             played[j:k] = played[k]
-    return Voicing(voiced, _fill(played, voiced, f0), floor, rules)
+    sure = (conf >= rules.confidence_on) & (ld >= floor + rules.margin_on_db)
+    implausible = sum(not plausible_pitch(f, rules) for f in f0[sure]) / max(n, 1)
+    return Voicing(voiced, _fill(played, voiced, f0), floor, rules, implausible)
 
 
 def _runs(mask: np.ndarray):
@@ -471,14 +495,17 @@ def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
       the segment after it (which lasts :data:`SETTLED_SECONDS` or more), is
       moved to that segment's octave: an attack's sub- or overtone, which the
       tracker caught before the note settled;
-    - a single frame between two segments that agree within half a semitone
-      takes their pitch (a blip).
+    - a segment of at most :data:`BLIP_SECONDS` (at least a frame) between two
+      segments that agree within half a semitone takes their pitch (a blip), and
+      the frames before the run's first longer segment, or after its last, take
+      that segment's pitch when they come to at most that long.
 
     Returns float64 ``[n_frames]`` (0 where the input was 0).
     """
     out = np.asarray(f0_hz, np.float64).copy()
     longest = max(1, int(round(ATTACK_OCTAVE_SECONDS * frame_rate)))
     settled = max(2, int(round(SETTLED_SECONDS * frame_rate)))
+    blip = max(1, int(round(BLIP_SECONDS * frame_rate)))
     for start, end in _runs(out > 0):
         cents = 1200 * np.log2(out[start:end])
         segs, medians = _segments(cents)
@@ -492,8 +519,15 @@ def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
                 medians[i] += 1200 * octaves
         for i in range(1, len(segs) - 1):
             (a, b) = segs[i]
-            if b - a == 1 and abs(medians[i + 1] - medians[i - 1]) <= 50:
-                cents[a] = medians[i - 1]
+            if b - a <= blip and abs(medians[i + 1] - medians[i - 1]) <= 50:
+                cents[a:b] = medians[i - 1]
+        held = [i for i, (a, b) in enumerate(segs) if b - a > blip]
+        if held:  # the run's first and last frames, if they come to at most a blip
+            first, last = segs[held[0]], segs[held[-1]]
+            if 0 < first[0] <= blip:
+                cents[:first[0]] = medians[held[0]]
+            if 0 < len(cents) - last[1] <= blip:
+                cents[last[1]:] = medians[held[-1]]
         out[start:end] = 2.0 ** (cents / 1200)
     return out
 

@@ -30,6 +30,8 @@ from .controls import check_controls
 
 #: Audio rendered at once; longer inputs are chunked with state carried over.
 CHUNK_SECONDS = 20.0
+#: The gate's message names the pitch range when this share of frames fell outside it.
+IMPLAUSIBLE_SHARE = 0.05
 
 
 @dataclass
@@ -183,7 +185,12 @@ def gate_message(voicing: Voicing) -> str:
     share = float(np.mean(voicing.voiced))
     floor = voicing.noise_floor_db
     where = "silence" if floor <= -80.0 else f"{floor:.0f} dB"
+    rules = voicing.rules
+    range_note = (f"; {voicing.implausible:.0%} of the frames hold a pitch outside "
+                  f"{rules.min_f0_hz:g}-{rules.max_f0_hz:g} Hz or mains hum (50 or 60 Hz), "
+                  f"which never plays" if voicing.implausible >= IMPLAUSIBLE_SHARE else "")
     if share == 0.0:
         return (f"Noise gate: no pitched sound above the noise floor ({where}); the output is "
-                f"silent (a lower gate lets more through).")
-    return f"Noise gate: {share:.0%} of frames play (noise floor: {where})."
+                f"silent" + (range_note + "." if range_note else " (a lower gate lets more "
+                                                                   "through)."))
+    return f"Noise gate: {share:.0%} of frames play (noise floor: {where}){range_note}."

@@ -126,7 +126,7 @@ def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sam
 
 
 def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_rate: int,
-                periods: float, fmin: float = 30.0, fmax: float = 2000.0) -> np.ndarray:
+                periods: float, fmin: float = 30.0, fmax: float = 4200.0) -> np.ndarray:
     """Move estimates that lock onto a harmonic (or a sub-harmonic) to the f0
     (``[n_frames]`` f0 at frames ``i * hop_length`` in and out).
 
@@ -136,7 +136,9 @@ def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_
     window: a longer window resolves any sound's partials better, so against
     the estimate's own short-window HNR a noisy held note would move to a
     sub-harmonic. Up to ``2 * f0`` when its odd harmonics hold 15 dB less
-    power than its even ones (they are not there). The decisions are
+    power than its even ones (they are not there), up to ``fmax``: past CREPE's
+    top (1975 Hz) it reads a note an octave low, which only this move puts
+    right (a piccolo's or a flute's C7; C8 is 4186 Hz). The decisions are
     median-filtered over 5 frames, so a note moves as a whole.
     """
     fit = harmonic_refine(audio, hop_length, f0_hz, sample_rate, periods)
