@@ -565,6 +565,20 @@ def test_the_sustain_pedal_holds_released_notes_until_it_comes_up(tmp_path):
     assert all(held[1:60]) and not any(held[60:])  # let go under the pedal: held till it is up
 
 
+def test_a_channels_note_off_ends_its_note_from_any_track(tmp_path):
+    """As a synthesiser hears a merged stream: track 2's note-off ends track 1's note on
+    the same channel (it was held to the end of its track, 3 s, and said so); and
+    percussion left out is not named for notes it never released."""
+    on = mido.Message("note_on", note=72, velocity=90)
+    drum = mido.Message("note_on", note=36, velocity=90, channel=9)
+    path = write_midi(tmp_path / "split.mid", [[(0.0, on), (3.0, mido.MetaMessage("text"))],
+                                               [(1.0, mido.Message("note_off", note=72))],
+                                               [(0.5, drum)]])
+    score = read_midi(path)
+    assert [(n.onset, n.offset) for p in score.parts for n in p.notes] == [(0.0, 1.0)]
+    assert not any("never released" in m for m in score.messages), score.messages
+
+
 def test_live_midi_says_in_one_line_what_is_missing(capfd):
     """Read at the file descriptor: ALSA's own "ALSA lib seq_hw.c..." line is kept off."""
     from timbral.midi.live import midi_ports

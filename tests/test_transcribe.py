@@ -244,6 +244,11 @@ def test_transcribe_command(piano, tmp_path, capsys):
     assert cli.main(["transcribe", str(wav), "--output", str(tmp_path / "x.wav")]) == 2
     err = capsys.readouterr().err
     assert ".mid" in err and len(err.strip().splitlines()) == 1
+    # options are checked by their own names, before the audio is read
+    assert cli.main(["transcribe", str(tmp_path / "absent.wav"), "--output",
+                     str(tmp_path / "y.mid"), "--onset-threshold", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--onset-threshold 0: expected a posterior above 0 and below 1" in err
 
 
 def test_transfer_polyphonic_command(piano, tmp_path, capsys):

@@ -7,7 +7,8 @@ with the file's tempo map. What it keeps:
 - notes (note-on with velocity > 0 up to the matching note-off or note-on
   with velocity 0); a key struck again before its note-off ends the earlier
   note there (a note-off at that same instant belongs to the earlier note, as
-  pretty_midi reads it); a note released while its channel's sustain pedal
+  pretty_midi reads it); a note-off ends its channel's note whichever track
+  sends it; a note released while its channel's sustain pedal
   (CC64) is down goes on until the pedal comes up (or the key is struck
   again); CC123 (all notes off) and CC120 (all sound off) end every note of
   their channel; notes never released end with their track (and are named in
@@ -405,6 +406,9 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         if message.type in ("note_on", "note_off"):
             key = (index, message.channel, message.note)
             on = message.type == "note_on" and message.velocity > 0
+            if not on and key not in held:  # a channel's note-off, whichever track sends it
+                key = next((k for k in held if k[1:] == key[1:]
+                            and song_of(k[0]) == song_of(index)), key)
             if not on and struck_again.pop(key, None) == at and held.get(key, (None,))[0] == at:
                 continue  # the note-off of the note this instant's strike already ended
             if not on and key in held and pedal_down.get((song_of(index), message.channel)):
@@ -443,10 +447,10 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         end_note(key, max(track_end[key[0]], held[key][0]))
     for key in list(held):  # notes never released end with their track
         onset = held[key][0]
-        unreleased.append(f"track {key[0]} channel {key[1] + 1}: key {key[2]} struck at "
-                          f"{onset:.1f} s is never released; "
-                          + (f"held to the end of its track ({track_end[key[0]]:.1f} s)"
-                             if track_end[key[0]] > onset else "its track ends there: left out"))
+        unreleased.append((key[0], key[1], f"track {key[0]} channel {key[1] + 1}: key {key[2]} "
+                           f"struck at {onset:.1f} s is never released; "
+                           + (f"held to the end of its track ({track_end[key[0]]:.1f} s)"
+                              if track_end[key[0]] > onset else "its track ends there: left out")))
         end_note(key, track_end[key[0]])
     for c, name in ((c, name) for c in range(16) for name in ChannelState.DEFAULTS):
         points = curves[c][name]
@@ -464,17 +468,24 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     names = [t.name for t in midi.tracks]
     counts = [sum(len(v) for (t, _), v in notes.items() if t == i) for i in range(len(names))]
     tracks = [(i, names[i], counts[i]) for i in range(len(names))]
+    wanted = channel - 1 if channel is not None else None
+
+    def chosen(t: int, c: int) -> bool:
+        """Whether track ``t``'s notes on channel ``c`` are played."""
+        return ((track is None or t == track) and (wanted is None or c == wanted)
+                and not (c == DRUM_CHANNEL and wanted is None))
+
+    unreleased = [text for t, c, text in unreleased if chosen(t, c)]
     messages = unreleased[:3] + ([f"... and {len(unreleased) - 3} more notes never released"]
                                  if len(unreleased) > 3 else [])
     if starts and sum(1 for k in counts if k) > 1:
         messages.append(f"a type 2 file: its {len(midi.tracks)} tracks are songs of their own, "
                         f"played one after another (the track option picks one)")
-    wanted = channel - 1 if channel is not None else None
     parts = []
     for (t, c), part_notes in sorted(notes.items()):
         if track is not None and t != track or wanted is not None and c != wanted:
             continue
-        if c == DRUM_CHANNEL and wanted is None:
+        if not chosen(t, c):  # percussion, not asked for
             messages.append(f"left out track {t} channel 10 (General MIDI percussion, "
                             f"{len(part_notes)} notes); choose it with --channel 10")
             continue

@@ -178,7 +178,7 @@ def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD
     for name, value in (("onset_threshold", onset_threshold),
                         ("frame_threshold", frame_threshold)):
         if not 0.0 < float(value) < 1.0:
-            raise ValueError(f"{name}: expected a posterior between 0 and 1, got {value!r}")
+            raise ValueError(f"{name}: expected a posterior above 0 and below 1, got {value!r}")
     if not 0.0 <= float(min_note_length) <= 10.0:
         raise ValueError(f"min_note_length: expected 0 to 10 s, got {min_note_length!r}")
     audio = as_mono_audio(audio)
