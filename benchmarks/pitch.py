@@ -24,6 +24,12 @@ deviation. Needs Debian's libfluidsynth3 and fluid-soundfont-gm
 (scripts/setup.sh test installs them).
 
     python benchmarks/pitch.py [--trackers crepe-tiny,world] [--per-signal] [--soundfont]
+    python benchmarks/pitch.py --scales [--trackers crepe-tiny-refined,crepe-full]
+
+--scales scores instead the scales of 22 General MIDI instruments of FluidR3 (oboe to
+accordion, each over its range, 0.4 s notes a whole tone apart) against their keys:
+the share of mid-note frames read more than 300 cents off (a harmonic or an octave)
+and more than 50 cents off.
 
 crepe-full takes ~40 s per signal on 2 cores (4-8 minutes in all).
 """
@@ -107,6 +113,52 @@ def run(name: str, sigs, per_signal: bool) -> dict:
             "rtf": min(times[:3]) / seconds, "threshold": tracker.voicing_threshold}
 
 
+#: --scales: General MIDI instruments of FluidR3 (program, lowest and highest key), a
+#: scale of 0.4 s notes a whole tone apart over each one's range.
+SCALES = {"oboe": (68, 58, 91), "bassoon": (70, 34, 72), "cello": (42, 36, 76),
+          "contrabass": (43, 28, 60), "piccolo": (72, 74, 105), "english horn": (69, 52, 81),
+          "french horn": (60, 41, 77), "trombone": (57, 40, 72), "tuba": (58, 29, 58),
+          "soprano sax": (64, 56, 87), "alto sax": (65, 49, 81), "baritone sax": (67, 36, 69),
+          "clarinet": (71, 50, 91), "flute": (73, 60, 96), "violin": (40, 55, 100),
+          "viola": (41, 48, 84), "choir aahs": (52, 48, 79), "voice oohs": (53, 48, 79),
+          "trumpet": (56, 54, 84), "recorder": (74, 72, 98), "harmonica": (22, 60, 84),
+          "accordion": (21, 53, 89)}
+
+
+def scales(names) -> None:
+    """Each tracker on each instrument's scale: the share of mid-note frames (60 ms in
+    from each end, 100 frames/s) read more than 300 cents off the key (a harmonic, an
+    octave) and more than 50 cents off, and the notes mostly read 300 cents off."""
+    from timbral.data import Note
+    from timbral.transcribe.material import render_notes
+
+    rendered = {}
+    for name, (program, low, high) in SCALES.items():
+        notes = [Note(round((0.05 + 0.45 * i) * 750) / 750,
+                      round((0.45 + 0.45 * i) * 750) / 750, key, 90)
+                 for i, key in enumerate(range(low, high + 1, 2))]
+        rendered[name] = (notes, render_notes(notes, program, notes[-1].offset + 0.3))
+    for tracker in names:
+        pooled = np.zeros(3)
+        lines = []
+        for name, (notes, audio) in rendered.items():
+            track = get_pitch_tracker(tracker).track(audio, 160)
+            t = np.arange(len(track.f0_hz)) / 100.0
+            counts, wrong = np.zeros(3), []
+            for note in notes:
+                mid = (t >= note.onset + 0.06) & (t <= note.offset - 0.06)
+                cents = np.abs(cents_error(track.f0_hz[mid], 440 * 2 ** ((note.pitch - 69) / 12)))
+                counts += (mid.sum(), (cents > 300).sum(), (cents > 50).sum())
+                if np.mean(cents > 300) > 0.5:
+                    wrong.append(int(note.pitch))
+            pooled += counts
+            lines.append(f"  {name:13s} > 300 c {counts[1] / counts[0]:.3f}  > 50 c "
+                         f"{counts[2] / counts[0]:.3f}  notes read off: {wrong}")
+        print(f"\n{tracker} on {len(rendered)} instruments' scales: > 300 cents "
+              f"{pooled[1] / pooled[0]:.4f}, > 50 cents {pooled[2] / pooled[0]:.4f}")
+        print("\n".join(lines), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trackers", help="comma-separated names (default: all installed)")
@@ -114,9 +166,14 @@ def main() -> None:
     parser.add_argument("--per-signal", action="store_true", help="also print each signal")
     parser.add_argument("--soundfont", action="store_true",
                         help="also score FluidSynth-rendered instruments")
+    parser.add_argument("--scales", action="store_true",
+                        help="only: scales of 22 General MIDI instruments (gross errors)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     names = args.trackers.split(",") if args.trackers else available_trackers()
+    if args.scales:
+        scales(names)
+        return
     sets = [("synthetic", signals(args.seconds))]
     if args.soundfont:
         sets.append(("soundfont", soundfont_signals(args.seconds)))
