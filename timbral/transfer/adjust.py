@@ -601,10 +601,12 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
         return result
 
     octaves = _octave_shift(f0, mask, stats["mean_pitch"])
-    f0 = _shift_f0(f0, octaves)
-    if octaves:
+    if octaves:  # the numbers: the notebook's rule may land farther from the data's mean
         result.messages.append(f"Shifted pitch by {octaves:+.0f} octave(s) toward the "
-                               f"training data.")
+                               f"training data (the notes average MIDI "
+                               f"{np.mean(_midi(f0)[mask]):.1f}, the data "
+                               f"{stats['mean_pitch']:.1f}; a pitch shift adds to it).")
+    f0 = _shift_f0(f0, octaves)
     inv = QuantileTransform.from_dict(stats["quantile_transform"])
     _, ld = _fit_quantile_transform(ld, mask, inv)
     result.messages.append(f"Matched the loudness of {int(mask.sum())} note-on frames to "
