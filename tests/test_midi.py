@@ -563,6 +563,23 @@ def test_the_sustain_pedal_holds_released_notes_until_it_comes_up(tmp_path):
         engine.process()
         held.append(any(v.key == 72 for v in engine.voices))
     assert all(held[1:60]) and not any(held[60:])  # let go under the pedal: held till it is up
+    # one voice: keys let go under the pedal are no keys to glide back to when it comes up
+    mono = NoteEngine(load_model("flute"), 64, voices=1, rollback=False, record=True)
+    script = {1: [pedal(127), _on(60)], 10: [_on(64)], 20: [_off(64)], 30: [_off(60)],
+              40: [pedal(0)]}
+    for b in range(60):
+        for message in script.get(b, ()):
+            mono.send(message)
+        mono.process()
+    f0, _ = mono.curves()
+    tail = 12 * np.log2(f0[0, int(41 * 64 / mono.hop):] / 440.0) + 69
+    assert np.abs(tail - 64).max() < 0.5  # E4's release, not a glide down to C4
+    reset = write_midi(tmp_path / "reset.mid", [[(0.0, pedal(127)),
+                                                  (2.0, mido.Message("control_change",
+                                                                     control=121, value=0)),
+                                                  (5.0, mido.MetaMessage("text")),
+                                                  *note_events([MidiNote(0.0, 1.0, 60, 90)])]])
+    assert [(n.onset, n.offset) for p in read_midi(reset).parts for n in p.notes] == [(0.0, 2.0)]
 
 
 def test_a_channels_note_off_ends_its_note_from_any_track(tmp_path):

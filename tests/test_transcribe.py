@@ -248,7 +248,7 @@ def test_transcribe_command(piano, tmp_path, capsys):
     assert cli.main(["transcribe", str(tmp_path / "absent.wav"), "--output",
                      str(tmp_path / "y.mid"), "--onset-threshold", "0"]) == 2
     err = capsys.readouterr().err
-    assert "--onset-threshold 0: expected a posterior above 0 and below 1" in err
+    assert "--onset-threshold: expected a posterior above 0 and below 1, got 0" in err
 
 
 def test_transfer_polyphonic_command(piano, tmp_path, capsys):

@@ -250,7 +250,7 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
                       f"used as they are", stacklevel=2)
     mixed = audio.mean(axis=1) if channels > 1 else audio[:, 0]
     if channels > 1:
-        power = np.mean(np.square(audio, dtype=np.float64), axis=0).mean()
+        power = np.einsum("ij,ij->", audio, audio, dtype=np.float64) / audio.size  # no copy
         loss_db = 10 * np.log10(power / max(np.mean(np.square(mixed, dtype=np.float64)), 1e-30))
         if power > 1e-10 and loss_db > CANCEL_DB:
             warnings.warn(f"{path}: its channels cancel in the mono mix ({min(loss_db, 99):.0f} dB "

@@ -13,14 +13,10 @@ def _transcribe(args: argparse.Namespace) -> None:
     from ..audio import mono_message, read_audio
     from ..files import check_writable, refuse_existing
     from ..transcribe import transcribe, write_midi
+    from ..transcribe.transcription import check_decoding
 
-    for flag, value in (("--onset-threshold", args.onset_threshold),
-                        ("--frame-threshold", args.frame_threshold)):
-        if not 0.0 < value < 1.0:
-            raise CommandError(f"{flag} {value:g}: expected a posterior above 0 and below 1")
-    if not 0.0 <= args.min_note_length <= 10.0:
-        raise CommandError(f"--min-note-length {args.min_note_length:g}: expected 0 to 10 "
-                           f"seconds")
+    check_decoding(args.onset_threshold, args.frame_threshold, args.min_note_length,
+                   names=("--onset-threshold", "--frame-threshold", "--min-note-length"))
     output = Path(args.output)
     if output.suffix.lower() not in (".mid", ".midi"):
         raise CommandError(f"--output {output}: MIDI files are written as .mid; use a .mid name")

@@ -64,9 +64,9 @@ __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", 
 #: above CREPE's 1975 Hz the refined trackers' octave check reads it).
 MIN_F0_HZ, MAX_F0_HZ = 36.0, 4200.0
 #: Mains hum, a steady "note" the tracker is sure of: a pitch within HUM_CENTS of
-#: these (Hz) never plays. No note of A440 tuning lies that close (G1 is 35 cents
-#: under 50 Hz, B-flat 1 51 cents under 60 Hz).
-HUM_HZ, HUM_CENTS = (50.0, 60.0), 25.0
+#: these (Hz) never plays. No note lies that close in tunings from A435 to A445 (G1 is
+#: 35 cents under 50 Hz at A440, B-flat 1 51 cents under 60 Hz).
+HUM_HZ, HUM_CENTS = (50.0, 60.0), 15.0
 #: The most confidence a note needs to start: a clean tone reaches 0.99 in a stream,
 #: so the strictest gate must not ask for 1.
 MAX_CONFIDENCE_ON = 0.95

@@ -71,7 +71,7 @@ from ..stream.live import WARMUP_BLOCKS, LiveAudio, LiveAudioError, LiveReport, 
 from ..validation import check_seed, check_size
 from ..zoo import as_model
 from .expression import RC_10_90, ExpressionProfile, profile_for, raised_cosine
-from .score import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, ChannelState
+from .score import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_RESET, CC_SUSTAIN, ChannelState
 
 #: Most voices an engine plays at once.
 MAX_VOICES = 32
@@ -246,12 +246,13 @@ class NoteEngine:
         t = self.now
         kind = getattr(message, "type", None)
         if kind == "control_change" and message.control == CC_SUSTAIN:
-            down, self.pedal[message.channel] = message.value >= 64, message.value >= 64
-            if not down:  # the keys released under the pedal end now, in the order released
-                for key, channel in [k for k in self.sustained if k[1] == message.channel]:
-                    del self.sustained[(key, channel)]
-                    self._note_off(key, channel, t)
+            self.pedal[message.channel] = message.value >= 64
+            if not self.pedal[message.channel]:
+                self._pedal_up(message.channel, t)
         elif kind in ("pitchwheel", "control_change"):
+            if kind == "control_change" and message.control == CC_RESET:  # the pedal too
+                self.pedal[message.channel] = False
+                self._pedal_up(message.channel, t)
             self.channels[message.channel].apply(message)
             if kind == "control_change" and message.control in (CC_ALL_SOUND_OFF,
                                                                  CC_ALL_NOTES_OFF):
@@ -266,6 +267,17 @@ class NoteEngine:
             self.sustained[(message.note, message.channel)] = None
         elif kind in ("note_on", "note_off"):
             self._note_off(message.note, message.channel, t)
+
+    def _pedal_up(self, channel: int, t: float) -> None:
+        """The keys let go under ``channel``'s pedal end now, in the order let go; none
+        is a key to glide back to (a mono voice's ``under``)."""
+        keys = [key for key, c in self.sustained if c == channel]
+        for voice in self.voices:
+            if voice.channel == channel:
+                voice.under = [(k, v) for k, v in voice.under if k not in keys]
+        for key in keys:
+            del self.sustained[(key, channel)]
+            self._note_off(key, channel, t)
 
     def _note_on(self, key: int, velocity: int, channel: int, t: float) -> None:
         if self.n_voices == 1:

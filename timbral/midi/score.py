@@ -8,11 +8,11 @@ with the file's tempo map. What it keeps:
   with velocity 0); a key struck again before its note-off ends the earlier
   note there (a note-off at that same instant belongs to the earlier note, as
   pretty_midi reads it); a note-off ends its channel's note whichever track
-  sends it; a note released while its channel's sustain pedal
-  (CC64) is down goes on until the pedal comes up (or the key is struck
-  again); CC123 (all notes off) and CC120 (all sound off) end every note of
-  their channel; notes never released end with their track (and are named in
-  the messages);
+  sends it; a note released while its channel's sustain pedal (CC64) is down
+  goes on until the pedal comes up (or the key is struck again, or CC121
+  resets the controllers); CC123 (all notes off) and CC120 (all sound off)
+  end every note of their channel; notes never released end with their track
+  (and are named in the messages);
 - per channel, as step curves over time: the pitch wheel, its range (RPN 0,
   pitch-bend sensitivity: CC101/CC100 = 0/0 then CC6 semitones and CC38
   cents; 2 semitones until a file says otherwise), CC7 volume and CC11
@@ -397,6 +397,12 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
             notes.setdefault((t, c), []).append(
                 MidiNote(onset, at, k + float(transpose), velocity, t, c))
 
+    def pedal_up(song: int, channel: int, at: float) -> None:
+        """The notes let go under the pedal of ``channel`` in ``song`` end ``at``."""
+        for key in [k for k in pedalled if (song_of(k[0]), k[1]) == (song, channel)]:
+            del pedalled[key]
+            end_note(key, at)
+
     timed = [(seconds(tick, index), index, order, message) for tick, index, order, message
              in events]
     if starts:  # songs in sequence: their events in the order they sound
@@ -424,13 +430,9 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         elif midi.type == 2 and track is not None and index != track:
             continue  # another song's controllers: not the chosen one's
         elif message.type == "control_change" and message.control == CC_SUSTAIN:
-            pedal = (song_of(index), message.channel)
-            down = message.value >= 64
-            if pedal_down.get(pedal) and not down:
-                for key in [k for k in pedalled if (song_of(k[0]), k[1]) == pedal]:
-                    del pedalled[key]
-                    end_note(key, at)
-            pedal_down[pedal] = down
+            pedal_down[(song_of(index), message.channel)] = message.value >= 64
+            if message.value < 64:
+                pedal_up(song_of(index), message.channel, at)
         elif message.type == "control_change" and message.control in (CC_ALL_SOUND_OFF,
                                                                        CC_ALL_NOTES_OFF):
             for key in [k for k in held
@@ -438,6 +440,9 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
                 pedalled.pop(key, None)
                 end_note(key, at)
         elif message.type in ("pitchwheel", "control_change"):
+            if message.type == "control_change" and message.control == CC_RESET:
+                pedal_down[(song_of(index), message.channel)] = False  # the pedal too
+                pedal_up(song_of(index), message.channel, at)
             song = song_of(index) if starts else 0
             state = songs.setdefault(song, [ChannelState() for _ in range(16)])[message.channel]
             for name in state.apply(message):

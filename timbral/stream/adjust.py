@@ -28,8 +28,8 @@ keeps running versions of those and adjusts each frame as it arrives:
   (:func:`~timbral.transfer.adjust.quiet_drop_db`);
 - autotune (``amount > 0``): the tuning factor and major key re-estimated
   every ``retune_seconds`` from the last ``memory_seconds`` (at most 10 s) of
-  note-on frames (averaged over a vibrato cycle, as offline), each frame pulled
-  toward the nearest note of that scale
+  note-on frames (their running median over a vibrato cycle, as offline), each
+  frame pulled toward the nearest note of that scale
   (:func:`~timbral.transfer.adjust.tune_f0`).
 
 The rules are the offline ones (:mod:`timbral.transfer.adjust`); only the

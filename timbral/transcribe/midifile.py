@@ -72,8 +72,7 @@ def write_midi(transcription: Transcription, path, overwrite: bool = False) -> P
     midi.tracks.append(meta)
     voices = voices_of(transcription.notes)
     own = voices[:len(CHANNELS)]
-    steadiest = CHANNELS[int(np.argmin([max(float(np.abs(n.bend_cents).max()) for n in voice)
-                                        for voice in own]))] if own else 0
+    steadiest = CHANNELS[int(np.argmin([_largest_bend(v) for v in own]))] if own else 0
     for index, voice in enumerate(voices):
         shared = index >= len(CHANNELS)
         midi.tracks.append(_voice_track(voice, index, steadiest if shared else CHANNELS[index],
@@ -83,12 +82,16 @@ def write_midi(transcription: Transcription, path, overwrite: bool = False) -> P
     return path
 
 
+def _largest_bend(voice: List[TranscribedNote]) -> float:
+    """The largest bend (cents, absolute) of a voice's notes."""
+    return max(float(np.abs(n.bend_cents).max()) for n in voice)
+
+
 def _voice_track(voice: List[TranscribedNote], index: int, channel: int, mido,
                  bends: bool = True):
     """One voice's track: name, bend range, then notes and bends in time order
     (without ``bends``: the notes only)."""
-    largest = max(float(np.abs(n.bend_cents).max()) for n in voice)
-    semitones = max(2, min(24, math.ceil(largest / 100.0)))
+    semitones = max(2, min(24, math.ceil(_largest_bend(voice) / 100.0)))
     events = [(0, 0, mido.Message("control_change", channel=channel, control=c, value=v))
               for c, v in ((101, 0), (100, 0), (6, semitones), (38, 0))] if bends else []
     for note in voice:

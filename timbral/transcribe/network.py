@@ -154,16 +154,16 @@ def _join(windows: np.ndarray) -> np.ndarray:
     held note's posterior can jump 0.6 -> 0.8 from one window to the next,
     which reads as a new onset)."""
     n_windows, n, bins = windows.shape
-    ramp = (np.arange(2 * EDGE) + 0.5) / (2 * EDGE)
-    weight = np.ones(n)
+    ramp = (np.arange(2 * EDGE, dtype=np.float32) + 0.5) / (2 * EDGE)
+    weight = np.ones(n, np.float32)
     weight[:2 * EDGE], weight[-2 * EDGE:] = ramp, ramp[::-1]
-    total = np.zeros((n_windows * KEPT_FRAMES + 2 * EDGE, bins), np.float64)
-    norm = np.zeros(total.shape[0])
+    total = np.zeros((n_windows * KEPT_FRAMES + 2 * EDGE, bins), np.float32)
+    norm = np.zeros(total.shape[0], np.float32)
     for w in range(n_windows):
         total[w * KEPT_FRAMES:w * KEPT_FRAMES + n] += weight[:, None] * windows[w]
         norm[w * KEPT_FRAMES:w * KEPT_FRAMES + n] += weight
-    # the first window's first EDGE frames lie before the audio
-    return (total / norm[:, None])[EDGE:EDGE + n_windows * KEPT_FRAMES].astype(np.float32)
+    total /= norm[:, None]
+    return total[EDGE:EDGE + n_windows * KEPT_FRAMES]  # the first EDGE frames precede the audio
 
 
 @functools.lru_cache(maxsize=4)

@@ -200,21 +200,25 @@ def partial_notes(notes: Sequence[DecodedNote]) -> np.ndarray:
     2.2 kHz) as faint notes. In a chord a real doubling looks the same, so callers
     drop these only from a single line."""
     ratios = 12.0 * np.log2(np.arange(2, PARTIAL_HARMONICS + 1))  # semitones
-    order = np.argsort([n.start for n in notes], kind="stable")
-    start = np.array([notes[i].start for i in order], np.int64)
-    end = np.array([notes[i].end for i in order], np.int64)
-    pitch = np.array([notes[i].pitch for i in order], np.float64)
-    amplitude = np.array([notes[i].amplitude for i in order], np.float64)
-    longest = int((end - start).max(initial=0))
+    start = np.array([n.start for n in notes], np.int64)
+    end = np.array([n.end for n in notes], np.int64)
+    pitch = np.array([n.pitch for n in notes], np.float64)
+    amplitude = np.array([n.amplitude for n in notes], np.float64)
+    # the pairs of notes that overlap, by a sweep in time (a drone adds a pair a note)
+    pairs, active = [], []
+    for i in np.argsort(start, kind="stable"):
+        active = [j for j in active if end[j] > start[i]]
+        pairs += [(i, j) for j in active] + [(j, i) for j in active]
+        active.append(i)
     out = np.zeros(len(notes), bool)
-    for i in range(len(notes)):
-        # only notes that overlap this one (sorted by start: a slice)
-        a, b = np.searchsorted(start, [start[i] - longest, end[i]])
-        overlap = np.minimum(end[a:b], end[i]) - np.maximum(start[a:b], start[i])
-        harmonic = np.min(np.abs((pitch[i] - pitch[a:b])[:, None] - ratios), axis=1) * 100.0
-        out[order[i]] = bool(np.any((overlap >= 0.5 * (end[i] - start[i]))
-                                    & (amplitude[i] < PARTIAL_RATIO * amplitude[a:b])
-                                    & (harmonic <= PARTIAL_CENTS)))
+    if not pairs:
+        return out
+    a, b = np.array(pairs).T  # is a a partial of b?
+    overlap = np.minimum(end[a], end[b]) - np.maximum(start[a], start[b])
+    harmonic = np.min(np.abs((pitch[a] - pitch[b])[:, None] - ratios), axis=1) * 100.0
+    partial = ((overlap >= 0.5 * (end[a] - start[a]))
+               & (amplitude[a] < PARTIAL_RATIO * amplitude[b]) & (harmonic <= PARTIAL_CENTS))
+    out[a[partial]] = True
     return out
 
 

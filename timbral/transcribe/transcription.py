@@ -159,6 +159,18 @@ def gm_velocity(level_db, loudest_db: float) -> np.ndarray:
     return np.clip(np.round(v), 1, 127).astype(int)
 
 
+def check_decoding(onset_threshold: float, frame_threshold: float, min_note_length: float,
+                   names=("onset_threshold", "frame_threshold", "min_note_length")) -> None:
+    """A one-line ValueError for a threshold outside (0, 1) (posteriors) or a note
+    length outside 0..10 s; ``names``: what the caller calls them (a command's flags)."""
+    for name, value in zip(names, (onset_threshold, frame_threshold)):
+        if not 0.0 < float(value) < 1.0:
+            raise ValueError(f"{name}: expected a posterior above 0 and below 1, got "
+                             f"{float(value):g}")
+    if not 0.0 <= float(min_note_length) <= 10.0:
+        raise ValueError(f"{names[2]}: expected 0 to 10 seconds, got {float(min_note_length):g}")
+
+
 def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD,
                frame_threshold: float = FRAME_THRESHOLD,
                min_note_length: float = MIN_NOTE_LENGTH, without_onsets: bool = False,
@@ -175,12 +187,7 @@ def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD
     than :data:`MIN_SECONDS`, a bad rate or threshold, or when basic-pitch or
     onnxruntime is missing (saying how to install it).
     """
-    for name, value in (("onset_threshold", onset_threshold),
-                        ("frame_threshold", frame_threshold)):
-        if not 0.0 < float(value) < 1.0:
-            raise ValueError(f"{name}: expected a posterior above 0 and below 1, got {value!r}")
-    if not 0.0 <= float(min_note_length) <= 10.0:
-        raise ValueError(f"min_note_length: expected 0 to 10 s, got {min_note_length!r}")
+    check_decoding(onset_threshold, frame_threshold, min_note_length)
     audio = as_mono_audio(audio)
     sample_rate = check_sample_rate(sample_rate)
     if len(audio) < MIN_SECONDS * sample_rate:
@@ -208,5 +215,5 @@ def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD
                          {"network": network_seconds, "notes": time.perf_counter() - start})
 
 
-__all__ = ["MIN_SECONDS", "POLYPHONIC_SHARE", "TranscribedNote", "Transcription", "chord_share",
-           "gm_velocity", "transcribe"]
+__all__ = ["MIN_SECONDS", "POLYPHONIC_SHARE", "TranscribedNote", "Transcription", "check_decoding",
+           "chord_share", "gm_velocity", "transcribe"]

@@ -86,9 +86,9 @@ MAX_F0_HZ = float(midi_to_hz(torch.tensor(MAX_MIDI, dtype=torch.float64)))
 KEY_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 #: Candidate tuning factors: 1-cent steps over [-0.5, 0.5] semitones.
 TUNING_FACTORS = np.linspace(-0.5, 0.5, 101)
-#: Autotune reads the tuning and the key from the notes' pitch averaged over this long
-#: (s, about a vibrato cycle): frame by frame, a singer's in-tune vibrato of +-50 cents
-#: read as 39 cents sharp, and one of +-80 cents as a semitone's worth off the scale.
+#: Autotune reads the tuning and the key from the notes' running median pitch over
+#: this long (s, about a vibrato cycle): frame by frame, a singer's in-tune vibrato of
+#: +-50 cents read as 39 cents sharp, and one of +-80 cents as half a semitone off.
 VIBRATO_SECONDS = 0.2
 _MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 #: Major scale notes of every key, MIDI -12 .. 143 (wider than Magenta's 0 .. 130).
@@ -334,7 +334,8 @@ def _fit_quantile_transform(ld: np.ndarray, mask: np.ndarray,
 # ------------------------------------------------------------------ tuning
 def note_centres(f0_midi, mask_on, frames: int) -> np.ndarray:
     """The pitch (MIDI, ``[n_frames]``) of each run of note-on frames as its running
-    median over ``frames`` frames (the run's end values repeated past its ends): a
+    median over ``frames`` frames (an odd count: an even one takes one more; the run's
+    end values repeated past its ends): a
     vibrato reads as its centre, and a note change stays a step (a mean would blend
     the two notes). Other frames are left as they are."""
     f0 = np.asarray(f0_midi, np.float64).copy()

@@ -19,7 +19,7 @@ import numpy as np
 from ..audio import check_sample_rate, fit_peak, resample_audio
 from ..features import PitchTracker, compute_audio_features
 from ..features.notes import detect_notes, smoothing_frames
-from ..features.voicing import Voicing, gate_rules, gate_voicing
+from ..features.voicing import HUM_HZ, Voicing, gate_rules, gate_voicing
 from ..models import Autoencoder
 from ..models.rendering import render
 from ..validation import as_mono_audio
@@ -186,8 +186,9 @@ def gate_message(voicing: Voicing) -> str:
     floor = voicing.noise_floor_db
     where = "silence" if floor <= -80.0 else f"{floor:.0f} dB"
     rules = voicing.rules
+    hum = " or ".join(f"{hz:g}" for hz in HUM_HZ)
     range_note = (f"; {voicing.implausible:.0%} of the frames hold a pitch outside "
-                  f"{rules.min_f0_hz:g}-{rules.max_f0_hz:g} Hz or mains hum (50 or 60 Hz), "
+                  f"{rules.min_f0_hz:g}-{rules.max_f0_hz:g} Hz or mains hum ({hum} Hz), "
                   f"which never plays" if voicing.implausible >= IMPLAUSIBLE_SHARE else "")
     if share == 0.0:
         return (f"Noise gate: no pitched sound above the noise floor ({where}); the output is "
