@@ -582,6 +582,22 @@ def test_the_sustain_pedal_holds_released_notes_until_it_comes_up(tmp_path):
     assert [(n.onset, n.offset) for p in read_midi(reset).parts for n in p.notes] == [(0.0, 2.0)]
 
 
+def test_a_file_slightly_off_its_own_header_is_read_as_far_as_it_goes(tmp_path):
+    """As players read them: a header counting more tracks than the file holds, and a
+    last track whose length runs past the end (its end-of-track lost), used to be
+    refused ("it ends early")."""
+    data = write_midi(tmp_path / "a.mid", [[(0.0, mido.Message("note_on", note=60)),
+                                            (1.0, mido.Message("note_off", note=60))]]
+                      ).read_bytes()
+    (tmp_path / "more.mid").write_bytes(data[:10] + (2).to_bytes(2, "big") + data[12:])
+    (tmp_path / "cut.mid").write_bytes(data[:-4])  # without its end-of-track (00 FF 2F 00)
+    for name, said in (("more.mid", "its header counts 2 tracks, the file holds 1"),
+                       ("cut.mid", "its last track is cut short")):
+        score = read_midi(tmp_path / name)
+        assert [(n.onset, n.offset) for p in score.parts for n in p.notes] == [(0.0, 1.0)]
+        assert any(m.startswith(f"{name}: {said}") for m in score.messages), score.messages
+
+
 def test_a_channels_note_off_ends_its_note_from_any_track(tmp_path):
     """As a synthesiser hears a merged stream: track 2's note-off ends track 1's note on
     the same channel (it was held to the end of its track, 3 s, and said so); and

@@ -247,10 +247,12 @@ class _TempoMap:
         return float(self.start[i] + (tick - self.ticks[i]) * self.seconds_per_tick[i])
 
 
-def _smf_bytes(data: bytes) -> bytes:
+def _smf_bytes(data: bytes) -> Tuple[bytes, List[str]]:
     """A standard MIDI file's bytes without what mido cannot skip: a RIFF 'RMID'
     wrapper, and chunks other than MThd and MTrk (the standard tells readers to
-    skip them). Bytes that do not parse as chunks are returned as they are."""
+    skip them); a last track shorter than its length says, and a header counting
+    more tracks than there are, are read as far as they go (as players do), with
+    a message. Bytes that do not parse as chunks are returned as they are."""
     if data[:4] == b"RIFF" and data[8:12] == b"RMID":
         at = 12
         while at + 8 <= len(data):
@@ -259,19 +261,31 @@ def _smf_bytes(data: bytes) -> bytes:
                 data = data[at + 8:at + 8 + size]
                 break
             at += 8 + size + (size & 1)
-    chunks, at = [], 0
+    chunks, at, said = [], 0, []
     while at + 8 <= len(data):
         size = int.from_bytes(data[at + 4:at + 8], "big")
-        if at + 8 + size > len(data):
-            return data
+        if at + 8 + size > len(data) and data[at:at + 4] == b"MTrk":  # cut short
+            said.append(f"its last track is cut short ({len(data) - at - 8} of {size} bytes); "
+                        f"read as far as it goes")
+            size = len(data) - at - 8
+            data = data[:at + 4] + size.to_bytes(4, "big") + data[at + 8:]
+        elif at + 8 + size > len(data):
+            return data, []
         chunks.append(data[at:at + 8 + size])
         at += 8 + size
-    if at != len(data) or not chunks or not chunks[0].startswith(b"MThd"):
-        return data
-    return b"".join(c for c in chunks if c[:4] in (b"MThd", b"MTrk"))
+    if at != len(data) or not chunks or not chunks[0].startswith(b"MThd") or len(chunks[0]) < 14:
+        return data, []
+    tracks = sum(c[:4] == b"MTrk" for c in chunks)
+    header = chunks[0]
+    if int.from_bytes(header[10:12], "big") > tracks:  # mido would read past the end
+        said.append(f"its header counts {int.from_bytes(header[10:12], 'big')} tracks, the file "
+                    f"holds {tracks}; read those")
+        chunks[0] = header[:10] + tracks.to_bytes(2, "big") + header[12:]
+    return b"".join(c for c in chunks if c[:4] in (b"MThd", b"MTrk")), said
 
 
 def _open(path: Path):
+    """``(mido.MidiFile, messages)``; a one-line ValueError for what cannot be read."""
     import mido
 
     if path.is_dir():
@@ -279,7 +293,8 @@ def _open(path: Path):
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     try:
-        return mido.MidiFile(file=io.BytesIO(_smf_bytes(path.read_bytes())), clip=True)
+        data, said = _smf_bytes(path.read_bytes())
+        return mido.MidiFile(file=io.BytesIO(data), clip=True), said
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
         why = str(exc) or ("it ends early" if isinstance(exc, EOFError) else type(exc).__name__)
         raise ValueError(f"{path}: not a readable standard MIDI file ({why})") from None
@@ -326,7 +341,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     if channel is not None and not (isinstance(channel, int)
                                     and MIN_CHANNEL <= channel <= MAX_CHANNEL):
         raise ValueError(f"channel: expected {MIN_CHANNEL}..{MAX_CHANNEL}, got {channel!r}")
-    midi = _open(path)
+    midi, repaired = _open(path)
     if not midi.tracks:
         raise ValueError(f"{path}: holds no tracks")
     smpte = None
@@ -481,8 +496,9 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
                 and not (c == DRUM_CHANNEL and wanted is None))
 
     unreleased = [text for t, c, text in unreleased if chosen(t, c)]
-    messages = unreleased[:3] + ([f"... and {len(unreleased) - 3} more notes never released"]
-                                 if len(unreleased) > 3 else [])
+    messages = [f"{path.name}: {line}" for line in repaired] + unreleased[:3] + (
+        [f"... and {len(unreleased) - 3} more notes never released"] if len(unreleased) > 3
+        else [])
     if starts and sum(1 for k in counts if k) > 1:
         messages.append(f"a type 2 file: its {len(midi.tracks)} tracks are songs of their own, "
                         f"played one after another (the track option picks one)")
