@@ -88,7 +88,7 @@ def _moves_notes(message) -> bool:
     """Whether ``message`` starts or ends notes (what a rollback is for)."""
     kind = getattr(message, "type", None)
     return kind in ("note_on", "note_off") or (kind == "control_change" and message.control in (
-        CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF, CC_SUSTAIN))
+        CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF, CC_SUSTAIN, CC_RESET))
 
 
 class _Voice:
@@ -220,7 +220,6 @@ class NoteEngine:
         self.noises = [PositionalNoise((self.seed + v) % 2 ** 32) for v in range(self.n_voices)]
         self.voices = [_Voice(self.profile) for _ in range(self.n_voices)]
         self.channels = [ChannelState() for _ in range(16)]
-        self.pedal = [False] * 16  # sustain pedal down, per channel
         self.sustained: Dict[Tuple[int, int], None] = {}  # (key, channel) released under it
         self.frames = 0
         self.served = 0  # samples returned so far
@@ -245,15 +244,12 @@ class NoteEngine:
     def _apply(self, message) -> None:
         t = self.now
         kind = getattr(message, "type", None)
-        if kind == "control_change" and message.control == CC_SUSTAIN:
-            self.pedal[message.channel] = message.value >= 64
-            if not self.pedal[message.channel]:
+        if kind in ("pitchwheel", "control_change"):
+            state = self.channels[message.channel]
+            pedal = state.pedal
+            state.apply(message)
+            if pedal and not state.pedal:
                 self._pedal_up(message.channel, t)
-        elif kind in ("pitchwheel", "control_change"):
-            if kind == "control_change" and message.control == CC_RESET:  # the pedal too
-                self.pedal[message.channel] = False
-                self._pedal_up(message.channel, t)
-            self.channels[message.channel].apply(message)
             if kind == "control_change" and message.control in (CC_ALL_SOUND_OFF,
                                                                  CC_ALL_NOTES_OFF):
                 self.sustained.clear()
@@ -263,7 +259,7 @@ class NoteEngine:
         elif kind == "note_on" and message.velocity > 0:
             self.sustained.pop((message.note, message.channel), None)
             self._note_on(message.note, message.velocity, message.channel, t)
-        elif kind in ("note_on", "note_off") and self.pedal[message.channel]:
+        elif kind in ("note_on", "note_off") and self.channels[message.channel].pedal:
             self.sustained[(message.note, message.channel)] = None
         elif kind in ("note_on", "note_off"):
             self._note_off(message.note, message.channel, t)

@@ -115,7 +115,8 @@ def gain_db(volume, expression) -> np.ndarray:
 class ChannelState:
     """One channel's controllers as a synthesiser keeps them, message by message:
     ``values`` holds ``wheel`` (-8192..8191), ``range`` (semitones, RPN 0),
-    ``volume`` (CC7) and ``expression`` (CC11)."""
+    ``volume`` (CC7) and ``expression`` (CC11); ``pedal`` whether the sustain
+    pedal (CC64) is down (its caller holds the notes let go under it)."""
 
     DEFAULTS = {"wheel": 0.0, "range": DEFAULT_BEND_RANGE, "volume": float(DEFAULT_VOLUME),
                 "expression": float(DEFAULT_EXPRESSION)}
@@ -125,6 +126,7 @@ class ChannelState:
         self._select: List[Optional[int]] = [None, None]  # RPN MSB, LSB
         self._rpn: Optional[Tuple[int, int]] = None
         self._range = [DEFAULT_BEND_RANGE, 0.0]  # semitones, cents
+        self.pedal = False
 
     def apply(self, message) -> List[str]:
         """Take a mido message (pitchwheel or control_change); the names of the values
@@ -141,6 +143,8 @@ class ChannelState:
         if number == CC_EXPRESSION:
             self.values["expression"] = float(value)
             return ["expression"]
+        if number == CC_SUSTAIN:
+            self.pedal = value >= 64
         if number in (CC_RPN_MSB, CC_RPN_LSB):
             self._select[0 if number == CC_RPN_MSB else 1] = value
             self._rpn = tuple(self._select) if None not in self._select else None
@@ -150,8 +154,8 @@ class ChannelState:
             self._range[0 if number == CC_DATA_MSB else 1] = float(value)
             self.values["range"] = self._range[0] + self._range[1] / 100.0
             return ["range"]
-        elif number == CC_RESET:  # reset all controllers (RP-015): wheel and CC11
-            self._select, self._rpn = [None, None], None
+        elif number == CC_RESET:  # reset all controllers (RP-015): wheel, CC11, the pedal
+            self._select, self._rpn, self.pedal = [None, None], None, False
             self.values.update(wheel=0.0, expression=float(DEFAULT_EXPRESSION))
             return ["wheel", "expression"]
         return []
@@ -398,7 +402,6 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     notes: Dict[Tuple[int, int], List[MidiNote]] = {}
     held: Dict[Tuple[int, int, int], Tuple[float, int]] = {}  # (track, channel, key) -> on
     struck_again: Dict[Tuple[int, int, int], float] = {}  # ... -> when it ended a note
-    pedal_down: Dict[Tuple[int, int], bool] = {}  # (song, channel) -> sustain pedal down
     pedalled: Dict[Tuple[int, int, int], None] = {}  # held keys released under the pedal
     songs: Dict[int, List[ChannelState]] = {}  # each song its own controllers (one for 0 and 1)
     curves: List[Dict[str, list]] = [{name: [] for name in ChannelState.DEFAULTS}
@@ -412,11 +415,10 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
             notes.setdefault((t, c), []).append(
                 MidiNote(onset, at, k + float(transpose), velocity, t, c))
 
-    def pedal_up(song: int, channel: int, at: float) -> None:
-        """The notes let go under the pedal of ``channel`` in ``song`` end ``at``."""
-        for key in [k for k in pedalled if (song_of(k[0]), k[1]) == (song, channel)]:
-            del pedalled[key]
-            end_note(key, at)
+    def state_of(index: int, channel: int) -> ChannelState:
+        """The controllers of ``channel`` as track ``index`` sees them."""
+        song = song_of(index) if starts else 0
+        return songs.setdefault(song, [ChannelState() for _ in range(16)])[channel]
 
     timed = [(seconds(tick, index), index, order, message) for tick, index, order, message
              in events]
@@ -432,7 +434,7 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
                             and song_of(k[0]) == song_of(index)), key)
             if not on and struck_again.pop(key, None) == at and held.get(key, (None,))[0] == at:
                 continue  # the note-off of the note this instant's strike already ended
-            if not on and key in held and pedal_down.get((song_of(index), message.channel)):
+            if not on and key in held and state_of(index, message.channel).pedal:
                 pedalled[key] = None  # sounds on until the pedal comes up
                 continue
             if key in held:
@@ -444,10 +446,6 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
                 held[key] = (at, message.velocity)
         elif midi.type == 2 and track is not None and index != track:
             continue  # another song's controllers: not the chosen one's
-        elif message.type == "control_change" and message.control == CC_SUSTAIN:
-            pedal_down[(song_of(index), message.channel)] = message.value >= 64
-            if message.value < 64:
-                pedal_up(song_of(index), message.channel, at)
         elif message.type == "control_change" and message.control in (CC_ALL_SOUND_OFF,
                                                                        CC_ALL_NOTES_OFF):
             for key in [k for k in held
@@ -455,13 +453,14 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
                 pedalled.pop(key, None)
                 end_note(key, at)
         elif message.type in ("pitchwheel", "control_change"):
-            if message.type == "control_change" and message.control == CC_RESET:
-                pedal_down[(song_of(index), message.channel)] = False  # the pedal too
-                pedal_up(song_of(index), message.channel, at)
-            song = song_of(index) if starts else 0
-            state = songs.setdefault(song, [ChannelState() for _ in range(16)])[message.channel]
+            state = state_of(index, message.channel)
+            pedal = state.pedal
             for name in state.apply(message):
                 curves[message.channel][name].append((at, state.values[name]))
+            if pedal and not state.pedal:  # the notes let go under it end now
+                for key in [k for k in pedalled if state_of(*k[:2]) is state]:
+                    del pedalled[key]
+                    end_note(key, at)
     unreleased = []
     for key in list(pedalled):  # released under a pedal that never came up: to the end
         end_note(key, max(track_end[key[0]], held[key][0]))
