@@ -327,6 +327,7 @@ class VoicingGate:
         self.note_db = DEFAULT_MIN_DB  # the note's level: a peak that falls LEVEL_FALL_DB_S
         self.revoked: List[int] = []
         self.onsets: List[int] = []
+        self.implausible = 0  # frames that would have played but for their pitch
 
     def __call__(self, f0_hz: float, confidence: float, loudness_db: float,
                  recent_db: Optional[float] = None,
@@ -356,6 +357,7 @@ class VoicingGate:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
         else:
             sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
+        self.implausible += sounds and not in_range
         if sounds and in_range:
             if not self.on:
                 first, self.candidate = self.candidate, f0
@@ -404,8 +406,8 @@ class Voicing:
         transitions cleaned, held through bridged gaps and silent frames.
       noise_floor_db: the recording's noise floor (dB).
       rules: the thresholds used.
-      implausible: share of the frames (0..1) clear and loud enough to start a
-        note but whose pitch is not one (:func:`plausible_pitch`): out of range,
+      implausible: share of the frames (0..1) clear and loud enough to play
+        but whose pitch is not a note's (:func:`plausible_pitch`): out of range,
         or mains hum.
     """
 
@@ -463,9 +465,8 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
         if ld[k] - ld[j] >= ATTACK_RISE_DB:
             voiced[j:k] = True
             played[j:k] = played[k]
-    sure = (conf >= rules.confidence_on) & (ld >= floor + rules.margin_on_db)
-    implausible = sum(not plausible_pitch(f, rules) for f in f0[sure]) / max(n, 1)
-    return Voicing(voiced, _fill(played, voiced, f0), floor, rules, implausible)
+    return Voicing(voiced, _fill(played, voiced, f0), floor, rules,
+                   gate.implausible / max(n, 1))
 
 
 def _runs(mask: np.ndarray):
