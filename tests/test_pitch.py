@@ -281,6 +281,22 @@ def test_refined_tracker_has_no_octave_error_at_a_first_attack():
     assert np.abs(midi - 64.0).max() < 1.0  # the melody has +-0.25 semitone vibrato
 
 
+def test_refined_tracker_starts_a_note_after_silence_at_its_own_pitch():
+    """Regression: CREPE reads digital silence at its top bin (1975 Hz), and its
+    Viterbi prior held that path through the first, doubtful frame of a violin's B3
+    after silence (activation 0.02 there, 0.25 at another bin); the refined f0 then
+    slid from MIDI 95 through 88, 81, 74 and 66 down to 59 over the note's first 50 ms,
+    at confidence up to 0.85."""
+    from timbral.data import render_melody
+
+    rendering = render_melody("violin", seconds=8.0, seed=43, soundfont="FluidR3_GM")
+    assert rendering.notes[0].onset == pytest.approx(0.14) and rendering.notes[0].pitch == 59
+    track = get_pitch_tracker("crepe-tiny-refined").track(rendering.audio[:8000], 160)
+    first = np.nonzero(rendering.f0_frames(100, n_frames=len(track.f0_hz)).voiced)[0][:8]
+    midi = 12 * np.log2(track.f0_hz[first] / 440.0) + 69
+    np.testing.assert_allclose(midi, 59.0, atol=0.5)
+
+
 def test_refined_tracker_does_not_lock_onto_a_subharmonic_of_a_violin():
     """Regression: the octave check compared the estimate's harmonic-to-noise ratio,
     measured with a short window, against f0 / 3's, measured with a window 3x longer

@@ -29,6 +29,8 @@ from .base import PitchTracker, centered_frames, package_dir
 SAMPLE_RATE = 16000
 WINDOW = 1024
 N_BINS = 360
+#: Bins either side of a decoded bin that its pitch is read from (Magenta's 4).
+LOCAL_BINS = 4
 #: Bin centres in cents above 10 Hz (CREPE's mapping: 20 cents a bin).
 CENTS = (np.linspace(0, 7180, N_BINS) + 1997.3794084376191).astype(np.float64)
 _CHANNELS = {"full": [1024, 128, 128, 128, 256, 512], "tiny": [128, 16, 16, 16, 32, 64]}
@@ -170,9 +172,9 @@ def viterbi_path(activations: np.ndarray, self_emission: float = 0.1,
 
 
 def local_average_cents(activations: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Activation-weighted mean of the bin cents within +-4 bins of
+    """Activation-weighted mean of the bin cents within :data:`LOCAL_BINS` of
     ``centers`` (one per frame), ``[n_frames]`` cents above 10 Hz."""
-    idx = centers[:, None] + np.arange(-4, 5)[None, :]
+    idx = centers[:, None] + np.arange(-LOCAL_BINS, LOCAL_BINS + 1)[None, :]
     valid = (idx >= 0) & (idx < N_BINS)
     idx = np.clip(idx, 0, N_BINS - 1)
     w = np.take_along_axis(activations, idx, axis=1) * valid
@@ -216,9 +218,17 @@ class CrepeTracker(PitchTracker):
         """``[n_frames, 360]`` bin activations (validated 16 kHz audio)."""
         return crepe_activations(self.net, audio, hop_length, self.batch_size, self.device)
 
-    def _track(self, audio, hop_length):
-        act = self.activations(audio, hop_length)
+    def decode(self, act: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``act`` ``[n_frames, 360]`` -> ``(f0_hz, confidence, support)``, each
+        ``[n_frames]``: the decoded f0, the largest activation (Magenta's
+        confidence) and the largest within :data:`LOCAL_BINS` of the decoded path, which is
+        far lower where the path holds a pitch the frame itself does not hear
+        (the prior keeps it where silence left it)."""
         centers = viterbi_path(act, jump_prob=self.jump_prob) if self.viterbi \
             else act.argmax(axis=1)
-        f0 = cents_to_hz(local_average_cents(act, centers))
-        return f0, act.max(axis=1)
+        near = np.clip(centers[:, None] + np.arange(-LOCAL_BINS, LOCAL_BINS + 1), 0, N_BINS - 1)
+        support = np.take_along_axis(act, near, axis=1).max(axis=1)
+        return cents_to_hz(local_average_cents(act, centers)), act.max(axis=1), support
+
+    def _track(self, audio, hop_length):
+        return self.decode(self.activations(audio, hop_length))[:2]

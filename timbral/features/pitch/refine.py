@@ -22,7 +22,8 @@ from .base import PitchTracker, centered_frames, fill_unvoiced
 
 #: Neighbouring coarse pitches further apart than this (cents) are a note change.
 JUMP_CENTS = 60.0
-#: Coarse frames below this confidence take interpolated candidates.
+#: Coarse frames below this confidence take interpolated candidates (as do those
+#: whose decoded path holds less than this, when it comes out of such frames).
 COARSE_FILL = 0.1
 
 
@@ -221,9 +222,28 @@ class RefinedTracker(PitchTracker):
     def _track(self, audio, hop_length):
         n_frames = audio.shape[0] // hop_length + 1
         coarse_hop = max(self.coarse_hop, hop_length)
-        f0_c, conf_c = self.coarse._track(audio, coarse_hop)
-        # Candidates: the coarse estimates wherever the network has any confidence.
-        f0_c = fill_unvoiced(f0_c, conf_c >= COARSE_FILL).astype(np.float64)
+        from .crepe import CrepeTracker
+
+        if isinstance(self.coarse, CrepeTracker):
+            f0_c, conf_c, support = self.coarse.decode(self.coarse.activations(audio, coarse_hop))
+        else:
+            f0_c, conf_c = self.coarse._track(audio, coarse_hop)
+            support = conf_c
+        # Candidates: the coarse estimates wherever the network has any confidence,
+        # but not a path the Viterbi prior carried out of silence into frames that
+        # hear something else: at an attack after silence it held CREPE's reading of
+        # the silence (its top bin, 1975 Hz) where the frame heard another pitch. Such
+        # a path comes from a frame without confidence; one held from a confident
+        # frame (through an octave blip, say) is kept. The frames dropped take the
+        # note that follows them.
+        kept = conf_c >= COARSE_FILL
+        dropped = np.zeros_like(kept)
+        for k in np.flatnonzero(kept & (support < COARSE_FILL)):
+            if k == 0 or not kept[k - 1]:
+                kept[k], dropped[k] = False, True
+        f0_c = fill_unvoiced(f0_c, kept).astype(np.float64)
+        for k in np.flatnonzero(dropped)[::-1]:
+            f0_c[k] = f0_c[k + 1] if k + 1 < f0_c.shape[0] else f0_c[k]
         x = torch.from_numpy(audio)
         if self.octave_check:
             f0_c = fix_octaves(x, coarse_hop, f0_c, self.sample_rate, self.octave_periods)
