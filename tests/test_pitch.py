@@ -297,6 +297,23 @@ def test_refined_tracker_starts_a_note_after_silence_at_its_own_pitch():
     np.testing.assert_allclose(midi, 59.0, atol=0.5)
 
 
+def test_a_hiss_is_no_pitch_for_the_refined_tracker():
+    """Regression: a fricative's hiss (here noise at 2.5-7 kHz) read as a 2-4 kHz pitch
+    has one harmonic under the refinement's 5 kHz top, and the trough half a harmonic
+    below it lay under the hiss's band: a harmonic-to-noise ratio of 80-100 dB, the
+    confidence 1 on 42 of 101 frames, and speech played notes on its consonants (a
+    stream with hold_pitch: 5.3 % of its output in unvoiced frames, over the 5 %
+    target). The troughs on both sides of each harmonic count now."""
+    rng = np.random.default_rng(0)
+    spectrum = np.fft.rfft(rng.standard_normal(SR))
+    freqs = np.fft.rfftfreq(SR, 1.0 / SR)
+    spectrum[(freqs < 2500) | (freqs > 7000)] = 0
+    hiss = np.fft.irfft(spectrum, SR)
+    hiss = (0.05 * hiss / np.sqrt(np.mean(hiss ** 2))).astype(np.float32)
+    track = get_pitch_tracker("crepe-tiny-refined").track(hiss, 160)
+    assert np.mean(track.confidence >= 0.5) < 0.15
+
+
 def test_refined_tracker_does_not_lock_onto_a_subharmonic_of_a_violin():
     """Regression: the octave check compared the estimate's harmonic-to-noise ratio,
     measured with a short window, against f0 / 3's, measured with a window 3x longer

@@ -66,9 +66,10 @@ def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sam
 
     Returns:
       A :class:`HarmonicFit` of ``[n]`` float64 arrays. The harmonic-to-noise
-      ratio is about 0-7 dB for noise and 20-30 dB for a clean note; it is
-      near 0 dB too when the true f0 is half the estimate (then the "troughs"
-      hold the odd harmonics). The odd/even ratio is very low when the true
+      ratio (the harmonics' peaks against the power half-way between harmonics,
+      on both sides of each) is about 0-7 dB for noise and 20-30 dB for a clean
+      note; it is near 0 dB too when the true f0 is half the estimate (then the
+      "troughs" hold the odd harmonics). The odd/even ratio is very low when the true
       f0 is twice the estimate (the odd "harmonics" are empty). Frames
       without any usable harmonic keep their input f0 and get -100 dB HNR;
       without an even harmonic, +100 dB odd/even.
@@ -110,9 +111,13 @@ def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sam
             total = weight.sum(1)
             f0 = torch.where(total > 0, (weight * estimate).sum(1) / total.clamp_min(1e-30), f0)
         # harmonic-to-noise ratio: power at the harmonics' peaks against the power
-        # half-way between harmonics
-        trough_bin = ((harmonics - 0.5) * f0[:, None] * n / sample_rate).round().long()
-        trough = power.gather(1, trough_bin.clamp(1, n // 2)) * ok
+        # half-way between harmonics, on both sides of each (with one harmonic under the
+        # top, the trough below it alone can lie under a hiss's band)
+        troughs = []
+        for side in (-0.5, 0.5):
+            trough_bin = ((harmonics + side) * f0[:, None] * n / sample_rate).round().long()
+            troughs.append(power.gather(1, trough_bin.clamp(1, n // 2)))
+        trough = 0.5 * (troughs[0] + troughs[1]) * ok
         hnr_db = 10 * torch.log10((peak_power * ok).sum(1).clamp_min(1e-30)
                                   / trough.sum(1).clamp_min(1e-30))
         hnr_db = torch.where(ok.any(1), hnr_db, torch.full_like(hnr_db, -100.0))
