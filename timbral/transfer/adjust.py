@@ -335,9 +335,9 @@ def _fit_quantile_transform(ld: np.ndarray, mask: np.ndarray,
 def note_centres(f0_midi, mask_on, frames: int) -> np.ndarray:
     """The pitch (MIDI, ``[n_frames]``) of each run of note-on frames as its running
     median over ``frames`` frames (an odd count: an even one takes one more; the run's
-    end values repeated past its ends): a
-    vibrato reads as its centre, and a note change stays a step (a mean would blend
-    the two notes). Other frames are left as they are."""
+    end values repeated past its ends): a vibrato reads as its centre, and a note
+    change stays a step (a mean would blend the two notes). Other frames are left as
+    they are."""
     f0 = np.asarray(f0_midi, np.float64).copy()
     mask = np.asarray(mask_on, bool)
     half = max(0, int(frames) // 2)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .base import PitchTracker, centered_frames, fill_unvoiced
+from .crepe import CrepeTracker
 
 #: Neighbouring coarse pitches further apart than this (cents) are a note change.
 JUMP_CENTS = 60.0
@@ -209,8 +210,6 @@ class RefinedTracker(PitchTracker):
                  periods: float = 5.0, jump_prob: float = 0.01, viterbi: bool = True,
                  octave_check: bool = True, octave_periods: float = 3.0):
         if coarse == "crepe-tiny":
-            from .crepe import CrepeTracker
-
             self.coarse = CrepeTracker("tiny", device, viterbi=viterbi, jump_prob=jump_prob)
         elif coarse == "pesto":
             from .pesto import PestoTracker
@@ -227,8 +226,6 @@ class RefinedTracker(PitchTracker):
     def _track(self, audio, hop_length):
         n_frames = audio.shape[0] // hop_length + 1
         coarse_hop = max(self.coarse_hop, hop_length)
-        from .crepe import CrepeTracker
-
         if isinstance(self.coarse, CrepeTracker):
             f0_c, conf_c, support = self.coarse.decode(self.coarse.activations(audio, coarse_hop))
         else:
@@ -247,8 +244,8 @@ class RefinedTracker(PitchTracker):
             if k == 0 or not kept[k - 1]:
                 kept[k], dropped[k] = False, True
         f0_c = fill_unvoiced(f0_c, kept).astype(np.float64)
-        for k in np.flatnonzero(dropped)[::-1]:
-            f0_c[k] = f0_c[k + 1] if k + 1 < f0_c.shape[0] else f0_c[k]
+        for k in np.flatnonzero(dropped[:-1])[::-1]:
+            f0_c[k] = f0_c[k + 1]
         x = torch.from_numpy(audio)
         if self.octave_check:
             f0_c = fix_octaves(x, coarse_hop, f0_c, self.sample_rate, self.octave_periods)
