@@ -5,7 +5,8 @@
 
 Material the project makes or ships: coloured noise (white, pink, brown; generated),
 ambient recordings from Debian packages (sonic-pi-samples' CC0 hiss, sauna, wind and
-rumble, alsa-utils' Noise.wav; ``requirements/soundfont-apt.txt``), SoundFont melodies
+rumble, alsa-utils' Noise.wav; ``requirements/soundfont-apt.txt``), mains hum (50 Hz
+with harmonics in a room's pink noise; made), SoundFont melodies
 (``timbral.data.render_melody``, whose notes are known exactly) mixed with noise at 20,
 10 and 0 dB SNR (the melody's power over its held notes against the noise's), and
 alsa-utils' spoken phrases ("Front Center", ... ; /usr/share/sounds/alsa).
@@ -62,6 +63,9 @@ AMBIENT = {
     "alsa Noise.wav": ALSA / "Noise.wav",
 }
 NOISES = ("white", "pink", "brown")
+#: Mains hum, made: name -> (hum frequency in Hz, harmonics, pink room noise in dB under
+#: the hum). A ground loop's 50 Hz with its harmonics, 3 dB less each, in a room.
+HUMS = {"hum 50 Hz in a room": (50.0, 8, 6.0)}
 INSTRUMENTS = (("violin", 3), ("flute", 5), ("trumpet", 2), ("tenor_sax", 4), ("clarinet", 6))
 
 
@@ -78,6 +82,18 @@ def coloured_noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
     return white / np.sqrt(np.mean(white ** 2))
 
 
+def hum(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+    """A :data:`HUMS` hum (random phases), RMS 1."""
+    hz, harmonics, room_db = HUMS[kind]
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(10 ** (-3 * h / 20) * np.sin(2 * np.pi * hz * (h + 1) * t + rng.uniform(0, 2 * np.pi))
+            for h in range(harmonics))
+    x /= np.sqrt(np.mean(x ** 2))
+    x += coloured_noise("pink", seconds, seed) * 10 ** (-room_db / 20)
+    return x / np.sqrt(np.mean(x ** 2))
+
+
 def recording(path: Path) -> np.ndarray:
     """A shipped recording as mono 16 kHz float64 at RMS 1."""
     from timbral.audio import load_audio, resample_audio
@@ -88,9 +104,12 @@ def recording(path: Path) -> np.ndarray:
 
 
 def noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
-    """Coloured noise by name, or an ambient recording (looped to ``seconds``), RMS 1."""
+    """Coloured noise by name, a hum, or an ambient recording (looped to ``seconds``),
+    RMS 1."""
     if kind in NOISES:
         return coloured_noise(kind, seconds, seed)
+    if kind in HUMS:
+        return hum(kind, seconds, seed)
     return np.resize(recording(AMBIENT[kind]), int(seconds * SR))
 
 
@@ -200,11 +219,13 @@ def offline(audio, model, **controls):
 
 
 def streamed(audio, model, **controls):
-    """The same through the streaming engine (f0 only meaningful with adjust=False)."""
+    """The same through the streaming engine (f0 only meaningful with adjust=False; the
+    output at the model's rate)."""
+    from timbral.audio import resample_audio
     from timbral.stream import StreamProcessor, stream_audio
 
     processor = StreamProcessor(model, 320, record=True, **controls)
-    out = stream_audio(processor, audio)
+    out = stream_audio(processor, resample_audio(audio, SR, model.sample_rate))
     return (out, np.array(processor.record["voiced"]), np.array(processor.record["f0_adjusted"]),
             model.hop)
 
@@ -471,7 +492,7 @@ def main() -> None:
     else:
         sections = {
             "1": lambda: pure_noise([load_model(m["name"]) for m in list_models()],
-                                    NOISES + tuple(AMBIENT), (-40, -25, -10)),
+                                    NOISES + tuple(AMBIENT) + tuple(HUMS), (-40, -25, -10)),
             "2": lambda: melodies(dry, realtime, ("white", "pink", "brown", "vinyl hiss",
                                                   "sauna"), (20, 10, 0), INSTRUMENTS),
             "3": lambda: speech_section(dry, realtime),

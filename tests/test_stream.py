@@ -188,6 +188,22 @@ def test_causal_tracker_calls_digital_silence_unvoiced():
     assert conf[0] == 0.0 and conf[1] > 0.5
 
 
+@pytest.mark.parametrize("rate", [16000, 44100, 48000])
+def test_causal_tracker_reads_a_low_e_at_any_rate(rate):
+    """Regression: the refinement's longest window was 2048 samples at any rate, two
+    periods of E1 (41.2 Hz) at 48 kHz: a stream read it 82 cents flat, and never
+    played it. It is 128 ms now, as at 16 kHz."""
+    from timbral.stream import CausalFeatures
+
+    features = CausalFeatures(rate, 100)
+    t = np.arange(features.window_size + 40 * rate // 100) / rate
+    tone = sum(0.7 ** h * np.sin(2 * np.pi * 41.2 * (h + 1) * t + h) for h in range(8))
+    ends = features.window_size + np.arange(40) * rate // 100
+    windows = np.stack([tone[e - features.window_size:e] for e in ends]).astype(np.float32)
+    f0 = features.analyse(0.1 * windows)["f0_hz"]
+    assert np.abs(1200 * np.log2(f0[5:] / 41.2)).max() < 10
+
+
 def test_no_clicks_at_block_or_frame_edges_on_a_steady_tone():
     """A steady tone in, a steady harmonic tone out: no sample-to-sample jump at a
     block or frame edge exceeds the signal's own largest slope elsewhere."""

@@ -7,7 +7,8 @@ listener would call a note:
   the network's and the harmonic-to-noise ratio's) is high;
 - loud enough: its loudness is above the recording's own noise floor, the
   :data:`FLOOR_QUANTILE` of the loudness of its aperiodic frames (confidence
-  below :data:`APERIODIC_CONFIDENCE`): per recording offline, a running
+  below :data:`APERIODIC_CONFIDENCE`) and of those holding mains hum
+  (:func:`measures_floor`): per recording offline, a running
   estimate of the same quantile in a stream (:class:`NoiseFloor`);
 - in a plausible pitch range (:data:`MIN_F0_HZ` .. :data:`MAX_F0_HZ`), and
   not mains hum (:data:`HUM_HZ`): :func:`plausible_pitch`.
@@ -56,8 +57,8 @@ from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
            "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
-           "MAX_F0_HZ", "HUM_HZ", "plausible_pitch", "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE",
-           "HOLD_SECONDS"]
+           "MAX_F0_HZ", "HUM_HZ", "plausible_pitch", "measures_floor", "hum_cents",
+           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
 
 #: The plausible pitch range of a melody's fundamental (Hz): from D1 (a bass tuned
 #: down a tone, a contrabassoon; CREPE reads down to 32.7 Hz) to C8 (a piccolo's top;
@@ -65,12 +66,19 @@ __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", 
 MIN_F0_HZ, MAX_F0_HZ = 36.0, 4200.0
 #: Mains hum, a steady "note" the tracker is sure of: a pitch within HUM_CENTS of
 #: these (Hz) never plays. No note lies that close in tunings from A435 to A445 (G1 is
-#: 35 cents under 50 Hz at A440, B-flat 1 51 cents under 60 Hz).
+#: 35 cents under 50 Hz at A440, B-flat 1 51 cents under 60 Hz). Not twice these (a
+#: transformer's or a fridge's hum): a man's voice passes 100 and 120 Hz all the time.
 HUM_HZ, HUM_CENTS = (50.0, 60.0), 15.0
+#: In noise the tracker reads a hum up to 27 cents off: frames this close to it
+#: (cents) measure the noise floor, as aperiodic frames do, which puts the wavering
+#: ones under it. No note lies that close in tunings from A435 to A443 (G1 is 23
+#: cents under 50 Hz at A443).
+HUM_FLOOR_CENTS = 20.0
 #: The most confidence a note needs to start: a clean tone reaches 0.99 in a stream,
 #: so the strictest gate must not ask for 1.
 MAX_CONFIDENCE_ON = 0.95
-#: Frames below this confidence are aperiodic: their loudness measures the noise floor.
+#: Frames below this confidence are aperiodic: their loudness measures the noise floor
+#: (and that of frames holding mains hum: :func:`measures_floor`).
 APERIODIC_CONFIDENCE = 0.35
 #: The noise floor is this quantile of the aperiodic frames' loudness.
 FLOOR_QUANTILE = 0.2
@@ -103,8 +111,9 @@ CONFIRM_CENTS = 100.0
 #: time once the newest audio is within this of the note's level again.
 RELEASE_DROP_DB = 6.0
 #: ... and needs no second frame where the tracker's window is full of the note: its
-#: newest audio at most this much (dB) louder than its oldest.
-FILLED_DB = 3.0
+#: newest audio at most FILLED_DB louder than its oldest (more: an attack still filling
+#: it) and at most STOPPED_DB quieter (more: a sound that has just stopped).
+FILLED_DB, STOPPED_DB = 3.0, 20.0
 #: Offline, shorter notes are taken back (s).
 MIN_NOTE_SECONDS = 0.05
 #: Octave errors at an attack last at most this long (s) to be corrected offline,
@@ -182,11 +191,28 @@ class GateRules:
     max_f0_hz: float = MAX_F0_HZ
 
 
+def hum_cents(f0_hz):
+    """Distance (cents, >= 0) from each pitch (Hz, > 0; a number or an array) to the
+    nearest of :data:`HUM_HZ`."""
+    cents = 1200.0 * np.log2(np.asarray(f0_hz, np.float64)[..., None] / np.array(HUM_HZ))
+    return np.abs(cents).min(axis=-1)
+
+
 def plausible_pitch(f0_hz: float, rules: GateRules) -> bool:
     """Whether a pitch (Hz) can be a note under ``rules``: within ``min_f0_hz ..
     max_f0_hz`` and more than :data:`HUM_CENTS` from mains hum."""
-    return (rules.min_f0_hz <= f0_hz <= rules.max_f0_hz
-            and all(abs(1200.0 * math.log2(f0_hz / hum)) > HUM_CENTS for hum in HUM_HZ))
+    return bool(rules.min_f0_hz <= f0_hz <= rules.max_f0_hz and hum_cents(f0_hz) > HUM_CENTS)
+
+
+def measures_floor(f0_hz, f0_confidence):
+    """Which frames measure the noise floor (bool, the inputs' shape): the aperiodic
+    ones (confidence under :data:`APERIODIC_CONFIDENCE`) and those within
+    :data:`HUM_FLOOR_CENTS` of mains hum (f0 in Hz; None: no frame is taken for hum)."""
+    noise = np.asarray(f0_confidence) < APERIODIC_CONFIDENCE
+    if f0_hz is None:
+        return noise
+    f0 = np.asarray(f0_hz, np.float64)
+    return noise | ((f0 > 0) & (hum_cents(np.maximum(f0, 1e-9)) <= HUM_FLOOR_CENTS))
 
 
 def gate_rules(gate: float, hold_pitch: bool = False) -> Optional[GateRules]:
@@ -213,17 +239,22 @@ def gate_rules(gate: float, hold_pitch: bool = False) -> Optional[GateRules]:
 
 
 # ---------------------------------------------------------------- noise floor
-def noise_floor(loudness_db, f0_confidence, frame_rate: float) -> float:
+def noise_floor(loudness_db, f0_confidence, frame_rate: float, f0_hz=None) -> float:
     """A recording's noise floor (dB): the :data:`FLOOR_QUANTILE` of the loudness
-    of its aperiodic frames, or -80 dB when it has under
+    of its aperiodic frames (and of those holding mains hum,
+    :func:`measures_floor`), or -80 dB when it has under
     :data:`FLOOR_MIN_SECONDS` of them (nothing to measure a floor on).
 
-    ``loudness_db``, ``f0_confidence``: ``[n_frames]``; ``frame_rate`` in Hz.
+    ``loudness_db``, ``f0_confidence``, ``f0_hz`` (Hz; None: no hum taken):
+    ``[n_frames]``; ``frame_rate`` in Hz.
     """
     ld = as_curve(loudness_db, "loudness_db")
     conf = as_curve(f0_confidence, "f0_confidence")
     check_same_length(loudness_db=ld, f0_confidence=conf)
-    aperiodic = ld[conf < APERIODIC_CONFIDENCE]
+    if f0_hz is not None:
+        f0_hz = as_curve(f0_hz, "f0_hz")
+        check_same_length(loudness_db=ld, f0_hz=f0_hz)
+    aperiodic = ld[measures_floor(f0_hz, conf)]
     if aperiodic.size < FLOOR_MIN_SECONDS * check_positive(frame_rate, "frame_rate"):
         return DEFAULT_MIN_DB
     return float(np.quantile(aperiodic, FLOOR_QUANTILE))
@@ -232,10 +263,11 @@ def noise_floor(loudness_db, f0_confidence, frame_rate: float) -> float:
 class NoiseFloor:
     """The running version of :func:`noise_floor` for a stream.
 
-    The loudness of aperiodic frames goes into a histogram (:data:`FLOOR_STEP_DB`
+    The loudness of the frames that measure it (:func:`measures_floor`) goes into a
+    histogram (:data:`FLOOR_STEP_DB`
     bins) whose counts decay with a :data:`FLOOR_MEMORY_S` time constant; the
     floor is its :data:`FLOOR_QUANTILE`. Until :data:`FLOOR_MIN_SECONDS` of
-    aperiodic frames have been heard, :attr:`value` is -80 dB. ``fixed``: a
+    such frames have been heard, :attr:`value` is -80 dB. ``fixed``: a
     known floor (offline), which frames do not change.
     """
 
@@ -262,8 +294,10 @@ class NoiseFloor:
         """The floor to compare frames with (dB)."""
         return self._value if self.fixed is None else self.fixed
 
-    def update(self, confidence: float, loudness_db: float) -> None:
-        if self.fixed is not None or confidence >= APERIODIC_CONFIDENCE:
+    def update(self, confidence: float, loudness_db: float,
+               f0_hz: Optional[float] = None) -> None:
+        """Take one frame (its f0 in Hz; None: no hum taken)."""
+        if self.fixed is not None or not measures_floor(f0_hz, confidence):
             return
         self.counts *= self.decay
         i = int(np.clip((loudness_db - DEFAULT_MIN_DB) // FLOOR_STEP_DB, 0, len(self.counts) - 1))
@@ -355,9 +389,9 @@ class VoicingGate:
         self.frames += 1
         f0, conf, ld = float(f0_hz), float(confidence), float(loudness_db)
         floor, noise_now = self.floor.value, self.recent_floor.value
-        self.floor.update(conf, ld)
+        self.floor.update(conf, ld, f0)
         if recent_db is not None:
-            self.recent_floor.update(conf, float(recent_db))
+            self.recent_floor.update(conf, float(recent_db), f0)
         in_range = plausible_pitch(f0, r)
         released = False
         if self.on and recent_db is not None:
@@ -379,7 +413,8 @@ class VoicingGate:
         if sounds and in_range:
             if not self.on:
                 first, self.candidate = self.candidate, f0
-                filled = window_rise_db is not None and float(window_rise_db) <= FILLED_DB
+                filled = (window_rise_db is not None
+                          and -STOPPED_DB <= float(window_rise_db) <= FILLED_DB)
                 if self.confirm and not filled and (
                         first is None or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
                     return self._silent(f0)
@@ -407,6 +442,12 @@ class VoicingGate:
             self.gap, self.muted = 0, False
         return self._silent(f0)
 
+    def unheard(self, f0_hz: float) -> GateFrame:
+        """A frame whose analysis cannot be trusted (a stream's first windows, which
+        reach back before its first sample): it plays nothing and measures no floor."""
+        self.frames += 1
+        return self._silent(float(f0_hz))
+
     def _silent(self, f0: float) -> GateFrame:
         """A frame that does not play, holding the last note's pitch (the input's
         before the first note)."""
@@ -427,6 +468,8 @@ class Voicing:
       implausible: share of the frames (0..1) clear and loud enough to play
         but whose pitch is not a note's (:func:`plausible_pitch`): out of range,
         or mains hum.
+      hum: share of the frames (0..1) that hold mains hum, periodic as they are
+        (they measure the noise floor: :func:`measures_floor`).
     """
 
     voiced: np.ndarray
@@ -434,6 +477,7 @@ class Voicing:
     noise_floor_db: float
     rules: GateRules
     implausible: float = 0.0
+    hum: float = 0.0
 
 
 def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
@@ -457,7 +501,8 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     ld = as_curve(loudness_db, "loudness_db")
     n = check_same_length(f0_hz=f0, f0_confidence=conf, loudness_db=ld)
     check_confidence(conf)
-    floor = noise_floor(ld, conf, frame_rate)
+    floor = noise_floor(ld, conf, frame_rate, f0)
+    hum = measures_floor(f0, conf) & (conf >= APERIODIC_CONFIDENCE)
     gate = VoicingGate(frame_rate, rules, floor, revisions=True)
     frames = [gate(*frame) for frame in zip(f0, conf, ld)]
     voiced = np.array([f.voiced for f in frames], bool)
@@ -484,7 +529,7 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
             voiced[j:k] = True
             played[j:k] = played[k]
     return Voicing(voiced, _fill(played, voiced, f0), floor, rules,
-                   gate.implausible / max(n, 1))
+                   gate.implausible / max(n, 1), float(np.mean(hum)))
 
 
 def _runs(mask: np.ndarray):

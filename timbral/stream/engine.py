@@ -219,7 +219,7 @@ class StreamProcessor:
             self.next_frame += 1
         return due
 
-    def _adjusted(self, feats: Dict[str, np.ndarray]):
+    def _adjusted(self, feats: Dict[str, np.ndarray], unheard: np.ndarray):
         n = len(feats["f0_hz"])
         f0 = feats["f0_hz"].astype(np.float64)
         conf = feats["f0_confidence"]
@@ -228,7 +228,9 @@ class StreamProcessor:
         voiced = np.ones(n, bool)
         recent, rise = feats["recent_db"], feats["window_rise_db"]
         for i in range(n):
-            if self.gate is not None:
+            if self.gate is not None and unheard[i]:
+                voiced[i], f0[i], _ = self.gate.unheard(f0[i])
+            elif self.gate is not None:
                 voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i], recent[i], rise[i])
             if self.adjuster is not None:
                 frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
@@ -262,7 +264,11 @@ class StreamProcessor:
             windows = np.stack([self.history.window(k * self.hop + self.lookahead, size)
                                 for k in due])
             feats = self.features.analyse(windows)
-            f0, ld, note_on, voiced = self._adjusted(feats)
+            # a window reaching back before the stream's first sample is part zeros: its
+            # pitch is a guess (a 50 Hz hum reads 25 cents flat), so the gate skips it
+            ends = np.array(due) * self.hop + self.lookahead
+            f0, ld, note_on, voiced = self._adjusted(
+                feats, ends < self.features.pitch.window_size)
             audio = self.synth.process(f0, ld)
             if self._skip:
                 cut = min(self._skip, len(audio))

@@ -41,6 +41,7 @@ import torch
 
 from ..audio import resample_audio
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
+from ..features.pitch.refine import MAX_WINDOW_S
 from ..dsp.spectral import a_weighting, compute_loudness, frame_hop, loudness_window
 from ..validation import check_choice
 
@@ -54,8 +55,6 @@ STREAM_TRACKERS: Dict[str, Tuple[str, bool]] = {
 #: Used when the caller names no tracker (the models' own, e.g. CREPE full for
 #: Magenta imports, may be far too slow for real time).
 DEFAULT_STREAM_TRACKER = "crepe-tiny-refined"
-#: Longest analysis the refinement uses (samples at 16 kHz; ``harmonic_refine``'s cap).
-REFINE_MAX_16K = 2048
 
 
 class InputHistory:
@@ -180,7 +179,7 @@ class CausalCrepe:
         self.sample_rate = int(sample_rate)
         self.periods = float(periods)
         self.crepe_size = math.ceil(crepe.WINDOW * self.sample_rate / crepe.SAMPLE_RATE)
-        self.refine_size = math.ceil(REFINE_MAX_16K * self.sample_rate / crepe.SAMPLE_RATE)
+        self.refine_size = int(MAX_WINDOW_S * self.sample_rate)  # window_sizes' cap
         self.window_size = max(self.crepe_size, self.refine_size if self.refine else 0)
         self.fill_threshold = (0.5 if self.refine else 0.1) if fill_threshold is None \
             else float(fill_threshold)

@@ -187,9 +187,14 @@ def gate_message(voicing: Voicing) -> str:
     where = "silence" if floor <= -80.0 else f"{floor:.0f} dB"
     rules = voicing.rules
     hum = " or ".join(f"{hz:g}" for hz in HUM_HZ)
-    range_note = (f"; {voicing.implausible:.0%} of the frames hold a pitch outside "
-                  f"{rules.min_f0_hz:g}-{rules.max_f0_hz:g} Hz or mains hum ({hum} Hz), "
-                  f"which never plays" if voicing.implausible >= IMPLAUSIBLE_SHARE else "")
+    if voicing.hum >= IMPLAUSIBLE_SHARE:
+        range_note = f"; {voicing.hum:.0%} of the frames hold mains hum ({hum} Hz), which is noise"
+    elif voicing.implausible >= IMPLAUSIBLE_SHARE:
+        range_note = (f"; {voicing.implausible:.0%} of the frames hold a pitch outside "
+                      f"{rules.min_f0_hz:g}-{rules.max_f0_hz:g} Hz or mains hum ({hum} Hz), "
+                      f"which never plays")
+    else:
+        range_note = ""
     if share == 0.0:
         return (f"Noise gate: no pitched sound above the noise floor ({where}); the output is "
                 f"silent" + (range_note + "." if range_note else " (a lower gate lets more "
