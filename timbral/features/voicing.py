@@ -389,9 +389,7 @@ class VoicingGate:
         self.frames += 1
         f0, conf, ld = float(f0_hz), float(confidence), float(loudness_db)
         floor, noise_now = self.floor.value, self.recent_floor.value
-        self.floor.update(conf, ld, f0)
-        if recent_db is not None:
-            self.recent_floor.update(conf, float(recent_db), f0)
+        self._measure(f0, conf, ld, recent_db)
         in_range = plausible_pitch(f0, r)
         released = False
         if self.on and recent_db is not None:
@@ -442,11 +440,20 @@ class VoicingGate:
             self.gap, self.muted = 0, False
         return self._silent(f0)
 
-    def unheard(self, f0_hz: float) -> GateFrame:
-        """A frame whose analysis cannot be trusted (a stream's first windows, which
-        reach back before its first sample): it plays nothing and measures no floor."""
+    def unheard(self, f0_hz: float, confidence: float, loudness_db: float,
+                recent_db: Optional[float] = None) -> GateFrame:
+        """A frame whose pitch cannot be trusted (a stream's first windows, which reach
+        back before its first sample): it plays nothing, but measures the floor as
+        any frame does (the silence before a stream's first note)."""
         self.frames += 1
-        return self._silent(float(f0_hz))
+        f0 = float(f0_hz)
+        self._measure(f0, float(confidence), float(loudness_db), recent_db)
+        return self._silent(f0)
+
+    def _measure(self, f0: float, conf: float, ld: float, recent_db: Optional[float]) -> None:
+        self.floor.update(conf, ld, f0)
+        if recent_db is not None:
+            self.recent_floor.update(conf, float(recent_db), f0)
 
     def _silent(self, f0: float) -> GateFrame:
         """A frame that does not play, holding the last note's pitch (the input's

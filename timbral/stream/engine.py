@@ -229,7 +229,7 @@ class StreamProcessor:
         recent, rise = feats["recent_db"], feats["window_rise_db"]
         for i in range(n):
             if self.gate is not None and unheard[i]:
-                voiced[i], f0[i], _ = self.gate.unheard(f0[i])
+                voiced[i], f0[i], _ = self.gate.unheard(f0[i], conf[i], ld[i], recent[i])
             elif self.gate is not None:
                 voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i], recent[i], rise[i])
             if self.adjuster is not None:
