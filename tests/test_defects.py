@@ -411,8 +411,19 @@ def test_prepare_says_what_is_wrong_with_short_clips_and_a_file_for_a_folder(tmp
                          "--min-seconds", "0.5"]) == 2
     assert ("the training part of every usable file is shorter than 1 s (3 file(s), 3.0 s in "
             "all); give longer recordings") in capsys.readouterr().err
+    assert not (tmp_path / "short").exists()  # a failed call leaves no folder behind
     assert cli.main(["prepare", str(clips), "--output", str(clips / "c0.wav")]) == 2
     assert "c0.wav: is a file; give a folder for the dataset" in capsys.readouterr().err
+    (clips / "text.wav").write_text("not audio")
+    for name in ("c0.wav", "c1.wav", "c2.wav", "empty.wav"):
+        (clips / name).unlink()
+    with pytest.warns(UserWarning, match="cannot decode audio"):
+        assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "a" / "b")]) == 2
+    assert "no usable audio among 1 file(s)" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()  # nor the parents it made
+    with pytest.warns(UserWarning, match="cannot decode audio"):
+        assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "ds")]) == 2
+    assert (tmp_path / "ds" / "statistics.json").exists()  # an existing dataset keeps its files
 
 
 def test_save_audio_speaks_python_to_python_and_flags_to_the_command_line(tmp_path, capsys):
@@ -528,6 +539,9 @@ def test_transfer_writes_the_rate_and_mix_asked_and_says_stereo_is_mono(tmp_path
                      "--sample-rate", "44100", "--mix", "0"]) == 0
     dry, _ = sf.read(dry_out)
     np.testing.assert_allclose(dry, 0.75 * tone, atol=2e-4)  # the original's mid channel, 16-bit
+    assert cli.main(["features", str(stereo), "--output", str(tmp_path / "duo.npz")]) == 0
+    assert "duo.flac: the input is stereo: its mid channel, (left + right) / 2, was analysed" \
+        in capsys.readouterr().out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
@@ -719,6 +733,28 @@ def test_ctrl_c_while_the_command_line_starts_is_one_line():
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.endswith("interrupted\n"), err
     assert "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_ctrl_c_stops_a_transfer_and_writes_nothing(tmp_path):
+    """SIGINT once the model is loaded: exit 130 within seconds and no output file (the
+    one file ran in a worker thread, which went on to the end and wrote it)."""
+    sf.write(tmp_path / "long.wav", _tone(seconds=180.0), SR)
+    log = tmp_path / "stdout.txt"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "timbral", "transfer",
+                                 str(tmp_path / "long.wav"), "--model", "violin", "--output",
+                                 str(tmp_path / "out.wav")], stdout=out,
+                                stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, OMP_NUM_THREADS="1"),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        assert _poll(lambda: "loaded in" in log.read_text())
+        proc.send_signal(signal.SIGINT)
+        start = time.time()
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and time.time() - start < 5.0, err
+    assert err.strip().splitlines()[-1] == "timbral transfer: interrupted", err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav", "stdout.txt"]
 
 
 def test_messages_name_the_flags_the_user_typed(tmp_path, capsys):

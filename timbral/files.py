@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -136,6 +137,33 @@ def atomic_output(path, overwrite: bool = False) -> Iterator[Path]:
         raise write_error(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def new_folder(path) -> Iterator[Path]:
+    """Create folder ``path`` (and missing parents) for the body to fill.
+
+    If the body raises a ValueError (the input turned out unusable) and ``path``
+    did not exist, the folders this made are removed again: a failed command
+    leaves no empty or partial folder behind. A folder that existed keeps what
+    it had (and what the body added to it).
+    """
+    path = Path(path)
+    top = None
+    if not path.exists():
+        top = path
+        while not top.parent.exists():
+            top = top.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        yield path
+    except ValueError:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        raise
 
 
 def save_tensors(path, tensors: Dict, metadata: Optional[Dict[str, str]] = None,

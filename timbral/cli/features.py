@@ -12,7 +12,7 @@ from .common import CommandError
 def _features(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from ..audio import load_audio
+    from ..audio import mono_message, read_audio
     from ..features import compute_audio_features
     from ..files import atomic_output, check_writable, refuse_existing
 
@@ -26,7 +26,7 @@ def _features(args: argparse.Namespace) -> None:
     refuse_existing(output, *filter(None, [plot]), overwrite=args.overwrite, inputs=[args.input])
     for path in filter(None, [output, plot]):
         check_writable(path)
-    audio, sample_rate = load_audio(args.input, args.sample_rate)
+    audio, sample_rate, channels = read_audio(args.input, args.sample_rate)
     start = time.perf_counter()
     features = compute_audio_features(audio, sample_rate, args.frame_rate, args.pitch_tracker,
                                       loudness_definition=args.loudness, progress=True)
@@ -35,6 +35,8 @@ def _features(args: argparse.Namespace) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, **{k: np.asarray(v) for k, v in features.items()})
     seconds = len(audio) / sample_rate
+    if channels > 1:
+        print(f"{args.input}: {mono_message(channels, 'analysed')}")
     print(f"{args.input}: {seconds:.1f} s -> {len(features['f0_hz'])} frames in {took:.2f} s "
           f"({features['pitch_tracker']}, real-time factor {took / seconds:.3f})")
     if features["sample_rate"] != sample_rate:

@@ -101,8 +101,8 @@ def _check(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], many: bool)
                       sample_rate=args.sample_rate)
 
 
-def _report(done) -> None:
-    name = done.input_path.name
+def _report(done, many: bool) -> None:
+    name = str(done.input_path) if many else done.input_path.name  # sub/a.wav is not a.wav
     for message in done.result.messages:
         print(f"{name}: {message}")
     t = done.timings
@@ -145,27 +145,37 @@ def _transfer(args: argparse.Namespace) -> None:
 
     from tqdm.auto import tqdm
 
+    def results():
+        """Each pair's result, in order; one job at a time runs here, in this thread,
+        so Ctrl-C stops it at once (a worker thread would finish and write its file)."""
+        workers = min(args.jobs, len(pairs))
+        if workers == 1:
+            yield from map(one, pairs)
+            return
+        with ThreadPoolExecutor(workers) as pool:
+            jobs = [pool.submit(one, pair) for pair in pairs]
+            try:
+                for job in jobs:
+                    yield job.result()
+            except BaseException:  # a full disk, Ctrl-C: start nothing more
+                for job in jobs:
+                    job.cancel()
+                raise
+
     failed = []
     bar = tqdm(total=len(pairs), unit="file", desc="transfer", disable=not many)
-    with ThreadPoolExecutor(min(args.jobs, len(pairs))) as pool, bar:
-        jobs = [pool.submit(one, pair) for pair in pairs]
-        try:
-            for (source, _), job in zip(pairs, jobs):
-                done = job.result()
-                with bar.external_write_mode():  # lines above the bar, not through it
-                    if isinstance(done, ValueError):
-                        reason = str(done)  # it names the file unless about something else
-                        if not reason.startswith(str(source)):
-                            reason = f"{source}: {reason}"
-                        warnings.warn(f"skipped {reason}")
-                        failed.append(source)
-                    else:
-                        _report(done)
-                bar.update()
-        except BaseException:  # a full disk, Ctrl-C: start nothing more
-            for job in jobs:
-                job.cancel()
-            raise
+    with bar:
+        for (source, _), done in zip(pairs, results()):
+            with bar.external_write_mode():  # lines above the bar, not through it
+                if isinstance(done, ValueError):
+                    reason = str(done)  # it names the file unless about something else
+                    if not reason.startswith(str(source)):
+                        reason = f"{source}: {reason}"
+                    warnings.warn(f"skipped {reason}")
+                    failed.append(source)
+                else:
+                    _report(done, many)
+            bar.update()
     for path in (args.plot, args.spectrogram):
         if path:
             print(f"wrote {path}")

@@ -38,7 +38,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..audio import check_sample_rate, find_audio_files, load_audio
-from ..files import atomic_output
+from ..files import atomic_output, new_folder
 from ..features import compute_audio_features, get_pitch_tracker
 from ..validation import check_positive, check_size
 from .statistics import compute_dataset_statistics, save_statistics
@@ -227,63 +227,65 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
             warnings.warn(f"{output}: its manifest listed {len(dropped)} file(s) not given this "
                           f"time (such as {dropped[0]}); they are left out: give every input "
                           f"in one call to keep them", stacklevel=2)
-    items = output / "items"
-    items.mkdir(parents=True, exist_ok=True)
+    # a new folder is removed again if the inputs turn out unusable
+    with new_folder(output):
+        items = output / "items"
+        items.mkdir(exist_ok=True)
 
-    records = []
-    bar = tqdm(total=len(files), unit="file", desc="prepare", disable=not progress)
-    if workers > 1 and len(files) > 1:
-        context = multiprocessing.get_context("spawn")  # torch and fork do not mix
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            for record in pool.map(_prepare_item, files, [items] * len(files),
-                                   [settings] * len(files)):
-                records.append(record)
+        records = []
+        bar = tqdm(total=len(files), unit="file", desc="prepare", disable=not progress)
+        if workers > 1 and len(files) > 1:
+            context = multiprocessing.get_context("spawn")  # torch and fork do not mix
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+                for record in pool.map(_prepare_item, files, [items] * len(files),
+                                       [settings] * len(files)):
+                    records.append(record)
+                    bar.update()
+        else:
+            for path in files:
+                records.append(_prepare_item(path, items, settings, progress))
                 bar.update()
-    else:
-        for path in files:
-            records.append(_prepare_item(path, items, settings, progress))
-            bar.update()
-    bar.close()
-    skipped = [r for r in records if "skipped" in r]
-    for r in skipped:
-        warnings.warn(f"skipped {r['source']}: {r['skipped']}", stacklevel=2)
-    good = [r for r in records if "skipped" not in r]
-    if shard is not None:
-        return {"format": FORMAT, "shard": list(shard), "files": good, "skipped": skipped}
-    if not good:
-        raise ValueError(f"no usable audio among {len(files)} file(s): "
-                         f"{skipped[0]['source']}: {skipped[0]['skipped']}")
-    unique: dict = {}  # the same content twice is one item, under its first name
-    for r in good:
-        unique.setdefault(r["id"], r)
-    for r in good:
-        if unique[r["id"]] is not r:
-            warnings.warn(f"{r['source']}: the same audio as {unique[r['id']]['source']}; "
-                          f"prepared once", stacklevel=2)
-    held_ids = {r["id"] for r in good if _held_out(r["source"], validation_files)}
-    if len(held_ids) == len(unique):
-        raise ValueError("validation_files: every usable file would be held out; leave some "
-                         "to train")
-    manifest = {"format": FORMAT, "version": VERSION, "settings": settings.key(),
-                "validation_fraction": settings.validation_fraction,
-                "validation_files": list(validation_files),
-                "files": [_split(r, settings, r["id"] in held_ids) for r in unique.values()],
-                "skipped": [{"source": r["source"], "reason": r["skipped"]} for r in skipped]}
-    manifest["seconds"] = sum(f["seconds"] for f in manifest["files"])
-    data = TrainingData(output, manifest=manifest)
-    examples = data.examples("train", STATS_EXAMPLE_SECONDS, STATS_HOP_SECONDS,
-                             frame_rate=settings.frame_rate, min_seconds=STATS_MIN_SECONDS)
-    first = next(examples, None)  # a generator: look at one, keep them all for the statistics
-    if first is None:
-        raise ValueError(f"the training part of every usable file is shorter than "
-                         f"{STATS_MIN_SECONDS:g} s ({len(unique)} file(s), "
-                         f"{manifest['seconds']:.1f} s in all); give longer recordings")
-    statistics = compute_dataset_statistics(itertools.chain([first], examples),
-                                            settings.frame_rate)
-    save_statistics(output / STATISTICS_FILE, statistics)
-    with atomic_output(output / MANIFEST_FILE, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1))
-    return manifest
+        bar.close()
+        skipped = [r for r in records if "skipped" in r]
+        for r in skipped:
+            warnings.warn(f"skipped {r['source']}: {r['skipped']}", stacklevel=2)
+        good = [r for r in records if "skipped" not in r]
+        if shard is not None:
+            return {"format": FORMAT, "shard": list(shard), "files": good, "skipped": skipped}
+        if not good:
+            raise ValueError(f"no usable audio among {len(files)} file(s): "
+                             f"{skipped[0]['source']}: {skipped[0]['skipped']}")
+        unique: dict = {}  # the same content twice is one item, under its first name
+        for r in good:
+            unique.setdefault(r["id"], r)
+        for r in good:
+            if unique[r["id"]] is not r:
+                warnings.warn(f"{r['source']}: the same audio as {unique[r['id']]['source']}; "
+                              f"prepared once", stacklevel=2)
+        held_ids = {r["id"] for r in good if _held_out(r["source"], validation_files)}
+        if len(held_ids) == len(unique):
+            raise ValueError("validation_files: every usable file would be held out; leave some "
+                             "to train")
+        manifest = {"format": FORMAT, "version": VERSION, "settings": settings.key(),
+                    "validation_fraction": settings.validation_fraction,
+                    "validation_files": list(validation_files),
+                    "files": [_split(r, settings, r["id"] in held_ids) for r in unique.values()],
+                    "skipped": [{"source": r["source"], "reason": r["skipped"]} for r in skipped]}
+        manifest["seconds"] = sum(f["seconds"] for f in manifest["files"])
+        data = TrainingData(output, manifest=manifest)
+        examples = data.examples("train", STATS_EXAMPLE_SECONDS, STATS_HOP_SECONDS,
+                                 frame_rate=settings.frame_rate, min_seconds=STATS_MIN_SECONDS)
+        first = next(examples, None)  # a generator: look at one, keep them all for the statistics
+        if first is None:
+            raise ValueError(f"the training part of every usable file is shorter than "
+                             f"{STATS_MIN_SECONDS:g} s ({len(unique)} file(s), "
+                             f"{manifest['seconds']:.1f} s in all); give longer recordings")
+        statistics = compute_dataset_statistics(itertools.chain([first], examples),
+                                                settings.frame_rate)
+        save_statistics(output / STATISTICS_FILE, statistics)
+        with atomic_output(output / MANIFEST_FILE, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=1))
+        return manifest
 
 
 def _held_out(path, patterns: Sequence[str]) -> bool:
