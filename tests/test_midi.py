@@ -596,6 +596,22 @@ def test_a_file_slightly_off_its_own_header_is_read_as_far_as_it_goes(tmp_path):
         score = read_midi(tmp_path / name)
         assert [(n.onset, n.offset) for p in score.parts for n in p.notes] == [(0.0, 1.0)]
         assert any(m.startswith(f"{name}: {said}") for m in score.messages), score.messages
+    # cut inside an event (a note-off, a text event, a controller): read up to the last
+    # whole event; the second note is held to the track's end when its note-off is lost
+    data = write_midi(tmp_path / "b.mid", [[(0.0, mido.Message("note_on", note=60)),
+                                            (1.0, mido.Message("note_off", note=60)),
+                                            (1.0, mido.Message("note_on", note=62)),
+                                            (1.5, mido.Message("control_change", control=11,
+                                                               value=90)),
+                                            (1.5, mido.MetaMessage("text", text="x" * 20)),
+                                            (2.0, mido.Message("note_off", note=62))]]
+                      ).read_bytes()
+    for cut in range(1, 34):
+        (tmp_path / "cut.mid").write_bytes(data[:-cut])
+        score = read_midi(tmp_path / "cut.mid")
+        notes = [(n.onset, n.pitch) for p in score.parts for n in p.notes]
+        assert notes == [(0.0, 60), (1.0, 62)], (cut, notes)
+        assert any("cut short" in m for m in score.messages), (cut, score.messages)
 
 
 def test_a_channels_note_off_ends_its_note_from_any_track(tmp_path):
@@ -732,6 +748,11 @@ def test_files_as_other_writers_write_them(tmp_path):
     assert score.notes[-1].offset == pytest.approx(100.5)
     assert score.messages == ["track 0 channel 1: key 69 struck at 0.5 s is never released; "
                               "held to the end of its track (100.5 s)"]
+    lost = _one_track(tmp_path / "lost.mid", [(480, mido.Message("note_on", note=69))])
+    with pytest.raises(ValueError, match=r"no notes to play \(tracks with notes: none; channels "
+                                         r"none\); track 0 channel 1: key 69 struck at 0.5 s is "
+                                         r"never released; its track ends there: left out$"):
+        read_midi(lost)
     drums = mido.MidiFile(type=0)
     drums.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=9, note=36, velocity=99),
                                         mido.Message("note_off", channel=9, note=36, time=240)]))
@@ -741,6 +762,44 @@ def test_files_as_other_writers_write_them(tmp_path):
                                          r"--channel 10"):
         read_midi(tmp_path / "drums.mid")
     assert len(read_midi(tmp_path / "drums.mid", channel=10).notes) == 1
+    band = write_midi(tmp_path / "band.mid", [note_events([MidiNote(0.0, 1.0, 60, 90)]),
+                                              note_events([MidiNote(0.0, 0.5, 36, 90)],
+                                                          channel=9)])
+    with pytest.raises(ValueError, match=r"^track 1: only channel 10 \(General MIDI "
+                                         r"percussion\) has notes \(1\); play them with "
+                                         r"--channel 10$"):
+        read_midi(band, track=1)
+    with pytest.raises(ValueError, match=r"track-model: track 1 has only notes left out "
+                                         r"\(channel 10, General MIDI percussion"):
+        play_midi(band, "flute", track_models={1: "violin"})
+
+
+def test_notes_a_model_cannot_play_as_asked_are_said(tmp_path):
+    """A bend that takes a note under 20 Hz (range 127 semitones, wheel down), a key over
+    half the flute's 16 kHz rate, and a file at expression 0 each get a line."""
+    bend = [(0, mido.Message("control_change", control=101, value=0)),
+            (0, mido.Message("control_change", control=100, value=0)),
+            (0, mido.Message("control_change", control=6, value=127)),
+            (0, mido.Message("pitchwheel", pitch=-8192)),
+            (0, mido.Message("note_on", note=60, velocity=90)),
+            (480, mido.Message("note_off", note=60)),
+            (0, mido.Message("pitchwheel", pitch=0)),
+            (0, mido.Message("note_on", note=125, velocity=90)),
+            (480, mido.Message("note_off", note=125))]
+    said = play_midi(_one_track(tmp_path / "bend.mid", bend), "flute").messages
+    assert "flute: 1 of 2 notes reach below 20 Hz, which plays as clicks, not a note (a key " \
+           "or a pitch bend); --transpose moves them" in said, said
+    assert "flute: 1 of 2 notes reach above 8000 Hz, half its sample rate, where it makes no " \
+           "sound (a key or a pitch bend); --transpose moves them" in said, said
+    assert any("2 of 2 notes lie outside the range it was trained on" in m for m in said), said
+    assert not any("silent" in m for m in said), said
+    quiet = [(0, mido.Message("control_change", control=11, value=0)),
+             (0, mido.Message("note_on", note=72, velocity=90)),
+             (480, mido.Message("note_off", note=72))]
+    rendering = play_midi(_one_track(tmp_path / "quiet.mid", quiet), "flute")
+    assert np.abs(rendering.audio).max() < 1e-3
+    assert any(m.startswith("the output is silent (peak ") for m in rendering.messages)
+    assert not any("notes reach" in m or "lie outside" in m for m in rendering.messages)
 
 
 def test_a_trailing_rest_is_played_to_the_end_of_the_track(tmp_path):

@@ -109,6 +109,9 @@ def test_decoding_onsets_lengths_and_bends():
 def test_transcribe_refuses_bad_input():
     with pytest.raises(ValueError, match="too short"):
         transcribe(np.zeros(100, np.float32), RATE)
+    with pytest.raises(ValueError, match=r"audio: 49.9 ms is too short to transcribe; give at "
+                                         r"least 50 ms"):  # 1102 samples: not "50 ms"
+        transcribe(np.zeros(1102, np.float32), 22050)
     with pytest.raises(ValueError, match="onset_threshold"):
         transcribe(np.zeros(RATE, np.float32), RATE, onset_threshold=1.5)
     assert transcribe(np.zeros(RATE, np.float32), RATE).notes == []
@@ -130,6 +133,7 @@ def test_a_melody_is_not_polyphonic():
     r = render_melody("flute", 8.0, seed=5, measure_intrinsic=False)
     found = transcribe(r.audio, r.sample_rate)
     assert found.notes and not found.polyphonic
+    assert found.max_polyphony == 1  # its notes' overlaps at changes are not chords
 
 
 def test_each_note_keeps_its_own_loudness():

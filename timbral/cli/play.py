@@ -9,10 +9,6 @@ from typing import Dict
 
 from .common import CommandError, check_live_args
 
-#: Scores longer than this (s, all voices together) show a progress bar.
-PROGRESS_SECONDS = 30.0
-
-
 def _track_models(entries) -> Dict[int, str]:
     """``["3=flute", ...]`` -> ``{3: "flute"}``."""
     out = {}
@@ -48,9 +44,8 @@ def _play(args: argparse.Namespace) -> None:
         if count:
             print(f"track {index}{f' {name!r}' if name else ''}: {count} notes")
     overrides = {name: options[name] for name in OVERRIDES}
-    long = score.duration * len(score.parts) > PROGRESS_SECONDS
     result = play_score(score, model, track_models, legato=options["legato"],
-                        overrides=overrides, seed=args.seed, progress=long)
+                        overrides=overrides, seed=args.seed, progress=None)
     for message in result.messages:
         print(message)
     save_audio(args.output, result.audio, result.sample_rate, overwrite=args.overwrite)

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..audio import fit_peak, resample_audio
+from ..dsp.conversions import hz_to_midi
 from ..models.autoencoder import Autoencoder
 from ..models.rendering import render, room_tail_seconds
 from ..validation import check_seed, check_size
@@ -33,6 +34,12 @@ TAIL = 0.1
 #: score (at 48 kHz, 6 h of voices hold 4.1 GB of audio; the web app's default limits,
 #: 32 voices of 600 s, need 5.3 h).
 MAX_VOICE_SECONDS = 6 * 3600.0
+#: A mix whose peak is under this (-60 dBFS) is said to be silent.
+SILENT_PEAK = 1e-3
+#: Notes (with their bends) under this pitch (Hz) are said: they play as clicks.
+LOWEST_HZ = 20.0
+#: With ``progress=None``, voices holding more than this (s, all together) show a bar.
+PROGRESS_SECONDS = 30.0
 
 
 def _duration(seconds: float) -> str:
@@ -71,7 +78,7 @@ class MidiRendering:
 def play_score(score: Score, model: Autoencoder,
                track_models: Optional[Mapping[int, Autoencoder]] = None, legato: bool = False,
                overrides: Optional[Mapping[str, float]] = None, seed: int = 0,
-               progress: bool = False) -> MidiRendering:
+               progress: Optional[bool] = False) -> MidiRendering:
     """Render ``score`` with ``model`` (tracks in ``track_models`` with theirs).
 
     The audio lasts until the last note's release and the models' rooms have rung
@@ -87,7 +94,8 @@ def play_score(score: Score, model: Autoencoder,
       overrides: :data:`~.expression.OVERRIDES` values applied to every
         model's profile (e.g. ``{"vibrato": 0}``).
       seed: noise seed (voice ``i`` uses ``seed + i``, modulo 2 ** 32).
-      progress: a progress bar over voices.
+      progress: a progress bar over voices (None: when the voices hold more than
+        :data:`PROGRESS_SECONDS` of audio together).
     """
     model = as_model(model)
     track_models = {check_size(track, "track_models: a track", 0): as_model(m)
@@ -96,8 +104,11 @@ def play_score(score: Score, model: Autoencoder,
     unknown = sorted(set(track_models) - {p.track for p in score.parts})
     if unknown:
         playing = sorted({p.track for p in score.parts})
-        raise ValueError(f"track-model: track {unknown[0]} has no notes to play; tracks "
-                         f"played: {playing}")
+        left_out = any(i == unknown[0] and count for i, _, count in score.tracks)
+        why = ("has only notes left out (channel 10, General MIDI percussion, plays only "
+               "with --channel 10; --channel plays one channel)" if left_out
+               else "has no notes to play")
+        raise ValueError(f"track-model: track {unknown[0]} {why}; tracks played: {playing}")
     messages = list(score.messages)
     profiles: Dict[int, ExpressionProfile] = {}
     for m in {id(m): m for m in [model, *track_models.values()]}.values():
@@ -124,6 +135,8 @@ def play_score(score: Score, model: Autoencoder,
                     f"{len(voices)} voice(s), {end:.1f} s")
     messages.extend(_range_warnings(voices))
     played, mix = [], np.zeros(int(round(end * rate)), np.float32)
+    if progress is None:
+        progress = end * len(voices) > PROGRESS_SECONDS
     for i, (voice, m) in enumerate(tqdm(voices, desc="play", unit="voice",
                                         disable=not progress)):
         n_frames = int(np.ceil(end * m.frame_rate)) + 1
@@ -137,6 +150,11 @@ def play_score(score: Score, model: Autoencoder,
         played.append(PlayedVoice(voice, m.name, m.frame_rate, f0, loudness, audio))
     mix, said = fit_peak(mix, "mix")
     messages.extend([said] if said else [])
+    peak = float(np.abs(mix).max(initial=0.0))
+    if peak < SILENT_PEAK:
+        messages.append(f"the output is silent (peak {20 * np.log10(max(peak, 1e-10)):.0f} "
+                        f"dBFS): look at the file's volume (CC7) and expression (CC11), and at "
+                        f"the lines above")
     return MidiRendering(mix, rate, played, score, messages)
 
 
@@ -144,7 +162,7 @@ def play_midi(path, model: Autoencoder, track_models: Optional[Mapping[int, Auto
               track: Optional[int] = None, channel: Optional[int] = None,
               tempo_scale: float = 1.0, transpose: float = 0.0, legato: bool = False,
               overrides: Optional[Mapping[str, float]] = None, seed: int = 0,
-              progress: bool = False) -> MidiRendering:
+              progress: Optional[bool] = False) -> MidiRendering:
     """Read a MIDI file (:func:`~.score.read_midi`, ``path`` a path: str or
     ``os.PathLike``) and play it (:func:`play_score`)."""
     score = read_midi(path, track=track, channel=channel, tempo_scale=tempo_scale,
@@ -153,21 +171,40 @@ def play_midi(path, model: Autoencoder, track_models: Optional[Mapping[int, Auto
                       seed=seed, progress=progress)
 
 
+def _pitch_span(note, controls) -> tuple:
+    """The lowest and highest pitch (MIDI) a note reaches with its channel's pitch bend."""
+    pitch = note.pitch + controls.bend_cents(np.linspace(note.onset, note.offset, 64)) / 100.0
+    return float(pitch.min()), float(pitch.max())
+
+
 def _range_warnings(voices) -> List[str]:
-    """One line per model asked for notes outside the pitch range it was trained on."""
+    """One line per model and kind of note it cannot play as asked: pitches (with their
+    bends) above half its sample rate, where it is silent, or under :data:`LOWEST_HZ`,
+    where it clicks; and notes outside the pitch range it was trained on."""
     out = []
     by_model: Dict[int, list] = {}
     for voice, m in voices:
-        by_model.setdefault(id(m), [m, []])[1].extend(voice.notes)
-    for m, notes in by_model.values():
+        by_model.setdefault(id(m), [m, []])[1].extend(
+            _pitch_span(n, voice.part.controls) for n in voice.notes)
+    for m, spans in by_model.values():
+        low, high = np.array(spans).T
+        nyquist = m.sample_rate / 2
+        for count, what in ((np.sum(high > float(hz_to_midi(nyquist))), f"above {nyquist:.0f} Hz, "
+                             f"half its sample rate, where it makes no sound"),
+                            (np.sum(low < float(hz_to_midi(LOWEST_HZ))), f"below {LOWEST_HZ:.0f} Hz, "
+                             f"which plays as clicks, not a note")):
+            if count:
+                out.append(f"{m.name}: {count} of {len(spans)} notes reach {what} (a key or "
+                           f"a pitch bend); --transpose moves them")
         stats = m.statistics
         if not stats or "min_pitch_note" not in stats:
             continue
-        low, high = stats["min_pitch_note"], stats["max_pitch_note"]
-        outside = [n for n in notes if not low - 2 <= n.pitch <= high + 2]
+        trained = stats["min_pitch_note"], stats["max_pitch_note"]
+        outside = np.sum((low < trained[0] - 2) | (high > trained[1] + 2))
         if outside:
-            out.append(f"{m.name}: {len(outside)} of {len(notes)} notes lie outside the range "
-                       f"it was trained on (MIDI {low:.0f}-{high:.0f}); --transpose moves them")
+            out.append(f"{m.name}: {outside} of {len(spans)} notes lie outside the range it was "
+                       f"trained on (MIDI {trained[0]:.0f}-{trained[1]:.0f}); --transpose "
+                       f"moves them")
     return out
 
 

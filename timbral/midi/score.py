@@ -251,6 +251,52 @@ class _TempoMap:
         return float(self.start[i] + (tick - self.ticks[i]) * self.seconds_per_tick[i])
 
 
+def _whole_events(track: bytes) -> int:
+    """How many bytes of a track's events (the bytes after its chunk header) hold whole
+    events: mido reads only whole tracks, and a track cut inside an event would be
+    refused."""
+    at, end, status = 0, 0, 0
+
+    def number() -> int:  # a variable-length quantity
+        nonlocal at
+        value = 0
+        while at < len(track):
+            byte = track[at]
+            at += 1
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                return value
+        raise EOFError
+
+    try:
+        while at < len(track):
+            number()  # delta time
+            if at >= len(track):
+                break
+            kind = status  # running status, as mido reads it: meta events do not set it
+            if track[at] >= 0x80:
+                kind = track[at]
+                at += 1
+                status = status if kind == 0xFF else kind
+            if kind == 0xFF:  # meta: type, length, data
+                at += 1
+                length = number()
+                at += length
+            elif kind in (0xF0, 0xF7):  # sysex: length, data
+                length = number()
+                at += length
+            elif kind >= 0x80:
+                at += 1 if (kind & 0xF0) in (0xC0, 0xD0) else 2
+            else:
+                break  # data before any status: not events
+            if at > len(track):
+                break
+            end = at
+    except EOFError:
+        pass
+    return end
+
+
 def _smf_bytes(data: bytes) -> Tuple[bytes, List[str]]:
     """A standard MIDI file's bytes without what mido cannot skip: a RIFF 'RMID'
     wrapper, and chunks other than MThd and MTrk (the standard tells readers to
@@ -271,8 +317,8 @@ def _smf_bytes(data: bytes) -> Tuple[bytes, List[str]]:
         if at + 8 + size > len(data) and data[at:at + 4] == b"MTrk":  # cut short
             said.append(f"its last track is cut short ({len(data) - at - 8} of {size} bytes); "
                         f"read as far as it goes")
-            size = len(data) - at - 8
-            data = data[:at + 4] + size.to_bytes(4, "big") + data[at + 8:]
+            size = _whole_events(data[at + 8:])
+            data = data[:at + 4] + size.to_bytes(4, "big") + data[at + 8:at + 8 + size]
         elif at + 8 + size > len(data):
             return data, []
         chunks.append(data[at:at + 8 + size])
@@ -301,7 +347,8 @@ def _open(path: Path):
         return mido.MidiFile(file=io.BytesIO(data), clip=True), said
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
         why = str(exc) or ("it ends early" if isinstance(exc, EOFError) else type(exc).__name__)
-        raise ValueError(f"{path}: not a readable standard MIDI file ({why})") from None
+        raise ValueError(f"{path}: not a readable standard MIDI file ({why}); export it "
+                         f"again as a standard MIDI file (.mid)") from None
 
 
 def _events(midi) -> List[Tuple[int, int, int, object]]:
@@ -511,10 +558,12 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
             continue
         parts.append(Part(t, c, names[t], sorted(part_notes, key=lambda n: (n.onset, n.pitch)),
                           controls(c)))
-    if not parts and notes and wanted is None and track is None \
-            and all(c == DRUM_CHANNEL for (_, c) in notes):
-        raise ValueError(f"{path.name}: only channel 10 (General MIDI percussion) has notes "
-                         f"({sum(len(v) for v in notes.values())}); play them with --channel 10")
+    picked = [v for (t, _), v in notes.items() if track is None or t == track]
+    if not parts and picked and wanted is None \
+            and all(c == DRUM_CHANNEL for (t, c) in notes if track is None or t == track):
+        raise ValueError(f"{path.name if track is None else f'track {track}'}: only channel 10 "
+                         f"(General MIDI percussion) has notes ({sum(map(len, picked))}); play "
+                         f"them with --channel 10")
     if not parts:
         with_notes = ", ".join(f"{i} {n!r} ({k} notes)" if n else f"{i} ({k} notes)"
                                for i, n, k in tracks if k) or "none"
@@ -522,7 +571,8 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
         what = " ".join(s for s in (f"track {track}" if track is not None else "",
                                     f"channel {channel}" if channel is not None else "") if s)
         raise ValueError(f"{what or path.name}: no notes to play (tracks with notes: "
-                         f"{with_notes}; channels {channels or 'none'})")
+                         f"{with_notes}; channels {channels or 'none'})"
+                         + "".join(f"; {line}" for line in unreleased[:1]))
     duration = max(n.offset for p in parts for n in p.notes)
     song = [track_end.get(track, 0.0)] if midi.type == 2 and track is not None \
         else track_end.values()  # a type 2 file's track is a song of its own

@@ -10,6 +10,7 @@ loudest note's: the loudest plays at 127, one 12 dB softer at 63.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -94,8 +95,12 @@ class Transcription:
 
     @property
     def max_polyphony(self) -> int:
-        """Most notes sounding at once (0 without notes)."""
-        return int(max(_counts(self.notes)[1], default=0)) if self.notes else 0
+        """Most notes sounding at once for longer than :data:`LEGATO_OVERLAP` (a
+        melody's notes overlapping at a change are not a chord; 0 without notes)."""
+        if not self.notes:
+            return 0
+        seconds, counts = _counts(self.notes)
+        return int(max(counts[seconds > LEGATO_OVERLAP], default=1))
 
     @property
     def sounding_seconds(self) -> float:
@@ -191,7 +196,8 @@ def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD
     audio = as_mono_audio(audio)
     sample_rate = check_sample_rate(sample_rate)
     if len(audio) < MIN_SECONDS * sample_rate:
-        raise ValueError(f"audio: {len(audio) / sample_rate * 1000:.0f} ms is too short to "
+        shown = math.floor(len(audio) / sample_rate * 10000) / 10  # 49.98 ms is not "50 ms"
+        raise ValueError(f"audio: {shown:g} ms is too short to "
                          f"transcribe; give at least {MIN_SECONDS * 1000:.0f} ms")
     start = time.perf_counter()
     audio = resample_audio(audio, sample_rate, SAMPLE_RATE)
