@@ -198,3 +198,18 @@ def test_a_loud_output_is_scaled_to_fit_not_clipped():
     plain = transfer(x, 16000, "violin")
     assert np.abs(plain.audio).max() < 0.99
     assert not any("peaked" in m for m in plain.messages)
+
+
+def test_a_held_tone_between_fades_comes_out_steady():
+    """A 440 Hz tone with harmonics, 0.3 s fades and a flat sustain: loudness matching
+    used to spread the sustain's 1e-6 dB wobble over the violin's whole range (10 ms
+    levels from -26 to -10 dB, peaks 3.5 times the usual)."""
+    rate = 16000
+    t = np.arange(3 * rate) / rate
+    tone = sum(np.sin(2 * np.pi * 440 * k * t) / k for k in range(1, 6))
+    fade = np.clip(np.minimum(t, t[-1] - t) / 0.3, 0, 1)
+    x = (0.9 * tone / np.abs(tone).max() * fade).astype(np.float32)
+    out = transfer(x, rate, "violin").audio.astype(np.float64)
+    sustain = out[int(0.6 * rate):int(2.4 * rate)].reshape(-1, 160)
+    levels = 10 * np.log10(np.mean(sustain ** 2, axis=1))
+    assert np.ptp(levels) < 2.0, np.ptp(levels)

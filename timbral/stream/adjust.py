@@ -22,8 +22,9 @@ keeps running versions of those and adjusts each frame as it arrives:
   from a decaying histogram (0.25 dB bins, ``memory_seconds``) that starts
   from the *dataset's* distribution with the weight of ``prior_seconds`` of
   note-on frames, so the mapping starts as the identity and moves toward the
-  input's own as it plays (:class:`~timbral.transfer.adjust.LoudnessMatch`,
-  which also keeps a narrow input, a held tone, from being stretched);
+  input's own as it plays (:meth:`~timbral.transfer.adjust.LoudnessMatch.curve`
+  on every 1 dB edge, as offline, which also keeps a narrow input, a held
+  tone, from being stretched);
 - quiet: note-off frames lowered by ``quiet * max(0, 1 - ratio)`` dB
   (:func:`~timbral.transfer.adjust.quiet_drop_db`);
 - autotune (``amount > 0``): the tuning factor and major key re-estimated
@@ -47,7 +48,7 @@ import numpy as np
 from ..core import hz_to_midi
 from ..data.statistics import REQUIRED_KEYS, QuantileTransform, validate_statistics
 from ..features.notes import CONFIDENCE_EXPONENT, DEFAULT_MIN_DB, note_on_ratio
-from ..transfer.adjust import (VIBRATO_SECONDS, LoudnessMatch, get_tuning_factor,
+from ..transfer.adjust import (MATCH_GRID_DB, VIBRATO_SECONDS, LoudnessMatch, get_tuning_factor,
                                infer_major_key, loudness_spread, note_centres, octave_rule,
                                quiet_drop_db, shift_f0, tune_f0)
 from ..transfer.controls import check_controls
@@ -123,6 +124,7 @@ class StreamingAdjust:
             self.messages.append("Auto-adjust off: the model's statistics lack mean_pitch or "
                                  "quantile_transform.")
         self.edges = np.arange(HIST_LOW_DB, HIST_HIGH_DB + HIST_STEP_DB / 2, HIST_STEP_DB)
+        self._grid_every = max(1, int(round(MATCH_GRID_DB / HIST_STEP_DB)))  # the match's grid
         self._prior = np.zeros(len(self.edges) - 1)
         if self.enabled:
             self.mean_pitch = float(stats["mean_pitch"])
@@ -180,7 +182,10 @@ class StreamingAdjust:
             lambda q: np.interp(q, _cdf(self._heard), self.edges))
         prior = self._spread_prior * self._prior_weight
         spread = (prior * self.match.spread + weight * heard) / (prior + weight)
-        return float(self.match(np.array([np.interp(db, self.edges, cdf)]), spread)[0])
+        every = self._grid_every
+        curve = self.match.curve(self.edges[::every], cdf[::every], spread,
+                                 float(np.interp(0.5, cdf, self.edges)))
+        return float(np.interp(db, self.edges[::every], curve))
 
     def _update_hist(self, db: float) -> None:
         decay = 1.0 - 1.0 / self.memory_frames

@@ -10,7 +10,7 @@ what a model was trained on (the flow of Magenta's timbre-transfer notebook).
    (:func:`octave_rule`, :func:`shift_f0`);
 3. loudness: quantile (CDF) matching of the note-on loudness onto the
    dataset's note-on loudness table (:func:`fit_quantile_transform`,
-   :class:`LoudnessMatch`);
+   :class:`LoudnessMatch`), no stretch of levels widened more than twice;
 4. quiet: note-off frames lowered by ``quiet * (1 - note_on_ratio)`` dB
    (:func:`quiet_drop_db`);
 5. autotune (``amount > 0``): :func:`get_tuning_factor`,
@@ -49,10 +49,14 @@ Differences from Magenta, on purpose:
   standard deviation and picks -0.5).
 - Note smoothing is 160 ms at any frame rate (Magenta: 40 frames).
 - A silent input (mean loudness at the floor) has no notes instead of NaNs.
-- Loudness matching widens the input's note-on range at most
+- Loudness matching widens the input's note-on range, and any stretch of it
+  (read on a :data:`MATCH_GRID_DB` grid), at most
   :data:`MAX_LOUDNESS_EXPANSION` times (:class:`LoudnessMatch`): Magenta maps a
   held tone's 1 dB wobble onto the dataset's 30 dB, a deep tremolo (in Magenta
-  the adjusted loudness never reaches the model, here it does).
+  the adjusted loudness never reaches the model, here it does); and a tone
+  held between a fade in and out, whose sustain's 1e-6 dB wobble fills the
+  middle of its CDF, onto 18 dB of flicker; and a phrase's loudest frames onto
+  the dataset's rare loudest.
 """
 
 from __future__ import annotations
@@ -98,8 +102,13 @@ _ALL_SCALES = np.stack([np.ravel([_MAJOR + 12 * octave for octave in range(-1, 1
 #: The CDF values between which a loudness distribution's spread is measured (5 % of
 #: frames cut at each end: a note's attack and release frames are not its dynamics).
 SPREAD_QUANTILES = (0.05, 0.95)
-#: Loudness matching widens the input's note-on spread at most this many times.
+#: Loudness matching widens the input's note-on spread, and any stretch of its levels
+#: (dB of output per dB of input), at most this many times.
 MAX_LOUDNESS_EXPANSION = 2.0
+#: Loudness matching reads the input's levels on a grid this fine (dB), about the
+#: least change of level heard: finer, it would follow the sampling noise of a short
+#: input's CDF, and the slope limit would flatten its dynamics.
+MATCH_GRID_DB = 1.0
 
 QuantileLike = Union[QuantileTransform, Mapping]
 
@@ -290,6 +299,20 @@ class LoudnessMatch:
             return matched
         return self.median + (widest / self.spread) * (matched - self.median)
 
+    def curve(self, grid_db: np.ndarray, u: np.ndarray, input_spread_db: float,
+              input_median_db: float) -> np.ndarray:
+        """The matched loudness (dB, ``[m]``) at input levels ``grid_db`` (``[m]``,
+        increasing, dB), where the input's CDF is ``u``: this match with its slope held
+        to :data:`MAX_LOUDNESS_EXPANSION` dB per dB, and its value at the input's median
+        level kept. Many frames at nearly one level (a held tone's 1e-6 dB wobble) fill
+        a steep stretch of the input's CDF; matched as they are, their order would
+        spread them over the dataset's range, a tremolo of up to 18 dB."""
+        matched = self(u, input_spread_db)
+        rise = np.clip(np.diff(matched), 0.0, MAX_LOUDNESS_EXPANSION * np.diff(grid_db))
+        capped = np.concatenate([[0.0], np.cumsum(rise)])
+        at_median = float(self(np.array([0.5]), input_spread_db)[0])
+        return capped + at_median - np.interp(input_median_db, grid_db, capped)
+
 
 def fit_quantile_transform(loudness_db, mask_on, inv_quantile: Optional[QuantileLike] = None
                            ) -> Tuple[QuantileTransform, np.ndarray]:
@@ -300,8 +323,11 @@ def fit_quantile_transform(loudness_db, mask_on, inv_quantile: Optional[Quantile
     uniform [0, 1] with it, then back to dB with ``inv_quantile``'s inverse,
     so the note-on frames end up with the dataset's loudness distribution
     (and the same order as before). Note-off frames are unchanged. Unlike
-    Magenta, a narrow input is not stretched over the dataset's whole range
-    (:class:`LoudnessMatch`).
+    Magenta, no stretch of the input's levels is widened more than
+    :data:`MAX_LOUDNESS_EXPANSION` times (:meth:`LoudnessMatch.curve`, on a
+    :data:`MATCH_GRID_DB` grid): a narrow input is not stretched over the
+    dataset's whole range, nor a held tone's wobble, nor a phrase's loudest
+    frames up to the dataset's rare loudest.
 
     Args:
       loudness_db: ``[n_frames]`` dB.
@@ -326,8 +352,13 @@ def _fit_quantile_transform(ld: np.ndarray, mask: np.ndarray,
     fitted = QuantileTransform.fit(ld[mask], 1000)
     out = ld.copy()
     if inv is not None:
-        out[mask] = LoudnessMatch(inv)(fitted.transform(ld[mask]),
-                                       loudness_spread(fitted.inverse_transform))
+        low, high = fitted.quantiles[0], fitted.quantiles[-1]
+        first = np.floor(low / MATCH_GRID_DB) * MATCH_GRID_DB
+        grid = first + MATCH_GRID_DB * np.arange(int((high - first) // MATCH_GRID_DB) + 2)
+        curve = LoudnessMatch(inv).curve(grid, fitted.transform(grid),
+                                         loudness_spread(fitted.inverse_transform),
+                                         float(fitted.inverse_transform(np.array([0.5]))[0]))
+        out[mask] = np.interp(ld[mask], grid, curve)
     return fitted, out
 
 
