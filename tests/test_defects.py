@@ -411,7 +411,9 @@ def test_prepare_says_what_is_wrong_with_short_clips_and_a_file_for_a_folder(tmp
                          "--min-seconds", "0.5"]) == 2
     assert ("the training part of every usable file is shorter than 1 s (3 file(s), 3.0 s in "
             "all); give longer recordings") in capsys.readouterr().err
-    assert not (tmp_path / "short").exists()  # a failed call leaves no folder behind
+    # its prepared items stay for a rerun with --min-seconds that fits
+    assert len(list((tmp_path / "short" / "items").glob("*.json"))) == 3
+    assert not (tmp_path / "short" / "manifest.json").exists()
     assert cli.main(["prepare", str(clips), "--output", str(clips / "c0.wav")]) == 2
     assert "c0.wav: is a file; give a folder for the dataset" in capsys.readouterr().err
     (clips / "text.wav").write_text("not audio")
@@ -420,7 +422,7 @@ def test_prepare_says_what_is_wrong_with_short_clips_and_a_file_for_a_folder(tmp
     with pytest.warns(UserWarning, match="cannot decode audio"):
         assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "a" / "b")]) == 2
     assert "no usable audio among 1 file(s)" in capsys.readouterr().err
-    assert not (tmp_path / "a").exists()  # nor the parents it made
+    assert not (tmp_path / "a").exists()  # no empty folder left behind, nor its parents
     with pytest.warns(UserWarning, match="cannot decode audio"):
         assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "ds")]) == 2
     assert (tmp_path / "ds" / "statistics.json").exists()  # an existing dataset keeps its files

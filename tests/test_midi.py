@@ -769,9 +769,14 @@ def test_files_as_other_writers_write_them(tmp_path):
                                          r"percussion\) has notes \(1\); play them with "
                                          r"--channel 10$"):
         read_midi(band, track=1)
-    with pytest.raises(ValueError, match=r"track-model: track 1 has only notes left out "
-                                         r"\(channel 10, General MIDI percussion"):
+    with pytest.raises(ValueError, match=r"track-model: track 1 has only General MIDI "
+                                         r"percussion \(channel 10\), which plays only with "
+                                         r"--channel 10; tracks played: \[0\]$"):
         play_midi(band, "flute", track_models={1: "violin"})
+    melody = read_midi(band, channel=1)
+    with pytest.raises(ValueError, match=r"track-model: track 1 has no notes on the channel "
+                                         r"played; tracks played: \[0\]$"):
+        play_score(melody, "flute", track_models={1: "violin"})
 
 
 def test_notes_a_model_cannot_play_as_asked_are_said(tmp_path):

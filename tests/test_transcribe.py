@@ -136,6 +136,30 @@ def test_a_melody_is_not_polyphonic():
     assert found.max_polyphony == 1  # its notes' overlaps at changes are not chords
 
 
+def test_polyphony_counts_held_runs_not_gaps_between_events():
+    """A chord held under 80 ms notes is three at once (every stretch between events is
+    shorter than a legato overlap, and stretches that short counted as none), short
+    staccato notes are one at once, and a melody's 30 ms overlaps are no chord."""
+    from types import SimpleNamespace
+
+    from timbral.transcribe.transcription import chord_share
+
+    def polyphony(notes):
+        return Transcription.max_polyphony.fget(SimpleNamespace(notes=notes))
+
+    def note(onset, offset):
+        return SimpleNamespace(onset=onset, offset=offset)
+
+    chord = [note(0.0, 1.0), note(0.0, 1.0)] + [note(0.1 * i, 0.1 * i + 0.08)
+                                                for i in range(10)]
+    assert polyphony(chord) == 3 and chord_share(chord) > 0.9
+    staccato = [note(0.2 * i, 0.2 * i + 0.05) for i in range(4)]
+    assert polyphony(staccato) == 1 and chord_share(staccato) == 0.0
+    legato = [note(0.5 * i, 0.5 * i + 0.53) for i in range(4)]
+    assert polyphony(legato) == 1 and chord_share(legato) == 0.0
+    assert polyphony([]) == 0
+
+
 def test_each_note_keeps_its_own_loudness():
     """A guitar's C3 and, 12 dB softer, its E4: each note's loudness in the mix is
     within 3 dB of its loudness alone, and their powers add up to the recording's."""

@@ -143,10 +143,10 @@ def atomic_output(path, overwrite: bool = False) -> Iterator[Path]:
 def new_folder(path) -> Iterator[Path]:
     """Create folder ``path`` (and missing parents) for the body to fill.
 
-    If the body raises a ValueError (the input turned out unusable) and ``path``
-    did not exist, the folders this made are removed again: a failed command
-    leaves no empty or partial folder behind. A folder that existed keeps what
-    it had (and what the body added to it).
+    If the body raises a ValueError (the input turned out unusable) before it wrote
+    any file there, the folders this made are removed again: a failed command leaves
+    no empty folder behind. Files written (work a corrected rerun can reuse) stay, and
+    a folder that existed keeps what it had.
     """
     path = Path(path)
     top = None
@@ -161,7 +161,7 @@ def new_folder(path) -> Iterator[Path]:
     try:
         yield path
     except ValueError:
-        if top is not None:
+        if top is not None and not any(p.is_file() for p in top.rglob("*")):
             shutil.rmtree(top, ignore_errors=True)
         raise
 

@@ -227,7 +227,7 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
             warnings.warn(f"{output}: its manifest listed {len(dropped)} file(s) not given this "
                           f"time (such as {dropped[0]}); they are left out: give every input "
                           f"in one call to keep them", stacklevel=2)
-    # a new folder is removed again if the inputs turn out unusable
+    # a new folder is removed again if no input turns out usable
     with new_folder(output):
         items = output / "items"
         items.mkdir(exist_ok=True)

@@ -104,10 +104,10 @@ def play_score(score: Score, model: Autoencoder,
     unknown = sorted(set(track_models) - {p.track for p in score.parts})
     if unknown:
         playing = sorted({p.track for p in score.parts})
-        left_out = any(i == unknown[0] and count for i, _, count in score.tracks)
-        why = ("has only notes left out (channel 10, General MIDI percussion, plays only "
-               "with --channel 10; --channel plays one channel)" if left_out
-               else "has no notes to play")
+        some = any(i == unknown[0] and count for i, _, count in score.tracks)
+        why = ("has only General MIDI percussion (channel 10), which plays only with "
+               "--channel 10" if unknown[0] in score.percussion else
+               "has no notes on the channel played" if some else "has no notes to play")
         raise ValueError(f"track-model: track {unknown[0]} {why}; tracks played: {playing}")
     messages = list(score.messages)
     profiles: Dict[int, ExpressionProfile] = {}

@@ -214,6 +214,7 @@ class Score:
       messages: what was left out and why (one line each).
       end: where the song ends (s): its last event, the end-of-track after a
         trailing rest included (0: at its last note).
+      percussion: the tracks whose channel 10 notes were left out.
     """
 
     parts: List[Part]
@@ -222,6 +223,7 @@ class Score:
     path: str
     messages: List[str]
     end: float = 0.0
+    percussion: Tuple[int, ...] = ()
 
     @property
     def notes(self) -> List[MidiNote]:
@@ -285,6 +287,8 @@ def _whole_events(track: bytes) -> int:
             elif kind in (0xF0, 0xF7):  # sysex: length, data
                 length = number()
                 at += length
+            elif kind >= 0xF0:  # system common and real-time: mido's lengths
+                at += {0xF1: 1, 0xF2: 2, 0xF3: 1}.get(kind, 0)
             elif kind >= 0x80:
                 at += 1 if (kind & 0xF0) in (0xC0, 0xD0) else 2
             else:
@@ -548,13 +552,14 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     if starts and sum(1 for k in counts if k) > 1:
         messages.append(f"a type 2 file: its {len(midi.tracks)} tracks are songs of their own, "
                         f"played one after another (the track option picks one)")
-    parts = []
+    parts, percussion = [], []
     for (t, c), part_notes in sorted(notes.items()):
         if track is not None and t != track or wanted is not None and c != wanted:
             continue
         if not chosen(t, c):  # percussion, not asked for
             messages.append(f"left out track {t} channel 10 (General MIDI percussion, "
                             f"{len(part_notes)} notes); choose it with --channel 10")
+            percussion.append(t)
             continue
         parts.append(Part(t, c, names[t], sorted(part_notes, key=lambda n: (n.onset, n.pitch)),
                           controls(c)))
@@ -576,7 +581,8 @@ def read_midi(path, track: Optional[int] = None, channel: Optional[int] = None,
     duration = max(n.offset for p in parts for n in p.notes)
     song = [track_end.get(track, 0.0)] if midi.type == 2 and track is not None \
         else track_end.values()  # a type 2 file's track is a song of its own
-    return Score(parts, duration, tracks, str(path), messages, max(duration, *song))
+    return Score(parts, duration, tracks, str(path), messages, max(duration, *song),
+                 tuple(percussion))
 
 
 __all__ = ["CC_ALL_NOTES_OFF", "CC_ALL_SOUND_OFF", "CC_SUSTAIN", "ChannelControls", "ChannelState",

@@ -95,12 +95,9 @@ class Transcription:
 
     @property
     def max_polyphony(self) -> int:
-        """Most notes sounding at once for longer than :data:`LEGATO_OVERLAP` (a
-        melody's notes overlapping at a change are not a chord; 0 without notes)."""
-        if not self.notes:
-            return 0
-        seconds, counts = _counts(self.notes)
-        return int(max(counts[seconds > LEGATO_OVERLAP], default=1))
+        """Most notes sounding at once, legato overlaps not counted (:func:`_counts`;
+        0 without notes)."""
+        return int(max(_counts(self.notes)[1], default=0)) if self.notes else 0
 
     @property
     def sounding_seconds(self) -> float:
@@ -134,8 +131,16 @@ class Transcription:
 
 def _counts(notes):
     """``(seconds, notes sounding)`` of every stretch between the events of
-    ``notes`` (anything with ``onset`` and ``offset`` in seconds)."""
-    events = sorted([(n.onset, 1) for n in notes] + [(n.offset, -1) for n in notes])
+    ``notes`` (anything with ``onset`` and ``offset`` in seconds), each note ending
+    where a later one starts if that is at most :data:`LEGATO_OVERLAP` before its
+    offset: a melody's notes overlapping at a change are one at a time there."""
+    onsets = np.sort([n.onset for n in notes])
+    events = []
+    for n in notes:
+        joins = onsets[(onsets > n.onset) & (onsets < n.offset)
+                       & (onsets >= n.offset - LEGATO_OVERLAP)]
+        events += [(n.onset, 1), (joins[0] if joins.size else n.offset, -1)]
+    events.sort()
     times = np.array([t for t, _ in events])
     return np.diff(times), np.cumsum([e for _, e in events])[:-1]
 
@@ -148,13 +153,12 @@ def _sounding_seconds(notes) -> float:
 
 
 def chord_share(notes) -> float:
-    """Share of the time ``notes`` sound that two or more do, for longer than
-    :data:`LEGATO_OVERLAP` at a stretch (0..1; 0 without notes)."""
+    """Share of the time ``notes`` sound that two or more do (0..1; 0 without
+    notes), legato overlaps not counted (:func:`_counts`)."""
     if not len(notes):
         return 0.0
     seconds, counts = _counts(notes)
-    chords = seconds[(counts >= 2) & (seconds > LEGATO_OVERLAP)].sum()
-    return float(chords / max(_sounding_seconds(notes), 1e-9))
+    return float(seconds[counts >= 2].sum() / max(_sounding_seconds(notes), 1e-9))
 
 
 def gm_velocity(level_db, loudest_db: float) -> np.ndarray:

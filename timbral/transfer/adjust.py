@@ -282,6 +282,8 @@ class LoudnessMatch:
     melody's usual 15-30 dB range is matched as Magenta matches it; a held
     tone's fraction-of-a-dB wobble stays a wobble around the dataset's median
     instead of a tremolo over the whole training range. Returns float64 ``[n]``.
+    What reaches the model is :meth:`curve`, which also holds every stretch of
+    the input's levels to that widening.
 
     Attributes ``target``, ``median`` and ``spread`` (dB) describe the dataset's
     distribution (computed once: the streaming adjust calls this every frame).
@@ -304,9 +306,10 @@ class LoudnessMatch:
         """The matched loudness (dB, ``[m]``) at input levels ``grid_db`` (``[m]``,
         increasing, dB), where the input's CDF is ``u``: this match with its slope held
         to :data:`MAX_LOUDNESS_EXPANSION` dB per dB, and its value at the input's median
-        level kept. Many frames at nearly one level (a held tone's 1e-6 dB wobble) fill
-        a steep stretch of the input's CDF; matched as they are, their order would
-        spread them over the dataset's range, a tremolo of up to 18 dB."""
+        level kept (``input_median_db`` must lie on the grid, of 2 points or more). Many
+        frames at nearly one level (a held tone's 1e-6 dB wobble) fill a steep stretch
+        of the input's CDF; matched as they are, their order would spread them over the
+        dataset's range, a tremolo of up to 18 dB."""
         matched = self(u, input_spread_db)
         rise = np.clip(np.diff(matched), 0.0, MAX_LOUDNESS_EXPANSION * np.diff(grid_db))
         capped = np.concatenate([[0.0], np.cumsum(rise)])
@@ -322,7 +325,7 @@ def fit_quantile_transform(loudness_db, mask_on, inv_quantile: Optional[Quantile
     (1000 quantiles at most) on ``loudness_db[mask_on]``, map those frames to
     uniform [0, 1] with it, then back to dB with ``inv_quantile``'s inverse,
     so the note-on frames end up with the dataset's loudness distribution
-    (and the same order as before). Note-off frames are unchanged. Unlike
+    (louder frames never quieter than softer ones). Note-off frames are unchanged. Unlike
     Magenta, no stretch of the input's levels is widened more than
     :data:`MAX_LOUDNESS_EXPANSION` times (:meth:`LoudnessMatch.curve`, on a
     :data:`MATCH_GRID_DB` grid): a narrow input is not stretched over the
