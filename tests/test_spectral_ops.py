@@ -261,3 +261,14 @@ def test_loudness_matches_magentas_own_output():
     assert np.abs(loudness.numpy() - data["pre_loudness_db_recomputed_251"]).max() < 1e-5
     resized = core.resample(loudness[..., None], 250)
     assert np.abs(resized.numpy() - data["pre_loudness_db"]).max() < 5e-5
+
+
+def test_a_frame_rate_that_does_not_divide_the_sample_rate_names_ones_that_do():
+    from timbral.dsp.spectral import frame_hop
+
+    assert frame_hop(16000, 250) == 64 and frame_hop(44100, 100) == 441
+    for rate, frames, near in ((16000, 7, "try 5 or 8 frames/s"),
+                               (44100, 250, "try 245 or 252 frames/s"),
+                               (16000, 20000, "try 16000 frames/s")):
+        with pytest.raises(ValueError, match=f"whole samples per frame; {near}$"):
+            frame_hop(rate, frames)

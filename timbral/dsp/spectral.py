@@ -360,8 +360,16 @@ def frame_hop(sample_rate, frame_rate) -> int:
     frame_rate = check_positive(frame_rate, "frame_rate")
     hop = sample_rate / frame_rate
     if hop < 1 or not hop.is_integer():
+        near = ""
+        if float(sample_rate).is_integer():  # the whole frame rates nearest, below and above
+            rate = int(sample_rate)
+            below = next((d for d in range(min(int(frame_rate), rate), 0, -1) if rate % d == 0),
+                         None)
+            above = next(d for d in range(int(frame_rate) + 1, rate + 1) if rate % d == 0) \
+                if frame_rate < rate else None
+            near = "; try " + " or ".join(f"{d}" for d in (below, above) if d) + " frames/s"
         raise ValueError(f"frame_rate: {frame_rate} Hz must divide sample_rate "
-                         f"({sample_rate} Hz) into whole samples per frame")
+                         f"({sample_rate} Hz) into whole samples per frame{near}")
     return int(hop)
 
 
