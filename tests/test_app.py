@@ -597,8 +597,21 @@ def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
     assert (status, answer["error"]) == (400, "adjust: expected true or false, got 'yes'")
     status, answer = server.api("POST", transfer, {"model": "uploaded", "octaves": 1})
     assert status == 400 and answer["error"].startswith("unknown control(s): octaves")
-    status, answer = server.api("POST", transfer, b"[" * 100_000 + b"]" * 100_000)
+    status, answer = server.api("POST", transfer, b"[" * 30_000 + b"]" * 30_000)
     assert (status, answer["error"]) == (400, "expected the transfer options as JSON")
+    status, answer = server.api("POST", transfer, b"[" * 100_000 + b"]" * 100_000)
+    assert (status, answer["error"]) == (413, "the options are 200000 bytes; at most 65536 "
+                                              "are read")
+    status, answer = server.api("POST", transfer, b'{"model": "violin", "gate": 1' + b"0" * 400
+                                + b"}")  # an integer past float's range
+    assert (status, answer["error"]) == (400, "gate: expected a finite number from 0 to 1, "
+                                              "got inf")
+    status, answer = server.api("POST", transfer, b'{"model": "violin", "\\ud800": 1, "'
+                                + b"k" * 5000 + b'": 1}')  # a lone surrogate, a long name
+    assert status == 400 and answer["error"].startswith("unknown control(s): ")
+    assert len(answer["error"]) <= 400 and answer["error"].endswith("...")
+    status, answer = server.api("POST", transfer, b'{"model": "violin", "\\ud800": 1}')
+    assert status == 400 and answer["error"].startswith("unknown control(s): \\ud800;")
     assert server.api("GET", "/api/nowhere") == (404, {"error": "/api/nowhere: no such address"})
     assert server.api("GET", transfer) == (405, {"error": f"{transfer}: GET is not accepted "
                                                           f"here"})

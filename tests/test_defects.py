@@ -265,6 +265,18 @@ def test_a_huge_model_config_is_refused_before_anything_is_built(recordings, tmp
     assert cli.main(["transfer", str(recordings / "a.wav"), "--model", str(folder),
                      "--output", str(tmp_path / "o.wav")]) == 2
     assert "GiB of memory, more than the 1 GiB" in capsys.readouterr().err
+    config["processor_group"]["config"]["dag"].pop()
+    for ch, says in ((10 ** 19, "config decoder: empty(): argument 'size' failed to unpack"),
+                     (10 ** 12, "config decoder: Storage size calculation overflowed")):
+        config["decoder"]["config"]["ch"] = ch  # torch's own refusals, one line (no C++ stack)
+        (folder / "config.json").write_text(json.dumps(config))
+        assert cli.main(["transfer", str(recordings / "a.wav"), "--model", str(folder),
+                         "--output", str(tmp_path / "o.wav")]) == 2
+        assert says in _one_error_line(capsys.readouterr().err, "transfer")
+    (folder / "config.json").write_text("[" * 100_000)
+    assert cli.main(["transfer", str(recordings / "a.wav"), "--model", str(folder),
+                     "--output", str(tmp_path / "o.wav")]) == 2
+    assert "nested too deeply to read" in _one_error_line(capsys.readouterr().err, "transfer")
 
 
 # ----------------------------------------------------------------- training
@@ -769,3 +781,55 @@ def test_messages_name_the_flags_the_user_typed(tmp_path, capsys):
     assert "error: --block: expected an integer >= 1, got 0" in capsys.readouterr().err
     assert _in_flags("input_device 7: not an input device", {"input_device": "--input-device"}) \
         == "--input-device 7: not an input device"
+
+
+def test_the_api_refuses_tensors_it_cannot_read_and_takes_half_precision():
+    """A 'meta' tensor (no values), a complex one (was cast to real with only torch's
+    warning) and booleans get one line; bfloat16 is read as float32 (it raised a
+    TypeError deep in numpy); a seeded noise synth sounds the same in float64."""
+    from timbral.processors.synths import FilteredNoise
+
+    x = _tone(seconds=0.5)
+    for bad, says in ((torch.empty(8000, device="meta"), "a tensor on the 'meta' device"),
+                      (torch.from_numpy(x).to(torch.complex64), "expected real numbers"),
+                      (x > 0, "expected samples, got booleans")):
+        with pytest.raises(ValueError, match=f"^audio: {says}"):
+            compute_audio_features(bad, SR)
+    half = compute_audio_features(torch.from_numpy(x).to(torch.bfloat16), SR)
+    full = compute_audio_features(x, SR)
+    assert np.median(np.abs(half["f0_hz"] - full["f0_hz"])) < 1.0
+    noise = FilteredNoise(n_samples=1600, seed=3)
+    magnitudes = torch.rand(1, 100, 65, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(noise.get_signal(magnitudes.double()).numpy(),
+                               noise.get_signal(magnitudes).numpy(), atol=1e-5)
+
+
+def test_a_processor_groups_stream_step_says_what_it_cannot_use():
+    """The README's chunked example with its noise left out, or the wrong size, a hop of
+    0, a numpy control, a missing one, frames that disagree: one line each (they were an
+    AttributeError, a reshape error, a ZeroDivisionError, ...)."""
+    from timbral import processors, synths
+
+    group = processors.ProcessorGroup([
+        (synths.Harmonic(640, 16000), ["amps", "harmonic_distribution", "f0_hz"]),
+        (synths.FilteredNoise(640), ["noise_magnitudes"]),
+        (processors.Add(), ["filtered_noise/signal", "harmonic/signal"])])
+    channels = {"amps": 1, "harmonic_distribution": 8, "f0_hz": 1, "noise_magnitudes": 9}
+    frames = {k: torch.rand(2, 10, c) for k, c in channels.items()}
+    state = group.init_state(2, 64, channels)
+    noise = torch.rand(2, 640) * 2 - 1
+    assert group.process(frames, state, 64, noise=noise)[0].shape == (2, 640)
+    for change, hop, says in (
+            ({}, 0, "hop: expected an integer >= 1, got 0"),
+            ({"noise": None}, 64, r"noise: expected a tensor \[2, 640\] \(uniform in \[-1, 1\)"
+                                  r"\) for the noise synth, got None"),
+            ({"noise": noise[:, :10]}, 64, r"noise: .* got a tensor \[2, 10\]"),
+            ({"amps": frames["amps"].numpy()}, 64, r"inputs\['amps'\]: expected a tensor "
+                                                   r"\[batch, frames, channels\], got a ndarray"),
+            ({"f0_hz": None}, 64, r"inputs\['f0_hz'\]: .* got None"),
+            ({"f0_hz": frames["f0_hz"][:, :5]}, 64, r"inputs\['f0_hz'\]: \[2, 5\] batch and "
+                                                    r"frames, the other inputs \[2, 10\]")):
+        given = dict(frames, **{k: v for k, v in change.items() if k != "noise"})
+        given = {k: v for k, v in given.items() if v is not None}
+        with pytest.raises(ValueError, match=f"^{says}$"):
+            group.process(given, state, hop, noise=change.get("noise", noise))

@@ -92,7 +92,10 @@ class Option:
                                                      else numbers.Real):
             raise ValueError(f"{self.name}: expected a {'whole ' if whole else ''}number, "
                              f"got {value!r}")
-        number = int(value) if whole else float(value)
+        try:
+            number = int(value) if whole else float(value)
+        except OverflowError:  # an integer past float's range (a JSON 1000...0)
+            number = math.inf
         if not (math.isfinite(number) and self.minimum <= number
                 and (self.maximum is None or number <= self.maximum)):
             noun = "a whole number" if whole else "a finite number"

@@ -20,11 +20,16 @@ from .options import DEVICES
 def as_tensor(x, name: str = "input") -> torch.Tensor:
     """Return ``x`` as a floating-point tensor.
 
-    Tensors keep their dtype and device when floating (float32 and float64 both
-    work); integer tensors, numpy arrays, lists and scalars become float32.
+    Tensors keep their dtype and device when float32 or float64; half-precision
+    and integer tensors, numpy arrays, lists and scalars become float32.
     """
     if isinstance(x, torch.Tensor):
-        return x if x.is_floating_point() else x.to(torch.float32)
+        if x.is_complex():
+            raise ValueError(f"{name}: expected real numbers, got a tensor of {x.dtype}")
+        if x.is_meta:
+            raise ValueError(f"{name}: a tensor on the 'meta' device holds no values; give "
+                             f"one on the CPU or a GPU")
+        return x if x.dtype in (torch.float32, torch.float64) else x.to(torch.float32)
     try:
         arr = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - re-raised with the argument's name
@@ -146,8 +151,11 @@ PCM_FORMATS = {("i", 1): (0, 2 ** 7), ("u", 1): (2 ** 7, 2 ** 7), ("i", 2): (0, 
 def as_audio(x, name: str = "audio") -> torch.Tensor:
     """Audio as ``[batch, n_samples]``; a 1-D ``[n_samples]`` input gains a batch dim.
     Integer PCM (int8, uint8, int16, int32 arrays or tensors) is scaled to [-1, 1);
-    other integers (int64: Python lists of ints) are taken as they are."""
-    if isinstance(x, torch.Tensor) and not x.is_floating_point() and x.dtype != torch.bool:
+    other integers (int64: Python lists of ints) are taken as they are; booleans are
+    refused."""
+    if getattr(x, "dtype", None) in (bool, np.bool_, torch.bool):
+        raise ValueError(f"{name}: expected samples, got booleans")
+    if isinstance(x, torch.Tensor) and not x.is_floating_point():
         pcm = PCM_FORMATS.get(("u" if x.dtype == torch.uint8 else "i", x.element_size()))
         if pcm is not None:  # on the tensor's own device
             x = (x.to(torch.float32) - pcm[0]) / pcm[1]

@@ -30,6 +30,7 @@ from other sites' pages, DNS rebinding, security headers).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import shutil
@@ -53,7 +54,7 @@ from starlette.routing import Route
 from ..validation import check_device
 from .guard import Guard, is_loopback
 from .limits import Limits
-from .uploads import (AUDIO_SUFFIXES, MB, HTTPError, check_audio, clean_name,
+from .uploads import (AUDIO_SUFFIXES, MB, HTTPError, check_audio, clean_name, one_line,
                       load_uploaded_model, receive)
 
 #: The page: its files in the package's static folder, by the address they are served at.
@@ -149,6 +150,28 @@ class Session:
     def drop_files(self, prefix: str) -> None:
         for name in [n for n in self.files if n.startswith(prefix)]:
             self.files.pop(name).unlink(missing_ok=True)
+
+
+#: The most a request's JSON options may hold (bytes): a few hundred are used.
+MAX_JSON_BYTES = 64 * 1024
+
+
+async def _json(request: Request):
+    """The request body as JSON; a 413 past :data:`MAX_JSON_BYTES` (before reading it,
+    where the headers tell), a 400 for what is not JSON."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+        raise HTTPError(413, f"the options are {int(declared)} bytes; at most "
+                             f"{MAX_JSON_BYTES} are read")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise HTTPError(413, f"the options are larger than {MAX_JSON_BYTES} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
+        raise HTTPError(400, "expected the transfer options as JSON") from None
 
 
 def _describe_model(model, name: str, kind: str) -> dict:
@@ -256,11 +279,12 @@ class App:
         name = clean_name(request.query_params.get("name"), "audio")
         suffix = Path(name).suffix.lower()
         suffix = suffix if suffix in AUDIO_SUFFIXES else ".audio"
+        number = session.next_number()
+        path = session.folder / f"source-{number}{suffix}"
+        # received before the lock: a slow upload must not hold up the page's other requests
+        await self.receive(request, session, path, self.limits.max_upload_mb, name,
+                           "--max-upload-mb")
         async with session.lock:
-            number = session.next_number()
-            path = session.folder / f"source-{number}{suffix}"
-            await self.receive(request, session, path, self.limits.max_upload_mb, name,
-                               "--max-upload-mb")
             return await self._accept_audio(session, path, name, number)
 
     async def use_example(self, request: Request) -> Response:
@@ -297,27 +321,24 @@ class App:
         if not name.lower().endswith(".zip"):
             raise HTTPError(400, f"{name}: upload a model as a .zip of its folder (a timbral "
                                  f"model folder, or a Magenta model folder)")
-        async with session.lock:
-            path = session.folder / f"model-{session.next_number()}.zip"
-            limit = int(self.limits.max_model_mb * MB)
-            try:
-                await self.receive(request, session, path, self.limits.max_model_mb, name,
-                                   "--max-model-mb")
+        path = session.folder / f"model-{session.next_number()}.zip"
+        limit = int(self.limits.max_model_mb * MB)
+        try:
+            await self.receive(request, session, path, self.limits.max_model_mb, name,
+                               "--max-model-mb")  # before the lock, as audio
+            async with session.lock:
                 model = await asyncio.get_running_loop().run_in_executor(
                     None, load_uploaded_model, path, name, limit, self.models.device)
-            finally:
-                path.unlink(missing_ok=True)
-            session.model = model
+                session.model = model
+        finally:
+            path.unlink(missing_ok=True)
         return JSONResponse(_describe_model(model, model.name, "uploaded"))
 
     async def run_transfer(self, request: Request) -> Response:
         from ..transfer.controls import from_json
 
         session = self.session(request)
-        try:
-            body = await request.json()
-        except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
-            raise HTTPError(400, "expected the transfer options as JSON") from None
+        body = await _json(request)
         if not isinstance(body, dict):
             raise HTTPError(400, "expected the transfer options as a JSON object")
         try:
@@ -420,25 +441,25 @@ class App:
         if model_id != _UPLOADED:
             self.models.describe_one(model_id)  # refuse an unknown name before queueing
         self._check_not_busy()
-        async with session.lock:
-            model = self._session_model(session, model_id)
-            number = session.next_number()
-            path = session.folder / f"score-{number}.mid"
-            try:
-                await self.receive(request, session, path, self.limits.max_midi_mb, name,
-                                   "--max-midi-mb")
+        number = session.next_number()
+        path = session.folder / f"score-{number}.mid"
+        try:
+            await self.receive(request, session, path, self.limits.max_midi_mb, name,
+                               "--max-midi-mb")  # before the lock, as audio
+            async with session.lock:
+                model = self._session_model(session, model_id)
                 out = await self._run_job(session, self._play_work, path, name, model,
                                           model_id, options, session.folder, number,
                                           plot == "true")
-            finally:
-                path.unlink(missing_ok=True)
-            answer = {
-                "audio_url": self.file_url(session, session.add_file(out["output"])),
-                "download_name": f"{Path(name).stem or 'score'}-{out['model']}.wav",
-                "pictures": {key: self.file_url(session, session.add_file(p))
-                             for key, p in out["pictures"].items()},
-                **{k: v for k, v in out.items() if k not in ("output", "pictures")},
-            }
+                answer = {
+                    "audio_url": self.file_url(session, session.add_file(out["output"])),
+                    "download_name": f"{Path(name).stem or 'score'}-{out['model']}.wav",
+                    "pictures": {key: self.file_url(session, session.add_file(p))
+                                 for key, p in out["pictures"].items()},
+                    **{k: v for k, v in out.items() if k not in ("output", "pictures")},
+                }
+        finally:
+            path.unlink(missing_ok=True)
         return JSONResponse(answer)
 
     def _play_work(self, queued_at, path: Path, name: str, model, model_id: str, options: dict,
@@ -567,8 +588,9 @@ def create_app(models: ModelStore, limits: Limits = Limits(), check_host: bool =
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
             except Exception as exc:  # a bug: say so in one line, log the traceback
                 traceback.print_exc(file=sys.stderr)
-                return JSONResponse({"error": f"internal error ({type(exc).__name__}: {exc}); "
-                                              f"see the server's terminal"}, status_code=500)
+                return JSONResponse({"error": one_line(f"internal error ({type(exc).__name__}: "
+                                                       f"{exc}); see the server's terminal")},
+                                    status_code=500)
         return wrapped
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ limit or its config describes a larger model; it is then loaded with
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path, PurePosixPath
 from typing import Optional
@@ -27,10 +28,28 @@ AUDIO_SUFFIXES = {".wav", ".wave", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".a
 MAX_CONFIG_BYTES = MB
 
 
+#: An upload that sends nothing for this long (s) is dropped.
+READ_TIMEOUT_S = 30.0
+#: The longest error message sent (characters): one quoting what a client sent
+#: (an unknown key of 20 MB) is cut.
+MAX_MESSAGE = 400
+
+
+def one_line(message: str) -> str:
+    """``message`` as one line the page can show: its first line (a library's error may
+    carry a C++ stack), characters JSON cannot carry escaped, at most
+    :data:`MAX_MESSAGE` characters."""
+    line = (message.strip().splitlines() or [""])[0]
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 3] + "..."
+
+
 class HTTPError(Exception):
-    """An answer to the page: ``{"error": message}`` with ``status``."""
+    """An answer to the page: ``{"error": message}`` with ``status`` (the message made
+    :func:`one_line`)."""
 
     def __init__(self, status: int, message: str):
+        message = one_line(message)
         super().__init__(message)
         self.status = status
         self.message = message
@@ -61,9 +80,17 @@ async def receive(request: Request, destination: Path, limit_bytes: int, name: s
     declared = request.headers.get("content-length", "")
     too_big = declared.isdigit() and int(declared) > limit_bytes
     size = 0
+    chunks = request.stream().__aiter__()
     try:
         with open(destination, "wb") as out:
-            async for chunk in request.stream():
+            while True:
+                try:  # a client that stops sending must not hold the upload open forever
+                    chunk = await asyncio.wait_for(chunks.__anext__(), READ_TIMEOUT_S)
+                except StopAsyncIteration:
+                    break
+                except asyncio.TimeoutError:
+                    raise HTTPError(408, f"{name}: nothing arrived for {READ_TIMEOUT_S:.0f} s "
+                                         f"(the upload stalled); send it again") from None
                 size += len(chunk)
                 if form or too_big or size > limit_bytes:  # read on, throw away
                     too_big = too_big or size > limit_bytes

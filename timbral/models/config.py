@@ -261,8 +261,9 @@ def model_size(config: dict) -> Tuple[int, int]:
     try:
         with torch.device("meta"):  # cheap: nothing is allocated
             parameters = sum(p.numel() for p in RnnFcDecoder(**decoder).parameters())
-    except TypeError as exc:
-        raise ValueError(f"config decoder: {exc}") from None
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:  # sizes torch refuses
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # no C++ stack
+        raise ValueError(f"config decoder: {first}") from None
     elements = parameters
     dag = config["processor_group"].get("config", {}).get("dag", [])
     for node in dag if isinstance(dag, list) else []:

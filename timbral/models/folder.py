@@ -89,6 +89,9 @@ def _read_json(path: Path) -> dict:
                          f"{CONFIG_FILE} and {WEIGHTS_FILE}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to read; is this the file you meant?") \
+            from None
 
 
 def read_model_folder(folder) -> Autoencoder:

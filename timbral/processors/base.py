@@ -208,6 +208,13 @@ class Add(Processor):
         return self.get_signal(signal_one, signal_two), state
 
 
+def _described(value) -> str:
+    """``a tensor [2, 10]``, ``None``, ``a ndarray``: what a caller gave, for a message."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor {list(value.shape)}"
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
 class Crop(Processor):
     """Drop ``frame_size`` samples from the front, the back, or both ends.
 
@@ -412,6 +419,7 @@ class ProcessorGroup(Processor):
         which is returned ``[1, N * hop]`` (the sum of the rows' outputs, at the
         cost of one row's room).
         """
+        self._check_process(inputs, hop, noise)
         mix = "mix" in state
         new: TensorDict = {"mix": state["mix"]} if mix else {}
         outputs: TensorDict = {}
@@ -440,6 +448,29 @@ class ProcessorGroup(Processor):
             outputs[f"{proc.name}/signal"] = signal
         new["position"] = position + signal.shape[1]
         return outputs[f"{self.processors[-1].name}/signal"], new
+
+    def _check_process(self, inputs: TensorDict, hop: int,
+                       noise: Optional[torch.Tensor]) -> None:
+        """One line for what :meth:`process` cannot use: an input missing or not
+        ``[batch, N, channels]`` alike, a hop that is no whole number of samples, a
+        noise synth's ``noise`` missing or not ``[batch, N * hop]``."""
+        check_size(hop, "hop")
+        signals = {f"{proc.name}/signal" for proc, _ in self.dag}
+        shape = None
+        for key in dict.fromkeys(k for _, keys in self.dag for k in keys if k not in signals):
+            value = inputs.get(key) if isinstance(inputs, dict) else None
+            if not isinstance(value, torch.Tensor) or value.ndim != 3:
+                raise ValueError(f"inputs[{key!r}]: expected a tensor [batch, frames, "
+                                 f"channels], got {_described(value)}")
+            if shape is not None and value.shape[:2] != shape:
+                raise ValueError(f"inputs[{key!r}]: {list(value.shape[:2])} batch and frames, "
+                                 f"the other inputs {list(shape)}")
+            shape = value.shape[:2]
+        if shape is not None and any(proc.uses_noise for proc, _ in self.dag):
+            want = [shape[0], shape[1] * hop]
+            if not isinstance(noise, torch.Tensor) or list(noise.shape) != want:
+                raise ValueError(f"noise: expected a tensor {want} (uniform in [-1, 1)) for "
+                                 f"the noise synth, got {_described(noise)}")
 
     @property
     def can_mix(self) -> bool:

@@ -277,8 +277,9 @@ class FilteredNoise(Processor):
             generator = None
             if self.seed is not None:
                 generator = torch.Generator(device=magnitudes.device).manual_seed(self.seed)
-            noise = torch.rand(shape, generator=generator, dtype=magnitudes.dtype,
-                               device=magnitudes.device) * 2.0 - 1.0
+            # drawn in float32 whatever the dtype, so a seeded float64 run hears the same
+            noise = torch.rand(shape, generator=generator, dtype=torch.float32,
+                               device=magnitudes.device).to(magnitudes.dtype) * 2.0 - 1.0
         elif tuple(noise.shape) != shape:
             raise ValueError(f"noise: expected shape {list(shape)}, got {list(noise.shape)}")
         return dsp.frequency_filter(noise, magnitudes, window_size=self.window_size,
