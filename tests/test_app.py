@@ -511,6 +511,32 @@ def test_eight_concurrent_transfers(server, clips, reference):
     print(f"8 concurrent transfers: {elapsed:.1f} s")
 
 
+def test_a_stalled_upload_holds_up_nothing_else(server, clips):
+    """An upload that declares 100 kB and sends 1 kB: a second upload to the same page is
+    refused at once (429), the page's other requests answer, and once the first client
+    leaves the page takes uploads again (the body used to be received under the page's
+    lock, holding everything up until the client gave up)."""
+    sid = server.session()
+    audio = f"/api/session/{sid}/audio"
+    host = server.url.split("//")[1].rstrip("/")
+    stalled = socket.create_connection(tuple([host.split(":")[0], int(host.split(":")[1])]))
+    try:
+        stalled.sendall(f"POST {audio}?name=slow.wav HTTP/1.1\r\nHost: {host}\r\n"
+                        f"Content-Length: 100000\r\n\r\n".encode() + bytes(1000))
+        time.sleep(0.5)  # the server is now waiting for the rest
+        start = time.monotonic()
+        status, answer = server.api("POST", f"{audio}?name=a.wav", clips[0].read_bytes())
+        assert (status, answer["error"]) == (429, "a.wav: another upload to this page is "
+                                                  "still arriving; send this one when it has")
+        assert server.api("GET", "/api/config")[0] == 200
+        assert time.monotonic() - start < 5.0
+    finally:
+        stalled.close()
+    time.sleep(0.5)
+    status, answer = server.api("POST", f"{audio}?name=a.wav", clips[0].read_bytes())
+    assert status == 200, answer
+
+
 def test_refusals_and_the_server_keeps_serving(server, clips, models, tmp_path):
     sid = server.session()
     audio = f"/api/session/{sid}/audio"

@@ -210,3 +210,16 @@ def test_midi_options_refuse_what_read_midi_refuses(tmp_path, capsys):
                             ({"octaves": 1}, "unknown option(s): octaves; the MIDI options "
                                              "are track, channel, transpose, tempo_scale")):
         assert _error(lambda: midi.check_options(values)).startswith(message)
+
+
+def test_integers_past_floats_range_are_refused_in_one_line():
+    """A JSON 1000...0 (400 digits) raised OverflowError (a 500 in the web app)."""
+    from timbral.midi.controls import OPTIONS as MIDI
+    from timbral.transfer.controls import CONTROLS
+
+    with pytest.raises(ValueError, match=r"^gate: expected a finite number from 0 to 1, got "
+                                         r"inf$"):
+        CONTROLS.by_name["gate"].check(10 ** 400)
+    with pytest.raises(ValueError, match=r"^channel: expected a whole number from 1 to 16, "
+                                         r"got 10000000000000000\.\.\.$"):
+        MIDI.by_name["channel"].check(10 ** 400)

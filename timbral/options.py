@@ -96,10 +96,12 @@ class Option:
             number = int(value) if whole else float(value)
         except OverflowError:  # an integer past float's range (a JSON 1000...0)
             number = math.inf
-        if not (math.isfinite(number) and self.minimum <= number
+        if not ((whole or math.isfinite(number)) and self.minimum <= number
                 and (self.maximum is None or number <= self.maximum)):
             noun = "a whole number" if whole else "a finite number"
-            raise ValueError(f"{self.name}: expected {noun} {self.range_text}, got {number:g}")
+            shown = (str(number) if len(str(number)) <= 20 else f"{str(number)[:17]}...") \
+                if whole else f"{number:g}"
+            raise ValueError(f"{self.name}: expected {noun} {self.range_text}, got {shown}")
         return number
 
 

@@ -138,6 +138,12 @@ class Session:
     source_name: str = ""
     model: Optional[object] = None      # the uploaded model, loaded
     files: Dict[str, Path] = field(default_factory=dict)
+    receiving: bool = False             # an upload's body is arriving
+
+    @property
+    def idle(self) -> bool:
+        """Nothing runs, waits or arrives for this page: it may be closed."""
+        return not self.busy and not self.lock.locked() and not self.receiving
 
     def next_number(self) -> int:
         self.counter += 1
@@ -204,7 +210,7 @@ class App:
     # -- sessions ----------------------------------------------------------------
     def new_session(self) -> Session:
         while len(self.sessions) >= self.limits.max_sessions:
-            idle = [s for s in self.sessions.values() if not s.busy and not s.lock.locked()]
+            idle = [s for s in self.sessions.values() if s.idle]
             if not idle:
                 raise HTTPError(503, f"the server is busy ({len(self.sessions)} pages in use, "
                                      f"timbral serve --max-sessions); try again shortly")
@@ -226,11 +232,25 @@ class App:
 
     async def receive(self, request: Request, session: Session, path: Path, limit_mb: float,
                       name: str, option: str) -> None:
-        """:func:`receive` an upload into ``session``; a 404 when the page closed its
-        session while the body arrived (its folder is gone)."""
-        await receive(request, path, int(limit_mb * MB), name, option)
-        if self.sessions.get(request.path_params["sid"]) is not session:
-            path.unlink(missing_ok=True)
+        """:func:`receive` an upload into ``session``, one at a time per page (a 429 for
+        a second); a 404 when the page closed its session while the body arrived (its
+        folder is gone)."""
+        if session.receiving:
+            raise HTTPError(429, f"{name}: another upload to this page is still arriving; "
+                                 f"send this one when it has")
+        session.receiving = True
+        try:
+            await receive(request, path, int(limit_mb * MB), name, option)
+        finally:
+            session.receiving = False
+            session.last_used = time.monotonic()
+        self.check_open(session, path)
+
+    def check_open(self, session: Session, path: Optional[Path] = None) -> None:
+        """A 404 (and ``path`` removed) when the page's session was closed meanwhile."""
+        if self.sessions.get(session.id) is not session:
+            if path is not None:
+                path.unlink(missing_ok=True)
             raise HTTPError(404, SESSION_ENDED)
 
     def close_session(self, sid: str) -> None:
@@ -242,7 +262,7 @@ class App:
         """Delete sessions idle for longer than the limit."""
         horizon = time.monotonic() - 60.0 * self.limits.session_minutes
         for sid, session in list(self.sessions.items()):
-            if session.last_used < horizon and not session.busy and not session.lock.locked():
+            if session.last_used < horizon and session.idle:
                 self.close_session(sid)
 
     def shutdown(self) -> None:
@@ -285,6 +305,7 @@ class App:
         await self.receive(request, session, path, self.limits.max_upload_mb, name,
                            "--max-upload-mb")
         async with session.lock:
+            self.check_open(session, path)  # closed while this waited for the lock
             return await self._accept_audio(session, path, name, number)
 
     async def use_example(self, request: Request) -> Response:
@@ -327,6 +348,7 @@ class App:
             await self.receive(request, session, path, self.limits.max_model_mb, name,
                                "--max-model-mb")  # before the lock, as audio
             async with session.lock:
+                self.check_open(session)
                 model = await asyncio.get_running_loop().run_in_executor(
                     None, load_uploaded_model, path, name, limit, self.models.device)
                 session.model = model
@@ -447,6 +469,7 @@ class App:
             await self.receive(request, session, path, self.limits.max_midi_mb, name,
                                "--max-midi-mb")  # before the lock, as audio
             async with session.lock:
+                self.check_open(session)
                 model = self._session_model(session, model_id)
                 out = await self._run_job(session, self._play_work, path, name, model,
                                           model_id, options, session.folder, number,

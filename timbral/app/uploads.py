@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
@@ -35,11 +36,15 @@ READ_TIMEOUT_S = 30.0
 MAX_MESSAGE = 400
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def one_line(message: str) -> str:
     """``message`` as one line the page can show: its first line (a library's error may
     carry a C++ stack), characters JSON cannot carry escaped, at most
     :data:`MAX_MESSAGE` characters."""
-    line = (message.strip().splitlines() or [""])[0]
+    line = message.strip().split("\n")[0]
+    line = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], line)
     line = line.encode("utf-8", "backslashreplace").decode("utf-8")
     return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 3] + "..."
 

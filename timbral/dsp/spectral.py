@@ -361,7 +361,7 @@ def frame_hop(sample_rate, frame_rate) -> int:
     hop = sample_rate / frame_rate
     if hop < 1 or not hop.is_integer():
         near = ""
-        if float(sample_rate).is_integer():  # the whole frame rates nearest, below and above
+        if float(sample_rate).is_integer() and sample_rate <= 10 ** 7:  # nearest, both sides
             rate = int(sample_rate)
             below = next((d for d in range(min(int(frame_rate), rate), 0, -1) if rate % d == 0),
                          None)
