@@ -637,8 +637,8 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
 
     octaves = _octave_shift(f0, mask, stats["mean_pitch"])
     if octaves:  # the numbers: the notebook's rule may land farther from the data's mean
-        result.messages.append(f"Shifted pitch by {octaves:+.0f} octave(s) toward the "
-                               f"training data (the notes average MIDI "
+        result.messages.append(f"Shifted pitch by {octaves:+.0f} octave(s) by the "
+                               f"notebook's rule (the notes average MIDI "
                                f"{np.mean(_midi(f0)[mask]):.1f}, the data "
                                f"{stats['mean_pitch']:.1f}; a pitch shift adds to it).")
     f0 = _shift_f0(f0, octaves)
