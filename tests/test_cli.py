@@ -75,6 +75,22 @@ def test_import_magenta_writes_a_model_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "already exists" in err and "not a Magenta model folder" in err
     assert not (tmp_path / "again").exists()
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    assert cli.main(["import-magenta", str(source), "--output", str(tmp_path / "a.wav"),
+                     "--overwrite"]) == 2
+    assert "--output " + str(tmp_path / "a.wav") + ": is a file; a model is written as a " \
+        "folder" in capsys.readouterr().err
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as bundle:  # two models in one zip
+        for name in ("a", "b"):
+            for file in source.iterdir():
+                bundle.write(file, f"{name}/{file.name}")
+    assert cli.main(["import-magenta", str(tmp_path / "two.zip"), "--output",
+                     str(tmp_path / "two")]) == 2
+    assert (f"{tmp_path / 'two.zip'}: holds 2 Magenta model folders (a, b); unzip it and "
+            f"pass one of them") in capsys.readouterr().err
+    assert not (tmp_path / "two").exists()
 
 
 def test_render_bounds_its_lengths_and_names_the_flags(tmp_path, capsys):

@@ -130,8 +130,9 @@ def test_export_refuses_what_it_cannot_stream(tmp_path):
     assert not (tmp_path / "x.pt").exists()
     audio = tmp_path / "take.wav"  # a model's name must be its format's: not an audio file
     audio.write_bytes(b"RIFF")
-    for name, fmt in ((audio, "onnx"), (tmp_path / "x.onnx", "torchscript"),
-                      (tmp_path / "x.pt", "onnx")):
-        with pytest.raises(ValueError, match=f"{name.name}: a {fmt} file is named"):
+    for name, says in ((audio, "an onnx"), (tmp_path / "x.onnx", "a torchscript"),
+                       (tmp_path / "x.pt", "an onnx")):
+        fmt = says.split()[1]
+        with pytest.raises(ValueError, match=f"{name.name}: {says} file is named"):
             export_step(Autoencoder(preset_config("realtime")), name, fmt, overwrite=True)
     assert audio.read_bytes() == b"RIFF"

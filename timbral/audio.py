@@ -243,7 +243,8 @@ def read_audio(path, sample_rate: Optional[int] = None) -> AudioFile:
         warnings.warn(f"{path}: shorter than its header says (a truncated file?); using the "
                       f"{audio.shape[0] / file_rate:.2f} s it holds", stacklevel=2)
     if not np.isfinite(audio).all():
-        raise ValueError(f"{path}: contains NaN or infinite samples")
+        raise ValueError(f"{path}: contains NaN or infinite samples; repair or export the "
+                         f"file again")
     peak = float(np.abs(audio).max())  # before the downmix, which could hide it
     if peak > 1.0:
         warnings.warn(f"{path}: samples reach {peak:.3g}, beyond full scale (1.0); they are "

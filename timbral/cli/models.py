@@ -29,6 +29,8 @@ def _import_magenta(args: argparse.Namespace) -> None:
     from ..zoo import load_model
 
     output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"--output {output}: is a file; a model is written as a folder")
     refuse_existing(output, overwrite=args.overwrite)
     if not is_magenta_model(args.source):
         raise ValueError(f"{args.source}: not a Magenta model folder or zip (expected "

@@ -33,7 +33,8 @@ def _describe(processor) -> str:
     return (f"block {processor.block_size} samples ({processor.block_size * ms:.1f} ms) + delay "
             f"{processor.delay} samples ({processor.delay * ms:.1f} ms) = latency "
             f"{processor.latency_ms:.1f} ms at {rate} Hz; features centred "
-            f"{processor.analysis_offset * ms:.0f} ms back; f0 from "
+            f"{abs(processor.analysis_offset) * ms:.0f} ms "
+            f"{'back' if processor.analysis_offset >= 0 else 'ahead'}; f0 from "
             f"{processor.features.tracker_name}; synthesis on {processor.model.device}")
 
 
@@ -77,21 +78,23 @@ def _live(args: argparse.Namespace) -> None:
         from .play import live_midi
 
         return live_midi(args)
+    processor = None
+    if not args.list_devices:  # the options are checked before the audio system is asked
+        from ..zoo import load_model
+
+        check_live_args(args, "violin_realtime")
+        model = load_model(args.model, device=args.device)
+        processor = _processor(args, model)
     try:
         audio = LiveAudio()
-        if args.list_devices:
+        if processor is None:
             for d in audio.devices:
                 print(f"{d.index:>3} {d.name} (in {d.inputs}, out {d.outputs}, "
                       f"{d.sample_rate:g} Hz)")
             if not audio.devices:
                 print("no audio devices found")
             return
-        check_live_args(args, "violin_realtime")
         devices = audio.choose_devices(args.input_device, args.output_device)
-        from ..zoo import load_model
-
-        model = load_model(args.model, device=args.device)
-        processor = _processor(args, model)
         print(f"model {model.name or args.model}: {_describe(processor)}")
         for message in processor.messages:
             print(message)

@@ -39,20 +39,23 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith((".", "__MACOSX")) for part in path.relative_to(root).parts)
 
 
-def _model_dir(root: Path) -> Path:
-    """The folder under ``root`` that holds an ``operative_config-*.gin``."""
+def _model_dir(root: Path, shown: Optional[str] = None) -> Path:
+    """The folder under ``root`` that holds an ``operative_config-*.gin`` (``shown``:
+    what the user gave, a zip extracted to ``root``, for messages)."""
     if any(_GIN_NAME.match(p.name) for p in root.iterdir()):
         return root
     folders = sorted({p.parent for p in root.rglob("operative_config-*.gin")
                       if _GIN_NAME.match(p.name) and _visible(p, root)})
     if not folders:
-        raise ValueError(f"{root}: no operative_config-*.gin; a Magenta model folder holds "
+        raise ValueError(f"{shown or root}: no operative_config-*.gin; a Magenta model "
+                         f"folder holds "
                          f"operative_config-0.gin, ckpt-N.index, ckpt-N.data-* and "
                          f"dataset_statistics.pkl")
     if len(folders) > 1:
         names = ", ".join(str(f.relative_to(root)) for f in folders[:3])
-        raise ValueError(f"{root}: holds {len(folders)} Magenta model folders ({names}); "
-                         f"pass one of them")
+        raise ValueError(f"{shown or root}: holds {len(folders)} Magenta model folders "
+                         f"({names}); " + ("unzip it and pass one of them" if shown else
+                                           "pass one of them"))
     return folders[0]
 
 
@@ -144,6 +147,7 @@ def convert_magenta_folder(folder_or_zip: PathLike, loudness_definition: Optiona
     if path.is_file() and zipfile.is_zipfile(path):
         with tempfile.TemporaryDirectory(prefix="timbral-magenta-") as tmp:
             safe_extract_zip(path, tmp)
-            return _convert_folder(_model_dir(Path(tmp)), str(path), loudness_definition)
+            return _convert_folder(_model_dir(Path(tmp), str(path)), str(path),
+                                   loudness_definition)
     raise ValueError(f"{path}: not a Magenta model folder or .zip of one")
 

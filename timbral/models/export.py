@@ -126,8 +126,8 @@ def check_export_path(path: Union[str, Path], format: str) -> None:
     if format not in FORMATS:
         raise ValueError(f"format: expected one of {list(FORMATS)}, got {format!r}")
     if Path(path).suffix.lower() not in SUFFIXES[format]:
-        raise ValueError(f"{path}: a {format} file is named *{' or *'.join(SUFFIXES[format])}; "
-                         f"choose such a name")
+        raise ValueError(f"{path}: {'an' if format[0] in 'aeiou' else 'a'} {format} file is "
+                         f"named *{' or *'.join(SUFFIXES[format])}; choose such a name")
 
 
 def export_step(model: Autoencoder, path: Union[str, Path], format: str = "onnx",

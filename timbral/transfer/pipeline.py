@@ -196,7 +196,7 @@ def gate_message(voicing: Voicing) -> str:
     else:
         range_note = ""
     if share == 0.0:
-        return (f"Noise gate: no pitched sound above the noise floor ({where}); the output is "
-                f"silent" + (range_note + "." if range_note else " (a lower gate lets more "
+        return (f"Noise gate: no pitched sound above the noise floor ({where}); no frame "
+                f"plays" + (range_note + "." if range_note else " (a lower gate lets more "
                                                                    "through)."))
     return f"Noise gate: {share:.0%} of frames play (noise floor: {where}){range_note}."
