@@ -632,6 +632,15 @@ def test_prepare_into_its_own_input_folder_twice_and_other_surprises(tmp_path, c
                  ["train", str(tmp_path / "odd"), "--output", str(tmp_path / "m")]):
         assert cli.main(argv) == 2
         assert "not a timbral dataset" in _one_error_line(capsys.readouterr().err, argv[0])
+    # the dataset inside the recordings' folder is not read as recordings by another run
+    with pytest.warns(UserWarning, match=f"left out {data}: a prepared dataset, not "
+                                         f"recordings"):
+        assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "d1")]) == 0
+    assert "d1: 2 file(s)" in capsys.readouterr().out
+    assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "d2"),
+                     "--sample-rate", "44100"]) == 2
+    assert _one_error_line(capsys.readouterr().err, "prepare").endswith(
+        "--frame-rate: 500 must divide the sample rate 44100; try 490 or 525 frames/s")
 
 
 def test_train_leaves_what_is_not_its_own_and_reads_past_a_cut_metrics_line(violin_dataset,

@@ -34,7 +34,9 @@ def reference_run(violin_dataset, tmp_path_factory):
     return out, result
 
 
-def test_a_run_writes_a_loadable_model_folder(reference_run):
+def test_a_run_writes_a_loadable_model_folder(reference_run, violin_dataset):
+    from timbral.data.dataset import TrainingData
+
     out, result = reference_run
     # a training-loss row every step of a short run, validation every 2 (checkpoint_every)
     assert result.steps == 8 and [r["step"] for r in result.history] == list(range(1, 9))
@@ -44,6 +46,8 @@ def test_a_run_writes_a_loadable_model_folder(reference_run):
     assert model.name == "reference" and model.config["pitch_tracker"] == "crepe-tiny-refined"
     assert model.statistics["frame_rate"] == 100
     assert "8 steps" in model.card and "cpu-fast" in model.card
+    names = [Path(f["source"]).name for f in TrainingData(violin_dataset).manifest["files"]]
+    assert names and all(name in model.card for name in names[:5])  # what it learned from
     assert (out / "train" / "curve.png").stat().st_size > 10000
     assert list((out / "train" / "tensorboard").iterdir())
     # The loss a model folder reports is what the model does on held-out audio.

@@ -59,18 +59,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stdout = open(os.devnull, "w")
         return 0
     except OutputExists as exc:  # the library says overwrite=True; here it is a flag
-        print(f"timbral {args.command}: error: {exc.path} already exists; choose another name "
-              f"or pass --overwrite", file=sys.stderr)
+        _say(f"timbral {args.command}: error: {exc.path} already exists; choose another name "
+             f"or pass --overwrite")
         return 2
     except (CommandError, ValueError, FileExistsError, OSError) as exc:
-        print(f"timbral {args.command}: error: {_in_flags(str(exc), flags)}",
-              file=sys.stderr)
+        _say(f"timbral {args.command}: error: {_in_flags(str(exc), flags)}")
         return 2
     except KeyboardInterrupt as exc:  # a command may say what was kept and how to go on
         detail = f": {exc}" if str(exc) else ""
-        print(f"timbral {args.command}: interrupted{detail}", file=sys.stderr)
+        _say(f"timbral {args.command}: interrupted{detail}")
         return 130
     return 0
+
+
+def _say(line: str) -> None:
+    """``line`` on stderr, on a line of its own even under a progress bar still drawn
+    (it was glued to the bar's end)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 if __name__ == "__main__":

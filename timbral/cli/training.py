@@ -26,12 +26,17 @@ def _shard(text: str):
 def _prepare(args: argparse.Namespace) -> None:
     from ..data.dataset import prepare_dataset
 
-    manifest = prepare_dataset(args.inputs, args.output, sample_rate=args.sample_rate,
-                               frame_rate=args.frame_rate, pitch_tracker=args.pitch_tracker,
-                               loudness_definition=args.loudness,
-                               validation_fraction=args.validation_fraction,
-                               min_seconds=args.min_seconds, workers=args.workers,
-                               shard=args.shard, validation_files=args.validation_files)
+    try:
+        manifest = prepare_dataset(args.inputs, args.output, sample_rate=args.sample_rate,
+                                   frame_rate=args.frame_rate,
+                                   pitch_tracker=args.pitch_tracker,
+                                   loudness_definition=args.loudness,
+                                   validation_fraction=args.validation_fraction,
+                                   min_seconds=args.min_seconds, workers=args.workers,
+                                   shard=args.shard, validation_files=args.validation_files)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("the files prepared so far are kept; the same command goes on "
+                                "from them") from None
     skipped = manifest["skipped"]
     if args.shard:
         print(f"shard {args.shard[0]}/{args.shard[1]}: {len(manifest['files'])} file(s) done; "

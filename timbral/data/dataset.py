@@ -38,6 +38,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..audio import check_sample_rate, find_audio_files, load_audio
+from ..dsp.spectral import whole_frame_rates
 from ..files import atomic_output, new_folder
 from ..features import compute_audio_features, get_pitch_tracker
 from ..validation import check_positive, check_size
@@ -202,8 +203,9 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         raise ValueError(f"validation_fraction: expected a share in (0, 0.5), got "
                          f"{validation_fraction}")
     if settings.sample_rate % settings.frame_rate:
-        raise ValueError(f"frame_rate: {frame_rate} must divide the sample rate {sample_rate}")
-    files = find_audio_files(inputs, exclude=output)  # not the dataset's own items
+        raise ValueError(f"frame_rate: {frame_rate} must divide the sample rate {sample_rate}"
+                         f"{whole_frame_rates(settings.sample_rate, settings.frame_rate)}")
+    files = _not_in_datasets(find_audio_files(inputs, exclude=output))  # nor another's
     if not files:
         raise ValueError(f"no audio files found in {', '.join(map(str, inputs))} (looked for "
                          f"wav, flac, ogg, mp3, opus, aiff)")
@@ -286,6 +288,27 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         with atomic_output(output / MANIFEST_FILE, overwrite=True) as tmp:
             tmp.write_text(json.dumps(manifest, indent=1))
         return manifest
+
+
+def _not_in_datasets(files: List[Path]) -> List[Path]:
+    """``files`` without those inside a prepared dataset (a folder whose
+    ``manifest.json`` is a timbral dataset's): its items are not recordings, and a
+    dataset kept inside the recordings' folder would be read in again. Says which."""
+    datasets: Dict[Path, bool] = {}
+
+    def is_dataset(folder: Path) -> bool:
+        if folder not in datasets:
+            try:
+                doc = json.loads((folder / MANIFEST_FILE).read_text())
+                datasets[folder] = isinstance(doc, dict) and doc.get("format") == FORMAT
+            except (OSError, ValueError):
+                datasets[folder] = False
+        return datasets[folder]
+
+    kept = [f for f in files if not any(is_dataset(p) for p in Path(f).parents)]
+    for folder in sorted(p for p, yes in datasets.items() if yes):
+        warnings.warn(f"left out {folder}: a prepared dataset, not recordings", stacklevel=3)
+    return kept
 
 
 def _held_out(path, patterns: Sequence[str]) -> bool:

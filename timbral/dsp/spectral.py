@@ -360,17 +360,23 @@ def frame_hop(sample_rate, frame_rate) -> int:
     frame_rate = check_positive(frame_rate, "frame_rate")
     hop = sample_rate / frame_rate
     if hop < 1 or not hop.is_integer():
-        near = ""
-        if float(sample_rate).is_integer() and sample_rate <= 10 ** 7:  # nearest, both sides
-            rate = int(sample_rate)
-            below = next((d for d in range(min(int(frame_rate), rate), 0, -1) if rate % d == 0),
-                         None)
-            above = next(d for d in range(int(frame_rate) + 1, rate + 1) if rate % d == 0) \
-                if frame_rate < rate else None
-            near = "; try " + " or ".join(f"{d}" for d in (below, above) if d) + " frames/s"
         raise ValueError(f"frame_rate: {frame_rate} Hz must divide sample_rate "
-                         f"({sample_rate} Hz) into whole samples per frame{near}")
+                         f"({sample_rate} Hz) into whole samples per frame"
+                         f"{whole_frame_rates(sample_rate, frame_rate)}")
     return int(hop)
+
+
+def whole_frame_rates(sample_rate: float, frame_rate: float) -> str:
+    """``"; try 5 or 8 frames/s"``: the whole frame rates nearest ``frame_rate``, below
+    and above, that divide ``sample_rate`` (Hz) into whole samples ("" when the rate is
+    not whole, or past 10 MHz)."""
+    if not float(sample_rate).is_integer() or sample_rate > 10 ** 7:
+        return ""
+    rate = int(sample_rate)
+    below = next((d for d in range(min(int(frame_rate), rate), 0, -1) if rate % d == 0), None)
+    above = next(d for d in range(int(frame_rate) + 1, rate + 1) if rate % d == 0) \
+        if frame_rate < rate else None
+    return "; try " + " or ".join(f"{d}" for d in (below, above) if d) + " frames/s"
 
 
 def compute_loudness(audio, sample_rate: float = 16000, frame_rate: float = 250,

@@ -41,7 +41,8 @@ def read_checkpoint_info(path) -> Tuple[int, dict]:
         with safe_open(str(path), "pt") as f:
             metadata = f.metadata() or {}
     except (SafetensorError, OSError) as exc:
-        raise ValueError(f"{path}: unreadable checkpoint ({exc})") from None
+        raise ValueError(f"{path}: unreadable checkpoint ({exc}); train into another "
+                         f"--output, or delete that run's folder to start it again") from None
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path}: not a timbral training checkpoint")
     return int(metadata["step"]), json.loads(metadata["info"])

@@ -41,6 +41,7 @@ from ..data.dataset import TrainingData, dataset_size
 from ..data.statistics import compute_dataset_statistics
 from ..files import atomic_output, write_error
 from ..processors.losses import SpectralLoss
+from ..processors.synths import MAX_GAIN_DB
 from ..models import DEFAULT_PRESET, PRESETS, Autoencoder, preset_config, save_model_folder
 from ..models.config import reverb_of
 from ..models.folder import CHECKPOINT_FILE
@@ -182,6 +183,13 @@ def _model_card(config: dict, data: TrainingData, result: TrainResult, n_paramet
     t = config["training"]
     started = (f", starting from the weights of `{config['init_from']}`"
                if config.get("init_from") else "")
+    names = [Path(f["source"]).name for f in data.manifest.get("files", [])]
+    files = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    level = ("the most allowed: the resynthesis stays quieter than the training windows (an "
+             "undertrained model, or data too quiet)" if abs(gain_db) >= MAX_GAIN_DB - 0.005
+             else "the gain that makes the resynthesis of training windows as loud as they "
+                  "are on note-on frames (the spectral loss leaves the harmonics of real "
+                  "recordings a few dB low)")
     synths = " + ".join(node["processor"]["type"] for node in
                         config["processor_group"]["config"]["dag"]
                         if node["processor"]["type"] != "Add")
@@ -194,10 +202,10 @@ A timbral DDSP autoencoder (f0 and loudness -> {synths}).
 | preset | {config.get('preset', '')} ({n_parameters / 1e6:.2f} M parameters) |
 | audio | {config['sample_rate']} Hz, {config['frame_rate']} Hz frames, {config['example_seconds']:g} s examples |
 | features | pitch tracker `{config.get('pitch_tracker')}`, loudness {config['loudness_definition']} |
-| data | {len(data.items)} file(s), {size['train_seconds'] / 60:.1f} min training, {size['validation_seconds'] / 60:.1f} min validation |
+| data | {len(data.items)} file(s) ({files}), {size['train_seconds'] / 60:.1f} min training, {size['validation_seconds'] / 60:.1f} min validation |
 | optimiser | Adam lr {t['learning_rate']:g} x {t['lr_decay_rate']} every {t['lr_decay_steps']} steps, clip {t['grad_clip_norm']}, batch {t['batch_size']} |
 | trained | {result.steps} steps in {result.seconds / 60:.1f} min{started} |
-| output level | harmonics {gain_db:+.2f} dB: the gain that makes the resynthesis of training windows as loud as they are on note-on frames (the spectral loss leaves the harmonics of real recordings a few dB low) |
+| output level | harmonics {gain_db:+.2f} dB: {level} |
 | final loss | train {result.train_loss:.3f}, validation {result.validation_loss:.3f} (SpectralLoss mag + logmag; about 5 or below is good) |
 """
 
@@ -272,8 +280,8 @@ def train(dataset, output, preset: Optional[str] = None, reverb: Optional[str] =
 
     if resume and not checkpoint_path.exists():
         if not _unstarted(output):
-            raise ValueError(f"{output}: nothing to resume (no train/{CHECKPOINT}); start "
-                             f"without --resume")
+            raise ValueError(f"{output}: nothing to resume (no train/{CHECKPOINT}) in a "
+                             f"folder that holds other files; train into another --output")
         resume = False
     if resume:
         _, info = read_checkpoint_info(checkpoint_path)
