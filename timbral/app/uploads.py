@@ -43,7 +43,7 @@ def one_line(message: str) -> str:
     """``message`` as one line the page can show: its first line (a library's error may
     carry a C++ stack), characters JSON cannot carry escaped, at most
     :data:`MAX_MESSAGE` characters."""
-    line = message.strip().split("\n")[0]
+    line = re.split(r"\r\n|\n|\r", message.strip())[0]
     line = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], line)
     line = line.encode("utf-8", "backslashreplace").decode("utf-8")
     return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 3] + "..."

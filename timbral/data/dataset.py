@@ -205,7 +205,7 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
     if settings.sample_rate % settings.frame_rate:
         raise ValueError(f"frame_rate: {frame_rate} must divide the sample rate {sample_rate}"
                          f"{whole_frame_rates(settings.sample_rate, settings.frame_rate)}")
-    files = _not_in_datasets(find_audio_files(inputs, exclude=output))  # nor another's
+    files = _not_in_datasets(find_audio_files(inputs, exclude=output), inputs, output)
     if not files:
         raise ValueError(f"no audio files found in {', '.join(map(str, inputs))} (looked for "
                          f"wav, flac, ogg, mp3, opus, aiff)")
@@ -235,19 +235,19 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         items.mkdir(exist_ok=True)
 
         records = []
-        bar = tqdm(total=len(files), unit="file", desc="prepare", disable=not progress)
-        if workers > 1 and len(files) > 1:
-            context = multiprocessing.get_context("spawn")  # torch and fork do not mix
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-                for record in pool.map(_prepare_item, files, [items] * len(files),
-                                       [settings] * len(files)):
-                    records.append(record)
+        with tqdm(total=len(files), unit="file", desc="prepare", disable=not progress) as bar:
+            if workers > 1 and len(files) > 1:
+                context = multiprocessing.get_context("spawn")  # torch and fork do not mix
+                with ProcessPoolExecutor(workers, mp_context=context,
+                                         initializer=_init_worker) as pool:
+                    for record in pool.map(_prepare_item, files, [items] * len(files),
+                                           [settings] * len(files)):
+                        records.append(record)
+                        bar.update()
+            else:
+                for path in files:
+                    records.append(_prepare_item(path, items, settings, progress))
                     bar.update()
-        else:
-            for path in files:
-                records.append(_prepare_item(path, items, settings, progress))
-                bar.update()
-        bar.close()
         skipped = [r for r in records if "skipped" in r]
         for r in skipped:
             warnings.warn(f"skipped {r['source']}: {r['skipped']}", stacklevel=2)
@@ -290,10 +290,14 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         return manifest
 
 
-def _not_in_datasets(files: List[Path]) -> List[Path]:
-    """``files`` without those inside a prepared dataset (a folder whose
-    ``manifest.json`` is a timbral dataset's): its items are not recordings, and a
-    dataset kept inside the recordings' folder would be read in again. Says which."""
+def _not_in_datasets(files: List[Path], inputs: Sequence, output: Path) -> List[Path]:
+    """``files`` without those found inside a prepared dataset (a folder, at or under
+    the input folder searched, whose ``manifest.json`` is a timbral dataset's, other
+    than ``output``): its items are not recordings, and a dataset kept inside the
+    recordings' folder would be read in again. Files named one by one are kept. Says
+    which datasets it left out."""
+    roots = [Path(i).resolve() for i in inputs if Path(i).is_dir()]
+    skip = Path(output).resolve()
     datasets: Dict[Path, bool] = {}
 
     def is_dataset(folder: Path) -> bool:
@@ -305,7 +309,14 @@ def _not_in_datasets(files: List[Path]) -> List[Path]:
                 datasets[folder] = False
         return datasets[folder]
 
-    kept = [f for f in files if not any(is_dataset(p) for p in Path(f).parents)]
+    kept = []
+    for f in files:
+        path = Path(f).resolve()
+        root = next((r for r in roots if r in path.parents), None)
+        inside = [] if root is None else [p for p in path.parents
+                                          if (p == root or root in p.parents) and p != skip]
+        if not any(is_dataset(p) for p in inside):
+            kept.append(f)
     for folder in sorted(p for p, yes in datasets.items() if yes):
         warnings.warn(f"left out {folder}: a prepared dataset, not recordings", stacklevel=3)
     return kept

@@ -183,13 +183,16 @@ def _model_card(config: dict, data: TrainingData, result: TrainResult, n_paramet
     t = config["training"]
     started = (f", starting from the weights of `{config['init_from']}`"
                if config.get("init_from") else "")
-    names = [Path(f["source"]).name for f in data.manifest.get("files", [])]
+    names = [" ".join(Path(f["source"]).name.split()).replace("|", "\\|")  # a table cell
+             for f in data.manifest.get("files", [])]
     files = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    level = ("the most allowed: the resynthesis stays quieter than the training windows (an "
-             "undertrained model, or data too quiet)" if abs(gain_db) >= MAX_GAIN_DB - 0.005
-             else "the gain that makes the resynthesis of training windows as loud as they "
-                  "are on note-on frames (the spectral loss leaves the harmonics of real "
-                  "recordings a few dB low)")
+    if abs(gain_db) < MAX_GAIN_DB - 0.005:
+        level = ("the gain that makes the resynthesis of training windows as loud as they are "
+                 "on note-on frames (the spectral loss leaves the harmonics of real "
+                 "recordings a few dB low)")
+    else:
+        level = (f"the limit: the resynthesis stays {'quieter' if gain_db > 0 else 'louder'} "
+                 f"than the training windows (an undertrained model?)")
     synths = " + ".join(node["processor"]["type"] for node in
                         config["processor_group"]["config"]["dag"]
                         if node["processor"]["type"] != "Add")
