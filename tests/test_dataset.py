@@ -1,6 +1,8 @@
 """Dataset preparation and the windows training reads."""
 
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +133,33 @@ def test_windows_where_the_tracker_is_unsure_are_left_out(violin_dataset, tmp_pa
     assert not np.any(kept["f0_confidence"] == marked)
     mixed = data.sample_batch(np.random.default_rng(1), 64, 2.0, 100, max_unsure=1.0)
     assert np.any(np.all(mixed["f0_confidence"] == marked, axis=1))
+
+
+def test_recordings_inside_a_dataset_folder_are_told_from_its_items(tmp_path, monkeypatch):
+    """Another dataset under the folder searched is left out (its items are not
+    recordings); recordings kept inside the dataset they go into, a run from inside a
+    dataset folder and a file named one by one are kept."""
+    import warnings
+
+    from timbral.data.dataset import FORMAT, _not_in_datasets
+
+    for path in ("ds/raw/a.wav", "ds/items/x.flac", "rec/b.wav", "rec/inner/items/y.flac"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x")
+    for folder in ("ds", "rec/inner"):
+        (tmp_path / folder / "manifest.json").write_text(json.dumps({"format": FORMAT}))
+    monkeypatch.chdir(tmp_path)
+
+    def kept(files, inputs, output):
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            out = _not_in_datasets([Path(f) for f in files], inputs, Path(output))
+        return [str(f) for f in out], [str(w.message) for w in said]
+
+    assert kept(["ds/raw/a.wav"], ["ds/raw"], "ds") == (["ds/raw/a.wav"], [])
+    assert kept(["rec/b.wav", "rec/inner/items/y.flac"], ["rec"], "out") == (
+        ["rec/b.wav"], [f"left out {tmp_path / 'rec' / 'inner'}: a prepared dataset, not "
+                        f"recordings"])
+    monkeypatch.chdir(tmp_path / "ds")
+    assert kept(["../rec/b.wav"], ["../rec"], "../d2") == (["../rec/b.wav"], [])
+    assert kept(["items/x.flac"], ["items/x.flac"], "../d3") == (["items/x.flac"], [])
