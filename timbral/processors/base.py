@@ -288,6 +288,10 @@ class ProcessorGroup(Processor):
             raise ValueError(f"dag: processor names must be unique, repeated: {sorted(duplicate)}")
         self.processors = nn.ModuleList(processors)
         self.input_keys: List[List[str]] = keys
+        signals = {f"{n}/signal" for n in names}
+        #: the keys the nodes read from the caller (not other nodes' signals), in order
+        self.control_keys: List[str] = list(dict.fromkeys(
+            k for node_keys in keys for k in node_keys if k not in signals))
 
     @property
     def dag(self) -> List[Node]:
@@ -455,9 +459,8 @@ class ProcessorGroup(Processor):
         ``[batch, N, channels]`` alike, a hop that is no whole number of samples, a
         noise synth's ``noise`` missing or not ``[batch, N * hop]``."""
         check_size(hop, "hop")
-        signals = {f"{proc.name}/signal" for proc, _ in self.dag}
         shape = None
-        for key in dict.fromkeys(k for _, keys in self.dag for k in keys if k not in signals):
+        for key in self.control_keys:
             value = inputs.get(key) if isinstance(inputs, dict) else None
             if not isinstance(value, torch.Tensor) or value.ndim != 3:
                 raise ValueError(f"inputs[{key!r}]: expected a tensor [batch, frames, "
@@ -466,7 +469,7 @@ class ProcessorGroup(Processor):
                 raise ValueError(f"inputs[{key!r}]: {list(value.shape[:2])} batch and frames, "
                                  f"the other inputs {list(shape)}")
             shape = value.shape[:2]
-        if shape is not None and any(proc.uses_noise for proc, _ in self.dag):
+        if shape is not None and any(proc.uses_noise for proc in self.processors):
             want = [shape[0], shape[1] * hop]
             if not isinstance(noise, torch.Tensor) or list(noise.shape) != want:
                 raise ValueError(f"noise: expected a tensor {want} (uniform in [-1, 1)) for "

@@ -313,8 +313,8 @@ class LoudnessMatch:
         matched = self(u, input_spread_db)
         rise = np.clip(np.diff(matched), 0.0, MAX_LOUDNESS_EXPANSION * np.diff(grid_db))
         capped = np.concatenate([[0.0], np.cumsum(rise)])
-        at_median = float(self(np.array([0.5]), input_spread_db)[0])
-        return capped + at_median - np.interp(input_median_db, grid_db, capped)
+        # the match takes the input's median (u = 0.5) to the dataset's, narrowed or not
+        return capped + self.median - np.interp(input_median_db, grid_db, capped)
 
 
 def fit_quantile_transform(loudness_db, mask_on, inv_quantile: Optional[QuantileLike] = None
