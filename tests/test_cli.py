@@ -91,6 +91,13 @@ def test_import_magenta_writes_a_model_folder(tmp_path, capsys):
     assert (f"{tmp_path / 'two.zip'}: holds 2 Magenta model folders (a, b); unzip it and "
             f"pass one of them") in capsys.readouterr().err
     assert not (tmp_path / "two").exists()
+    import shutil
+
+    bare = tmp_path / "bare"  # no dataset_statistics.pkl: imported, with a warning
+    shutil.copytree(source, bare, ignore=shutil.ignore_patterns("*.pkl"))
+    with pytest.warns(UserWarning, match="no dataset_statistics.pkl, so transfer's auto-adjust"):
+        assert cli.main(["import-magenta", str(bare), "--output", str(tmp_path / "b2")]) == 0
+    assert load_model(tmp_path / "b2").statistics is None
 
 
 def test_render_bounds_its_lengths_and_names_the_flags(tmp_path, capsys):

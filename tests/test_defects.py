@@ -414,6 +414,7 @@ def test_prepare_says_what_is_wrong_with_short_clips_and_a_file_for_a_folder(tmp
     with pytest.warns(UserWarning, match=f"^skipped {clips / 'empty.wav'}: the file is "
                                          f"empty$"):  # the name once
         assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "ds")]) == 0
+    assert "3 file(s), 1 skipped, 0.1 min" in capsys.readouterr().out  # not named again
     stats = json.loads((tmp_path / "ds" / "statistics.json").read_text())
     assert stats  # from all three clips' training parts
     for i in range(3):
@@ -616,11 +617,11 @@ def test_prepare_into_its_own_input_folder_twice_and_other_surprises(tmp_path, c
     clips = _clips(tmp_path, 5.0, 5.0)
     sf.write(clips / "same.wav", _tone(seconds=5.0, hz=330), SR)  # c0 again
     data = clips / "ds"
-    for _ in range(2):
+    for said in ("2 file(s), 0.2 min", "2 file(s), 2 of them prepared before, 0.2 min"):
         with pytest.warns(UserWarning, match="same.wav: the same audio as .*c0.wav; prepared "
                                              "once"):
             assert cli.main(["prepare", str(clips), "--output", str(data)]) == 0
-        assert "2 file(s)" in capsys.readouterr().out
+        assert said in capsys.readouterr().out
     with pytest.warns(UserWarning, match=r"listed 1 file\(s\) not given this time"):
         assert cli.main(["prepare", str(clips / "c0.wav"), "--output", str(data)]) == 0
     assert cli.main(["prepare", str(clips), "--output", str(tmp_path / "d0"),

@@ -494,6 +494,12 @@ def test_an_attack_neither_chirps_nor_sets_the_octave_in_a_stream():
                 note = np.nonzero(processor.record["note_on"])[0]
                 settled = note if gate else note[int(0.2 * model.frame_rate) + 1:]
                 assert np.allclose(np.log2(shift[settled]), offline, atol=0.02), (f0, start)
+                if gate:  # what `timbral stream` says it did: one shift, from the note on
+                    (when, octaves), = processor.adjuster.octave_changes
+                    assert octaves == offline and abs(when - start) < 0.1
+                    said = processor.adjuster.octave_message()
+                    assert (said is None) if offline == 0 else \
+                        f"octave(s) {offline:+.0f} from {when:.2f} s, by" in said
             processor = StreamProcessor(model, 320, record=True, adjust=False)
             stream_audio(processor, x)
             played = np.array(processor.record["voiced"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 
@@ -36,6 +37,10 @@ def _import_magenta(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.source}: not a Magenta model folder or zip (expected "
                          f"operative_config-0.gin and ckpt-* files)")
     model = load_model(args.source, loudness_definition=args.loudness)
+    if not model.statistics:
+        warnings.warn(f"{args.source}: no dataset_statistics.pkl, so transfer's auto-adjust "
+                      f"(octave and loudness matching) will be off with this model; import "
+                      f"the folder with the pickle Magenta wrote beside the checkpoint")
     model.config["name"] = output.name
     card = (f"# {output.name}\n\nImported from the Magenta DDSP model folder "
             f"`{Path(args.source).name}` by `timbral import-magenta`.\n\n"

@@ -66,6 +66,9 @@ def _stream(args: argparse.Namespace) -> None:
         summary += (f"; compute per {s['block_ms']:.1f} ms block: mean {s['mean_ms']:.2f} ms, "
                     f"p99 {s['p99_ms']:.2f} ms, max {s['max_ms']:.2f} ms")
     print(summary)
+    octaves = processor.adjuster.octave_message() if processor.adjuster else None
+    if octaves:
+        print(octaves)
     aligned = "" if args.keep_latency else " (aligned with the input: the delay is removed)"
     print(f"wrote {args.output}{aligned}")
 

@@ -37,15 +37,15 @@ def _prepare(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         raise KeyboardInterrupt("the files prepared so far are kept; the same command goes on "
                                 "from them") from None
-    skipped = manifest["skipped"]
+    # the skipped files were each named in a warning as they were found
+    skipped = f", {len(manifest['skipped'])} skipped" if manifest["skipped"] else ""
+    reused = f", {manifest['reused']} of them prepared before" if manifest["reused"] else ""
     if args.shard:
-        print(f"shard {args.shard[0]}/{args.shard[1]}: {len(manifest['files'])} file(s) done; "
-              f"run once more without --shard to write the manifest")
+        print(f"shard {args.shard[0]}/{args.shard[1]}: {len(manifest['files'])} file(s) done"
+              f"{reused}{skipped}; run once more without --shard to write the manifest")
     else:
-        print(f"{args.output}: {len(manifest['files'])} file(s), "
+        print(f"{args.output}: {len(manifest['files'])} file(s){reused}{skipped}, "
               f"{manifest['seconds'] / 60:.1f} min of audio")
-    for entry in skipped:
-        print(f"  skipped {entry['source']}: {entry.get('reason') or entry.get('skipped')}")
 
 
 def _train(args: argparse.Namespace) -> None:

@@ -168,7 +168,8 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
                     min_seconds: float = 2.0, workers: int = 1,
                     shard: Optional[Tuple[int, int]] = None, progress: bool = True,
                     validation_files: Sequence[str] = ()) -> dict:
-    """Prepare audio files (or folders of them) for training; returns the manifest.
+    """Prepare audio files (or folders of them) for training; returns the manifest
+    written, plus ``"reused"``: how many files' items an earlier run had finished.
 
     Args:
       inputs: audio files and/or folders (searched recursively).
@@ -253,7 +254,8 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
             warnings.warn(f"skipped {r['source']}: {r['skipped']}", stacklevel=2)
         good = [r for r in records if "skipped" not in r]
         if shard is not None:
-            return {"format": FORMAT, "shard": list(shard), "files": good, "skipped": skipped}
+            return {"format": FORMAT, "shard": list(shard), "files": good, "skipped": skipped,
+                    "reused": sum(bool(r.get("cached")) for r in good)}
         if not good:
             raise ValueError(f"no usable audio among {len(files)} file(s): "
                              f"{skipped[0]['source']}: {skipped[0]['skipped']}")
@@ -287,7 +289,7 @@ def prepare_dataset(inputs: Sequence, output, sample_rate: int = 16000,
         save_statistics(output / STATISTICS_FILE, statistics)
         with atomic_output(output / MANIFEST_FILE, overwrite=True) as tmp:
             tmp.write_text(json.dumps(manifest, indent=1))
-        return manifest
+        return dict(manifest, reused=sum(bool(r.get("cached")) for r in unique.values()))
 
 
 def _not_in_datasets(files: List[Path], inputs: Sequence, output: Path) -> List[Path]:

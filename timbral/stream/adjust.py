@@ -41,7 +41,7 @@ with or without auto-adjust).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -151,6 +151,8 @@ class StreamingAdjust:
         self.notes = 0  # note-on frames seen
         self.mean_note_pitch = 0.0
         self.octave_shift = 0.0
+        #: ``(seconds, octaves)``: when the notes' octave shift took each new value
+        self.octave_changes: List[Tuple[float, float]] = []
         self._octave_set = False
         self._first: Optional[List[float]] = []  # the first note's pitches; None once read
         self._heard = np.zeros_like(self._prior)  # the input's own note-on frames
@@ -159,6 +161,17 @@ class StreamingAdjust:
         self._tune_i = 0
         self.tuning: Optional[float] = None
         self.key: Optional[int] = None
+
+    def octave_message(self) -> Optional[str]:
+        """What the stream so far did to the notes' octave, for the user (None: nothing)."""
+        shifts = self.octave_changes
+        if not shifts or [o for _, o in shifts] == [0.0]:
+            return None
+        said = ", then ".join(f"{o:+.0f} from {t:.2f} s" for t, o in shifts[:6])
+        more = f" and {len(shifts) - 6} later change(s)" if len(shifts) > 6 else ""
+        return (f"Shifted pitch by octave(s) {said}{more}, by the notebook's rule on the notes "
+                f"heard so far (the data's mean pitch is MIDI {self.mean_pitch:.1f}; a pitch "
+                f"shift adds to it).")
 
     # ----------------------------------------------------------------- pieces
     def _rate(self, n: int) -> float:
@@ -246,6 +259,9 @@ class StreamingAdjust:
             self.octave_shift = octave_rule(pitch, self.mean_pitch)
             self._octave_set = True
         f0 = float(shift_f0([f0], self.octave_shift)[0])
+        if note_on and (not self.octave_changes
+                        or self.octave_changes[-1][1] != self.octave_shift):
+            self.octave_changes.append(((self.frames - 1) / self.frame_rate, self.octave_shift))
 
         if note_on:
             ld = self._match_loudness(ld)

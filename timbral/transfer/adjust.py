@@ -170,7 +170,8 @@ def shift_ld(loudness_db, db: float) -> np.ndarray:
 
 
 def octave_rule(input_pitch: float, mean_pitch: float) -> float:
-    """Whole octaves that move ``input_pitch`` toward ``mean_pitch`` (both MIDI).
+    """Whole octaves Magenta's rule shifts ``input_pitch`` by, in the direction of
+    ``mean_pitch`` (both MIDI); the result may land farther from it.
 
     Magenta's notebook rule, kept as is: ``d = (mean_pitch - input_pitch) /
     12`` octaves, then ``floor(d)`` if ``d > 1.5`` else ``ceil(d)``. Note the
@@ -187,7 +188,7 @@ def octave_rule(input_pitch: float, mean_pitch: float) -> float:
 
 
 def octave_shift_to_dataset(f0_hz, mask_on, mean_pitch: float) -> float:
-    """Whole octaves that move the input's note-on pitch toward ``mean_pitch``:
+    """Whole octaves the input's note-on pitch is shifted by for ``mean_pitch``:
     :func:`octave_rule` on the mean of ``hz_to_midi(f0_hz)[mask_on]``.
 
     Args:
