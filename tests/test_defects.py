@@ -781,6 +781,31 @@ def test_ctrl_c_stops_a_transfer_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav", "stdout.txt"]
 
 
+def test_ctrl_c_in_a_parallel_folder_run_writes_no_more_files(tmp_path):
+    """With --jobs 2 the files being computed when SIGINT comes finish computing (a thread
+    cannot be cut short) but are not written; the message counts what was written."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        sf.write(folder / f"t{i}.wav", _tone(seconds=20.0, hz=220.0 + 30 * i), SR)
+    log = tmp_path / "stdout.txt"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "timbral", "transfer", str(folder),
+                                 "--model", "violin", "--output", str(tmp_path / "out"),
+                                 "--jobs", "2"], stdout=out, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, OMP_NUM_THREADS="1"),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        assert _poll(lambda: " -> " in log.read_text())  # the first file is written
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert 1 <= len(written) < 4 and set(written) <= {f"t{i}.wav" for i in range(4)}
+    assert err.strip().splitlines()[-1] == (
+        f"timbral transfer: interrupted: {len(written)} of 4 output(s) were written before "
+        f"it; the files being transferred were dropped"), err
+
+
 def test_messages_name_the_flags_the_user_typed(tmp_path, capsys):
     """--block 0 was refused as "block_size: ..."; "input_device 7: ..." names its flag."""
     from timbral.cli import _in_flags

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -111,8 +113,28 @@ def _report(done, many: bool) -> None:
           f"{t['adjust']:.3f} s, synthesis {t['synthesis']:.2f} s, encode {t['encode']:.2f} s)")
 
 
+class _Stopped(Exception):
+    """A file computed after Ctrl-C: it is not written."""
+
+
+def _each(pairs, results, bar, failed: list, many: bool) -> None:
+    """Report each file's result as it comes, in order; ``failed`` gets the bad ones."""
+    for (source, _), done in zip(pairs, results):
+        with bar.external_write_mode():  # lines above the bar, not through it
+            if isinstance(done, ValueError):
+                reason = str(done)  # it names the file unless about something else
+                if not reason.startswith(str(source)):
+                    reason = f"{source}: {reason}"
+                warnings.warn(f"skipped {reason}")
+                failed.append(source)
+            else:
+                _report(done, many)
+        bar.update()
+
+
 def _transfer(args: argparse.Namespace) -> None:
     from ..features.pitch import get_pitch_tracker
+    from ..transfer import transfer
     from ..transfer.files import transfer_file
     from ..zoo import load_model
 
@@ -130,18 +152,29 @@ def _transfer(args: argparse.Namespace) -> None:
         run = PolyphonicTransfer(args.polyphonic)
     print(f"model {model.name}: loaded in {time.perf_counter() - start:.2f} s")
 
+    stop = threading.Event()  # set on Ctrl-C: files still being computed write nothing
+    written = []
+
+    def computed(*call, **kwargs):
+        result = (run or transfer)(*call, **kwargs)
+        if stop.is_set():
+            raise _Stopped
+        return result
+
     def one(pair):
         source, out = pair
         plot, spectrogram = _pictures(args, out, many)
         try:
-            return transfer_file(source, model, out, controls, plot=plot,
+            done = transfer_file(source, model, out, controls, plot=plot,
                                  spectrogram=spectrogram, overwrite=args.overwrite,
                                  pitch_tracker=tracker, sample_rate=args.sample_rate,
-                                 mix=args.mix, progress=not many, run=run)
+                                 mix=args.mix, progress=not many, run=computed)
         except ValueError as exc:
             if not many:
                 raise
             return exc  # this file is bad; the others go on
+        written.append(out)
+        return done
 
     from tqdm.auto import tqdm
 
@@ -157,25 +190,29 @@ def _transfer(args: argparse.Namespace) -> None:
             try:
                 for job in jobs:
                     yield job.result()
-            except BaseException:  # a full disk, Ctrl-C: start nothing more
-                for job in jobs:
-                    job.cancel()
+            except BaseException:  # Ctrl-C, a full disk: start nothing more, write nothing
+                stop.set()
+                running = sum(not job.cancel() and not job.done() for job in jobs)
+                if running:  # they cannot be cut short: say why it takes a moment
+                    tqdm.write(f"stopping once the {running} file(s) being computed are done "
+                               f"(they are not written)", file=sys.stderr)
                 raise
 
     failed = []
     bar = tqdm(total=len(pairs), unit="file", desc="transfer", disable=not many)
-    with bar:
-        for (source, _), done in zip(pairs, results()):
-            with bar.external_write_mode():  # lines above the bar, not through it
-                if isinstance(done, ValueError):
-                    reason = str(done)  # it names the file unless about something else
-                    if not reason.startswith(str(source)):
-                        reason = f"{source}: {reason}"
-                    warnings.warn(f"skipped {reason}")
-                    failed.append(source)
-                else:
-                    _report(done, many)
-            bar.update()
+    each = results()
+    try:
+        try:
+            with bar:
+                _each(pairs, each, bar, failed, many)
+        finally:
+            each.close()  # stops the pool and waits for its running jobs (they write nothing)
+    except KeyboardInterrupt:
+        if not many:
+            raise
+        raise KeyboardInterrupt(f"{len(written)} of {len(pairs)} output(s) were written "
+                                f"before it; the files being transferred were "
+                                f"dropped") from None
     for path in (args.plot, args.spectrogram):
         if path:
             print(f"wrote {path}")
