@@ -1,5 +1,7 @@
 """Reading audio files: formats, channels, rates, and every bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -97,6 +99,12 @@ def test_integer_pcm_arrays_are_scaled_like_files():
     np.testing.assert_allclose(as_mono_audio(big_endian), x, atol=1e-6)
     with pytest.raises(ValueError, match="expected real numbers"):
         as_audio(np.zeros(8, np.complex64))
+    # int64 has no PCM scale: taken as it is, and said when that is past full scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(as_mono_audio(np.array([0, 1, -1])), [0, 1, -1])
+    with pytest.warns(UserWarning, match="integer samples up to 16384 are taken as they are"):
+        as_mono_audio((x * 32768).astype(np.int64)[:3])
 
 
 def test_save_audio_checks_the_rate_before_writing(tmp_path):

@@ -8,6 +8,7 @@ shape that was expected. They do no signal processing.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Optional
 
@@ -151,10 +152,12 @@ PCM_FORMATS = {("i", 1): (0, 2 ** 7), ("u", 1): (2 ** 7, 2 ** 7), ("i", 2): (0, 
 def as_audio(x, name: str = "audio") -> torch.Tensor:
     """Audio as ``[batch, n_samples]``; a 1-D ``[n_samples]`` input gains a batch dim.
     Integer PCM (int8, uint8, int16, int32 arrays or tensors) is scaled to [-1, 1);
-    other integers (int64: Python lists of ints) are taken as they are; booleans are
-    refused."""
+    other integers (int64: Python lists of ints) are taken as they are, with a
+    warning when they pass full scale; booleans are refused."""
     if getattr(x, "dtype", None) in (bool, np.bool_, torch.bool):
         raise ValueError(f"{name}: expected samples, got booleans")
+    integers = getattr(x, "dtype", None) is not None and (
+        not x.is_floating_point() if isinstance(x, torch.Tensor) else x.dtype.kind in "iu")
     if isinstance(x, torch.Tensor) and not x.is_floating_point():
         pcm = PCM_FORMATS.get(("u" if x.dtype == torch.uint8 else "i", x.element_size()))
         if pcm is not None:  # on the tensor's own device
@@ -163,6 +166,10 @@ def as_audio(x, name: str = "audio") -> torch.Tensor:
         zero, full = PCM_FORMATS[x.dtype.kind, x.dtype.itemsize]
         x = (x.astype(np.float32) - zero) / full
     x = as_tensor(x, name)
+    if integers and x.numel() and float(x.abs().max()) > 1.0:  # PCM values in int64 (lists)
+        warnings.warn(f"{name}: integer samples up to {float(x.abs().max()):.0f} are taken as "
+                      f"they are, far past full scale (1.0); for PCM pass int16 or int32 "
+                      f"arrays, or divide by their full scale", stacklevel=2)
     if x.ndim == 1:
         x = x[None]
     if x.ndim != 2:
