@@ -187,6 +187,8 @@ def test_midi_file_round_trip(piano_notes, tmp_path):
     want = sorted((round(n.onset, 3), n.key, n.velocity) for n in found.notes)
     assert [(k, v) for _, k, v in got] == [(k, v) for _, k, v in want]
     assert np.allclose([t for t, _, _ in got], [t for t, _, _ in want], atol=0.002)
+    assert score.end == pytest.approx(found.duration, abs=0.002)  # the trailing rest too
+    assert found.duration > max(n.offset for n in found.notes) + 0.1
     # each voice on its own channel with its bend range: the bends come back
     midi = mido.MidiFile(path)
     assert midi.type == 1 and len(midi.tracks) == 1 + len(score.parts)
@@ -277,6 +279,11 @@ def test_transcribe_command(piano, tmp_path, capsys):
                      str(tmp_path / "y.mid"), "--onset-threshold", "0"]) == 2
     err = capsys.readouterr().err
     assert "--onset-threshold: expected a posterior above 0 and below 1, got 0" in err
+    quiet = save_audio(tmp_path / "quiet.wav", np.zeros(RATE * 2, np.float32), RATE)
+    assert cli.main(["transcribe", str(quiet), "--output", str(tmp_path / "q.mid")]) == 2
+    assert "quiet.wav: no notes found in 2.0 s (silence, or nothing heard as notes); " \
+        "nothing written" in capsys.readouterr().err
+    assert not (tmp_path / "q.mid").exists()
 
 
 def test_transfer_polyphonic_command(piano, tmp_path, capsys):

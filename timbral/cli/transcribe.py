@@ -38,6 +38,10 @@ def _transcribe(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.input}: {exc}") from None
     if channels > 1:
         print(mono_message(channels, "transcribed"))
+    if not result.notes:  # an empty file would only be refused by `timbral play`
+        raise CommandError(f"{args.input}: no notes found in {result.duration:.1f} s (silence, "
+                           f"or nothing heard as notes); nothing written. A lower "
+                           f"--onset-threshold or --frame-threshold finds fainter notes")
     write_midi(result, output, overwrite=args.overwrite)
     print(f"{args.input}: {result.summary()} in {result.duration:.1f} s; wrote {output} in "
           f"{time.perf_counter() - start:.2f} s")

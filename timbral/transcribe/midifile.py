@@ -11,7 +11,8 @@ channel first sets its pitch-bend range (RPN 0) wide enough for the largest
 bend, then every note's bends are sent from its onset, one message whenever
 the bend moves by :data:`BEND_STEP_CENTS` or more (a note's first bend goes
 just before its note-on, so no bend carries over from the note before). Type
-1, 120 bpm, 480 ticks per beat (about 1 ms per tick); track 0 holds the tempo.
+1, 120 bpm, 480 ticks per beat (about 1 ms per tick); track 0 holds the tempo
+and ends where the recording does (a trailing rest is kept).
 ``timbral play notes.mid`` plays it back with a model.
 """
 
@@ -69,6 +70,8 @@ def write_midi(transcription: Transcription, path, overwrite: bool = False) -> P
     meta.append(mido.MetaMessage("set_tempo", tempo=TEMPO, time=0))
     meta.append(mido.MetaMessage("track_name", name="transcribed by timbral (basic-pitch)",
                                  time=0))
+    # the song lasts as long as the recording: a player keeps its trailing rest
+    meta.append(mido.MetaMessage("end_of_track", time=_ticks(transcription.duration)))
     midi.tracks.append(meta)
     voices = voices_of(transcription.notes)
     own = voices[:len(CHANNELS)]
