@@ -120,6 +120,13 @@ MIN_NOTE_SECONDS = 0.05
 #: when the note then holds the other octave at least SETTLED_SECONDS.
 ATTACK_OCTAVE_SECONDS = 0.16
 SETTLED_SECONDS = 0.03
+#: ... unless the audio shows both octaves played (offline): the lower reading's odd
+#: harmonics (which the octave above lacks) at least OCTAVE_LOWER_ODD_DB against its
+#: even ones there, and OCTAVE_EVIDENCE_DB more than in the upper reading; and the
+#: segment after lasts under OCTAVE_HELD_RATIO times the short one (an attack's
+#: error leads into its note: a sampled tenor sax's attacks sound the octave below
+#: for 0.12 s, at that level)
+OCTAVE_LOWER_ODD_DB, OCTAVE_EVIDENCE_DB, OCTAVE_HELD_RATIO = -4.0, 10.0, 6
 #: A pitch this short (s) inside a played run is the tracker's, not the input's: a
 #: blip between two frames that agree, or at a run's end (a voice's last frame read
 #: as 1.9 kHz under an 80 Hz phrase played a 4.7 kHz flute click).
@@ -519,7 +526,8 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     revoked = np.array([i for i in gate.revoked if i < n], np.int64)
     voiced[revoked] = False
     bridged[revoked] = False
-    played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate)
+    played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate, audio,
+                               sample_rate)
     if audio is not None:  # a bridge at a change holds the old note: the change may move into it
         played = backdate_changes(np.where(voiced, _fill(played, voiced, f0), 0.0), audio,
                                   check_size(sample_rate, "sample_rate"), frame_rate)
@@ -554,7 +562,23 @@ def _segments(cents: np.ndarray) -> Tuple[List[Tuple[int, int]], List[float]]:
     return segs, [float(np.median(cents[a:b])) for a, b in segs]
 
 
-def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
+def _odd_levels(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: np.ndarray,
+                low_hz: float) -> float:
+    """Median over ``frames`` of the power at the odd harmonics of ``low_hz`` against
+    the even ones (dB): high where a note at ``low_hz`` sounds, very low where only
+    the octave above it does (its harmonics are the even ones)."""
+    import torch
+
+    from .pitch.refine import harmonic_refine
+
+    hop = int(round(sample_rate / frame_rate))
+    fit = harmonic_refine(torch.as_tensor(np.asarray(audio, np.float32)), hop, np.full(len(frames), low_hz), sample_rate,
+                          frames=frames, passes=1)
+    return float(np.median(fit.odd_even_db))
+
+
+def clean_transitions(f0_hz: np.ndarray, frame_rate: float, audio=None,
+                      sample_rate: Optional[int] = None) -> np.ndarray:
     """The pitch of played frames with the tracker's attack errors corrected.
 
     ``f0_hz``: ``[n_frames]`` Hz, 0 where a frame is not played (or is a
@@ -565,7 +589,11 @@ def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
       or follows another pitch, an octave (or two) within 80 cents away from
       the segment after it (which lasts :data:`SETTLED_SECONDS` or more), is
       moved to that segment's octave: an attack's sub- or overtone, which the
-      tracker caught before the note settled;
+      tracker caught before the note settled; given ``audio`` (mono, frame
+      ``k`` at sample ``k * sample_rate / frame_rate``), not where its spectrum
+      and the next segment's show the two octaves played
+      (:data:`OCTAVE_EVIDENCE_DB`): alternating octave 16ths had 40 % of their
+      frames moved to the wrong octave;
     - a segment of at most :data:`BLIP_SECONDS` (at least a frame) between two
       segments that agree within half a semitone takes their pitch (a blip), and
       the frames before the run's first longer segment, or after its last, take
@@ -586,6 +614,17 @@ def clean_transitions(f0_hz: np.ndarray, frame_rate: float) -> np.ndarray:
             octaves = round(step / 1200)
             if octaves and abs(step - 1200 * octaves) <= 80 and b - a <= longest \
                     and d - c >= settled:
+                if abs(octaves) == 1 and audio is not None \
+                        and d - c < OCTAVE_HELD_RATIO * (b - a):
+                    low = 2.0 ** (min(medians[i], medians[i + 1]) / 1200)
+                    mine = _odd_levels(audio, sample_rate, frame_rate,
+                                       np.arange(start + a, start + b), low)
+                    after = _odd_levels(audio, sample_rate, frame_rate,
+                                        np.arange(start + c, start + min(d, c + b - a + settled)),
+                                        low)
+                    lower, upper = (mine, after) if octaves > 0 else (after, mine)
+                    if lower >= OCTAVE_LOWER_ODD_DB and lower - upper >= OCTAVE_EVIDENCE_DB:
+                        continue  # octave 16ths, a grace note: both octaves were played
                 cents[a:b] += 1200 * octaves
                 medians[i] += 1200 * octaves
         for i in range(1, len(segs) - 1):
