@@ -18,6 +18,12 @@ def test_a_recordings_recipe_asks_for_its_data(tmp_path):
     assert not any(tmp_path.iterdir())  # refused before any work
 
 
+def test_the_shipped_folder_is_replaced_only_with_overwrite(tmp_path):
+    with pytest.raises(ValueError, match="pass --overwrite to replace it or --output DIR"):
+        build("flute", tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before any work
+
+
 def test_heldout_passages_are_the_validation_regions(violin_dataset):
     data = TrainingData(violin_dataset)
     passages = heldout_passages(violin_dataset)

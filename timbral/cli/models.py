@@ -96,12 +96,13 @@ def register(sub) -> None:
     zb = zoo_sub.add_parser(
         "build", help="render, prepare, train and evaluate one shipped model",
         description="Reproduce a shipped model: take its recordings (--data) or render its "
-                    "SoundFont instrument, prepare, train the recipe's preset (cpu-fast or "
-                    "realtime), evaluate on held-out audio and write the model folder. "
+                    "SoundFont instrument, prepare, train the recipe's preset (cpu-fast, "
+                    "realtime or fullband), evaluate on held-out audio and write the model folder. "
                     "Re-running continues an interrupted build.")
     zb.add_argument("name", choices=sorted(RECIPES))
     zb.add_argument("--workdir", default="zoo-work", help="scratch folder (default zoo-work)")
-    zb.add_argument("--output", help="model folder (default: the package's shipped folder)")
+    zb.add_argument("--output", help="model folder (default: the package's shipped folder, "
+                                     "replaced only with --overwrite)")
     zb.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     zb.add_argument("--max-minutes", type=float, help="stop training after this wall time")
     zb.add_argument("--data", help="the folder of recordings a recordings recipe trains on "
@@ -109,5 +110,6 @@ def register(sub) -> None:
     zb.add_argument("--docs", help="write <name>.png (held-out input vs resynthesis) here, "
                                    "and for recordings a few seconds of audio")
     zb.add_argument("--overwrite", action="store_true",
-                    help="replace an existing --output folder or --docs picture")
+                    help="replace an existing model folder (--output or the shipped "
+                         "one) or --docs picture")
     zb.set_defaults(func=_zoo_build)

@@ -115,7 +115,8 @@ def register(sub) -> None:
                       help="skip files shorter than this (default 2)")
     prep.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     prep.add_argument("--shard", type=_shard, default=None, metavar="K/N",
-                      help="only files K, K+N, ... (for many machines sharing the output)")
+                      help="only files K, K+N, ... of the sorted list, K from 0 to N-1 (for "
+                           "many machines sharing the output)")
     prep.set_defaults(func=_prepare)
 
     tr = sub.add_parser(

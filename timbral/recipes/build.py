@@ -6,7 +6,8 @@
    rendered from a SoundFont instrument with FluidSynth (phrase seeds 0, 1, ...);
 2. prepare them (features with the default tracker, 500 Hz; the last 10 % of
    each recording is held out);
-3. train the recipe's preset (``cpu-fast``, or ``realtime`` for streaming) and room;
+3. train the recipe's preset (``cpu-fast``; ``realtime`` for streaming, ``fullband``
+   for 48 kHz) and room;
 4. evaluate on held-out audio: the recordings' held-out passages, or renders of
    phrase seeds from 100000; never trained on;
 5. write the model folder with the evaluation (and the data's credits) in its
@@ -172,8 +173,8 @@ def build(name: str, workdir, output=None, steps: Optional[int] = None,
     Args:
       name: a key of :data:`RECIPES`.
       workdir: scratch folder for renders, dataset and training run.
-      output: model folder to write (default: the package's ``zoo/models/<name>``,
-        which is always replaced: rebuilding it is the point).
+      output: model folder to write (default: the package's ``zoo/models/<name>``;
+        replacing it, like any existing folder, needs ``overwrite``).
       steps: training steps (default: the recipe's).
       max_minutes: stop training after this wall time.
       docs: folder for ``<name>.png`` (held-out input vs resynthesis) and, for
@@ -190,6 +191,9 @@ def build(name: str, workdir, output=None, steps: Optional[int] = None,
         raise ValueError(f"{name}: trains on real recordings ({recipe.recordings}); pass --data "
                          f"with the folder that holds them (see `timbral models {name}` for "
                          f"their source)")
+    if output is None and (MODELS_DIR / name).exists() and not overwrite:
+        raise ValueError(f"{MODELS_DIR / name}: the shipped {name} model is there; pass "
+                         f"--overwrite to replace it or --output DIR to write elsewhere")
     docs = None if docs is None else Path(docs)
     pictures = [] if docs is None else [docs / f"{name}.png"]
     if docs is not None and recipe.recordings:
@@ -226,13 +230,14 @@ def build(name: str, workdir, output=None, steps: Optional[int] = None,
     others = {other: evaluate_resynthesis(load_model(other), clips, recipe.eval_tracker)
               for other in recipe.compare_with}
     data_text = (f"{recipe.credits}\n\n{size}" if recipe.recordings else size)
+    rebuild = f"timbral zoo build {name}" + (" --data FOLDER" if recipe.recordings else "")
     card = (f"{model.card.rstrip()}\n\n## Data\n\n{recipe.description} {data_text}; rebuild "
-            f"with `timbral zoo build {name}`.\n\n## Quality\n\nOn {what}"
+            f"with `{rebuild}`.\n\n## Quality\n\nOn {what}"
             f"{', beside ' + ', '.join(others) + ' on the same audio' if others else ''}:\n\n"
             f"{metrics_table(metrics, others, recipe.eval_tracker)}")
     model.config["name"] = name
     folder = save_model_folder(output or MODELS_DIR / name, model, model.statistics, card,
-                               overwrite=overwrite or output is None,
+                               overwrite=overwrite,
                                expression=model.expression)
     if docs is not None:
         _write_docs(docs, name, model, clips[0], metrics, recipe, overwrite)

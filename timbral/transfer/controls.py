@@ -29,7 +29,8 @@ def _control(name, default, minimum, maximum, unit, label, help, kind, **more) -
 #: shows the switches first, so they come first here too).
 _CONTROLS = (
     _control("adjust", True, None, None, "", "Auto-adjust",
-            "Move the pitch register and loudness toward what the instrument was trained on.",
+            "Auto-adjust moves the pitch register and loudness toward what the instrument "
+            "was trained on.",
             kind="bool", flag="--no-adjust"),
     _control("hold_pitch", False, None, None, "", "Hold pitch through consonants",
             "For singing: keep a note sounding at its pitch through consonants and breaths "
@@ -52,7 +53,7 @@ _CONTROLS = (
     _control("pitch_shift", 0.0, -2.0, 2.0, "octaves", "Pitch shift",
             "Move the melody by octaves, after auto-adjust.",
             kind="float", flag="--pitch-shift", step=1.0),
-    _control("semitones", 0.0, -24.0, 24.0, "semitones", "Pitch shift",
+    _control("semitones", 0.0, -24.0, 24.0, "semitones", "Transpose",
             "Move the melody by semitones too, after auto-adjust.",
             kind="float", flag="--semitones", step=1.0),
     _control("loudness_shift", 0.0, -20.0, 20.0, "dB", "Loudness shift",
