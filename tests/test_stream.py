@@ -4,6 +4,7 @@ import argparse
 import gc
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -346,6 +347,21 @@ def test_stream_command_writes_an_aligned_file(model_folder, tmp_path, capsys):
     assert rate == SR and len(audio) == int(1.5 * SR) and np.abs(audio).max() > 0.01
     text = capsys.readouterr().out
     assert "latency 24.0 ms" in text and "p99" in text and "wrote" in text
+    assert "no frame plays" not in text and "clipped" not in text
+    # shorter than the tracker's window: silent, and said (it wrote silence and nothing else)
+    sf.write(source, _glide(0.1, SR), SR)
+    args = _parser().parse_args(["stream", str(source), "--model", str(model_folder),
+                                 "--output", str(out), "--overwrite"])
+    args.func(args)
+    assert "Noise gate: no frame plays; the output is silent (the stream plays from 160 ms " \
+        "on" in capsys.readouterr().out
+    # a loudness shift past full scale: offline scales the output down, a stream clips
+    sf.write(source, 0.99 * np.sin(2 * np.pi * 440 * np.arange(3 * SR) / SR), SR)
+    args = _parser().parse_args(["stream", str(source), "--model", "violin", "--output",
+                                 str(out), "--overwrite", "--loudness-shift", "20"])
+    args.func(args)
+    assert re.search(r"\d+ output samples \([\d.]+%\) pass full scale and are clipped; "
+                     r"lower --loudness-shift", capsys.readouterr().out)
 
 
 def test_live_command_explains_what_is_missing(model_folder, capsys):

@@ -39,6 +39,8 @@ def _describe(processor) -> str:
 
 
 def _stream(args: argparse.Namespace) -> None:
+    import numpy as np
+
     from ..audio import mono_message, read_audio, save_audio
     from ..stream import stream_audio
     from ..transfer.files import check_outputs
@@ -69,6 +71,17 @@ def _stream(args: argparse.Namespace) -> None:
     octaves = processor.adjuster.octave_message() if processor.adjuster else None
     if octaves:
         print(octaves)
+    if processor.played_frames == 0:
+        first = processor.first_played / model.sample_rate * 1000
+        print(f"Noise gate: no frame plays; the output is silent" + (
+            f" (the stream plays from {first:.0f} ms on, once its pitch tracker's window has "
+            f"filled: give a longer recording)" if len(audio) <= processor.first_played else
+            " (no pitched sound it trusts; a lower --gate lets more through)"))
+    clipped = int(np.sum(np.abs(out) > 1.0))
+    if clipped:  # offline transfer scales its output down; a stream cannot look ahead
+        print(f"{clipped} output samples ({clipped / len(out):.2%}) pass full scale and are "
+              f"clipped; lower --loudness-shift (peak {20 * np.log10(np.abs(out).max()):+.1f} "
+              f"dBFS)")
     aligned = "" if args.keep_latency else " (aligned with the input: the delay is removed)"
     print(f"wrote {args.output}{aligned}")
 

@@ -186,6 +186,13 @@ class StreamProcessor:
         return self.latency / self.sample_rate * 1000.0
 
     @property
+    def first_played(self) -> int:
+        """The first input sample a note can play from: a frame plays once its pitch
+        window lies inside the stream, and a note starts on the second of two frames."""
+        heard = -(-max(0, self.features.pitch.window_size - self.lookahead) // self.hop)
+        return (heard + 1) * self.hop
+
+    @property
     def analysis_offset(self) -> float:
         """How far (samples) before a frame's position its analysis windows are
         centred on average (half the f0 and loudness windows, less the lookahead)."""
@@ -207,6 +214,7 @@ class StreamProcessor:
         self._pending = np.zeros(max(0, start), np.float32)
         self._skip = max(0, -start)
         self.stats = StreamStats()
+        self.played_frames = 0  # frames the voicing gate let play
         self.record: Dict[str, list] = {k: [] for k in (
             "f0_hz", "f0_confidence", "loudness_db", "f0_adjusted", "loudness_adjusted",
             "note_on", "voiced")}
@@ -236,6 +244,7 @@ class StreamProcessor:
                 frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
                 f0[i], ld[i], note_on[i] = frame.f0_hz, frame.loudness_db, frame.note_on
         f0, ld = apply_manual_shifts(f0, ld, **self.shifts)
+        self.played_frames += int(voiced.sum())
         return f0, floor_loudness(ld, voiced), note_on, voiced
 
     def process(self, block) -> np.ndarray:
