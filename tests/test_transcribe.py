@@ -8,6 +8,8 @@ more clips and instruments. The tests use held-out seeds (the thresholds were
 chosen on seeds 100-111).
 """
 
+import re
+
 import mido
 import numpy as np
 import pytest
@@ -298,6 +300,17 @@ def test_transfer_polyphonic_command(piano, tmp_path, capsys):
         cli.main(["transfer", str(wav), "--model", "flute", "--output", str(out),
                   "--polyphonic", "sometimes", "--overwrite"])
     assert info.value.code == 2
+    # without the switch the tracker's path plays, and says the recording has chords
+    assert cli.main(["transfer", str(wav), "--model", "flute", "--output", str(out),
+                     "--overwrite"]) == 0
+    said = capsys.readouterr().out
+    assert re.search(r"This recording plays chords \(\d+% of its notes' time; \d+ notes, up "
+                     r"to [34] at once, .*--polyphonic plays every note", said)
+    assert "Noise gate" in said  # the tracker's path
+    melody = save_audio(tmp_path / "line.wav", read_audio(EXAMPLE_CLIP, sample_rate=RATE)[0][:4 * RATE], RATE)
+    assert cli.main(["transfer", str(melody), "--model", "flute", "--output", str(out),
+                     "--overwrite"]) == 0
+    assert "chords" not in capsys.readouterr().out
 
 
 def test_web_app_polyphonic_switch(piano, tmp_path):

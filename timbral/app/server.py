@@ -570,7 +570,7 @@ class App:
                                  plot=pictures.get("notes"),
                                  spectrogram=pictures.get("spectrograms"), name=source_name,
                                  pitch_tracker=get_pitch_tracker(None, self.models.device),
-                                 run=PolyphonicTransfer("auto") if polyphonic else None)
+                                 run=PolyphonicTransfer("auto" if polyphonic else "hint"))
         except ValueError as exc:
             raise HTTPError(400, str(exc).replace(str(source), source_name)) from None
         timings = {"waiting": wait, **done.timings}

@@ -134,7 +134,6 @@ def _each(pairs, results, bar, failed: list, many: bool) -> None:
 
 def _transfer(args: argparse.Namespace) -> None:
     from ..features.pitch import get_pitch_tracker
-    from ..transfer import transfer
     from ..transfer.files import transfer_file
     from ..zoo import load_model
 
@@ -145,18 +144,16 @@ def _transfer(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     model = load_model(args.model, loudness_definition=args.loudness, device=args.device)
     tracker = get_pitch_tracker(args.pitch_tracker, args.device)  # built once, not per thread
-    run = None
-    if args.polyphonic:
-        from ..transcribe import PolyphonicTransfer
+    from ..transcribe import PolyphonicTransfer
 
-        run = PolyphonicTransfer(args.polyphonic)
+    run = PolyphonicTransfer(args.polyphonic or "hint")
     print(f"model {model.name}: loaded in {time.perf_counter() - start:.2f} s")
 
     stop = threading.Event()  # set on Ctrl-C: files still being computed write nothing
     written = []
 
     def computed(*call, **kwargs):
-        result = (run or transfer)(*call, **kwargs)
+        result = run(*call, **kwargs)
         if stop.is_set():
             raise _Stopped
         return result

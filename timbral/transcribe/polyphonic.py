@@ -33,7 +33,9 @@ The output is as long as the input, at the model's rate.
 ``timbral transfer --polyphonic`` and the web app's switch: it transcribes,
 and plays the notes when the recording plays chords (or always); a recording
 without chords keeps the pitch tracker's path, which follows a single line's
-expression more closely.
+expression more closely. Without the switch the command and the web app run it in
+``hint`` mode: the tracker's path, and a line saying when the recording plays chords
+(a chord recording otherwise came out as its bass line, unexplained).
 """
 
 from __future__ import annotations
@@ -252,8 +254,9 @@ def transfer_notes(transcription: Transcription, audio, sample_rate: int,
 
 #: The controls the polyphonic path takes; the others shape the pitch tracker's path.
 POLYPHONIC_CONTROLS = ("adjust", "pitch_shift", "semitones", "loudness_shift")
-#: ``auto``: play the notes when the recording plays chords; ``always``: in any case.
-MODES = ("auto", "always")
+#: ``auto``: play the notes when the recording plays chords; ``always``: in any case;
+#: ``hint``: keep the pitch tracker's path, and say when the recording plays chords.
+MODES = ("auto", "always", "hint")
 
 
 class PolyphonicTransfer:
@@ -272,6 +275,9 @@ class PolyphonicTransfer:
     def __call__(self, audio, sample_rate: int, model, *, pitch_tracker=None, seed: int = 0,
                  progress: bool = False, **controls):
         c = check_controls(controls)
+        if self.mode == "hint":
+            return self._hint(audio, sample_rate, model, pitch_tracker=pitch_tracker, seed=seed,
+                              progress=progress, **controls)
         notes = transcribe(audio, sample_rate)
         if self.mode == "auto" and not notes.polyphonic:
             result = transfer(audio, sample_rate, model, pitch_tracker=pitch_tracker, seed=seed,
@@ -289,6 +295,24 @@ class PolyphonicTransfer:
         if unused:
             result.messages.append(f"polyphonic: {', '.join(unused)} shape(s) the pitch "
                                    f"tracker's path only; not used")
+        return result
+
+    @staticmethod
+    def _hint(audio, sample_rate: int, model, **kwargs):
+        """``transfer()``'s result, saying so when the recording plays chords: the
+        tracker then follows one of their lines, often the lowest."""
+        try:
+            notes = transcribe(audio, sample_rate)
+        except ValueError:  # no transcription here (basic-pitch missing): no hint
+            notes = None
+        result = transfer(audio, sample_rate, model, **kwargs)
+        if notes is not None:
+            result.timings["features"] += notes.seconds
+            if notes.polyphonic:
+                result.messages.append(
+                    f"This recording plays chords ({notes.chord_share:.0%} of its notes' "
+                    f"time; {notes.summary()}): the pitch tracker follows one line of them, "
+                    f"often the lowest. --polyphonic plays every note.")
         return result
 
 
