@@ -22,7 +22,9 @@ keeps running versions of those and adjusts each frame as it arrives:
   from a decaying histogram (0.25 dB bins, ``memory_seconds``) that starts
   from the *dataset's* distribution with the weight of ``prior_seconds`` of
   note-on frames, so the mapping starts as the identity and moves toward the
-  input's own as it plays (:meth:`~timbral.transfer.adjust.LoudnessMatch.curve`
+  input's own as it plays (a 0.5 s prior: with 4 s the stream followed the
+  input's recording level for 10-20 s, 4-7 dB off the offline level 20 dB under
+  it) (:meth:`~timbral.transfer.adjust.LoudnessMatch.curve`
   on every 1 dB edge, as offline, which also keeps a narrow input, a held
   tone, from being stretched);
 - quiet: note-off frames lowered by ``quiet * max(0, 1 - ratio)`` dB
@@ -105,7 +107,7 @@ class StreamingAdjust:
     def __init__(self, statistics: Optional[Mapping], frame_rate: float, *,
                  threshold: float = 1.0, quiet: float = 20.0, autotune: float = 0.0,
                  smoothing_seconds: float = 0.08, memory_seconds: float = 30.0,
-                 prior_seconds: float = 4.0, retune_seconds: float = 0.5):
+                 prior_seconds: float = 0.5, retune_seconds: float = 0.5):
         controls = check_controls(dict(threshold=threshold, quiet=quiet, autotune=autotune))
         self.frame_rate = float(frame_rate)
         self.threshold, self.quiet, self.autotune = (controls["threshold"], controls["quiet"],
@@ -183,9 +185,8 @@ class StreamingAdjust:
 
         The frame's CDF value comes from the histogram with its prior; the
         input's spread from the frames heard, pooled with the dataset's spread
-        weighted as :data:`SPREAD_PRIOR_SECONDS` of frames (the 4 s prior
-        would hide a held tone's narrow range for half a minute, and a note's
-        first frames alone have no spread yet).
+        weighted as :data:`SPREAD_PRIOR_SECONDS` of frames (a note's first
+        frames alone have no spread yet).
         """
         cdf = _cdf(self._prior * self._prior_weight + self._heard)
         if cdf is None:  # nothing heard and no prior: leave the frame as it is
