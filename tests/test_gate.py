@@ -332,6 +332,7 @@ def test_noise_in_silence_out_offline_and_streamed(kind, model):
     x = material.at_dbfs(material.noise(kind, 2.0, seed=2), -25.0)
     result = transfer(x, 16000, model)
     assert not result.voicing.voiced.any() and "Noise gate" in result.messages[-1]
+    assert "(the noise gate plays no frame)" in result.messages[0]  # no threshold advice
     streamed = stream_audio(StreamProcessor(model, 320), x)
     for out in (result.audio, streamed):
         assert material.level_db(out) <= material.level_db(x) - 40.0

@@ -631,9 +631,11 @@ def auto_adjust(features: Mapping, statistics: Optional[Mapping], *,
         result.messages.append(f"Skipping auto-adjust: the model's dataset statistics have no "
                                f"{' or '.join(missing)}.")
         return result
-    if not mask.any():
-        result.messages.append("Skipping auto-adjust: no notes detected (try a lower note "
-                               "threshold).")
+    if not mask.any():  # a lower threshold cannot help where the gate plays nothing
+        result.messages.append(
+            "Skipping auto-adjust: no notes detected (the noise gate plays no frame)."
+            if voiced is not None and not np.any(voiced) else
+            "Skipping auto-adjust: no notes detected (try a lower note threshold).")
         return result
 
     octaves = _octave_shift(f0, mask, stats["mean_pitch"])
