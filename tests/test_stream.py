@@ -365,6 +365,23 @@ def test_stream_command_writes_an_aligned_file(model_folder, tmp_path, capsys):
                      r"lower --loudness-shift", capsys.readouterr().out)
 
 
+def test_stream_command_says_when_it_is_too_slow_for_live_use(model_folder, tmp_path,
+                                                              monkeypatch, capsys):
+    """crepe-full computes a 20 ms block in about 40 ms here: the file comes out
+    right, and a live run would drop out; the command says so (as `live` does)."""
+    from timbral.stream import StreamStats
+
+    summary = StreamStats.summary
+    monkeypatch.setattr(StreamStats, "summary", lambda self, *a, **k: dict(
+        summary(self, *a, **k), mean_ms=37.6))
+    source = tmp_path / "in.wav"
+    sf.write(source, _glide(1.0, SR), SR)
+    args = _parser().parse_args(["stream", str(source), "--model", str(model_folder),
+                                 "--output", str(tmp_path / "out.wav")])
+    args.func(args)
+    assert "1.9x too slow for live use on this machine" in capsys.readouterr().out
+
+
 def test_live_command_explains_what_is_missing(model_folder, capsys):
     args = _parser().parse_args(["live", "--model", str(model_folder), "--block", "256"])
     try:

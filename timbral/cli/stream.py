@@ -68,6 +68,10 @@ def _stream(args: argparse.Namespace) -> None:
         summary += (f"; compute per {s['block_ms']:.1f} ms block: mean {s['mean_ms']:.2f} ms, "
                     f"p99 {s['p99_ms']:.2f} ms, max {s['max_ms']:.2f} ms")
     print(summary)
+    if s and s["mean_ms"] > s["block_ms"]:  # as `live` says it: the sound would drop out
+        print(f"{s['mean_ms'] / s['block_ms']:.1f}x too slow for live use on this machine (a "
+              f"block takes longer to compute than to play); try a larger --block, the "
+              f"crepe-tiny-refined --pitch-tracker or --device cuda")
     octaves = processor.adjuster.octave_message() if processor.adjuster else None
     if octaves:
         print(octaves)
