@@ -250,6 +250,21 @@ def test_fix_octaves_undoes_harmonic_locks(factor):
     assert np.allclose(fix_octaves(audio, 400, np.full(n, 110.0), SR, periods=3.0), 110.0)
 
 
+def test_fix_octaves_undoes_a_clean_third_harmonic_lock():
+    """An oboe's held A4 read on its third harmonic for 0.7 s (CREPE, confidence 1):
+    the estimate's harmonics are A4's 3rd, 6th, 9th, whose troughs fall between A4's
+    partials, so its harmonic-to-noise ratio is high (50-60 dB there) and the check
+    that needed it low left the note at E6. A clean A4 with a strong third harmonic
+    read at 1320 Hz comes back to 440 Hz."""
+    t = np.arange(SR // 2) / SR
+    amps = (0.5, 0.3, 1.0, 0.3, 0.2, 0.15)
+    audio = 0.3 * sum(a * np.sin(2 * np.pi * 440.0 * (k + 1) * t) for k, a in enumerate(amps))
+    n = SR // 2 // 400 + 1
+    fixed = fix_octaves(torch.from_numpy(audio.astype(np.float32)), 400, np.full(n, 1320.0),
+                        SR, periods=3.0)
+    assert np.allclose(np.median(fixed), 440.0)
+
+
 @pytest.mark.parametrize("midi", [96, 105])
 def test_refined_tracker_reads_notes_above_crepes_top(midi):
     """C7 and A7 (2093, 3520 Hz) lie past CREPE's top bin (1975 Hz), where it reads
