@@ -319,6 +319,37 @@ def test_streaming_adjust_uses_running_statistics():
     assert frame.f0_hz == 220.0 and frame.loudness_db == -40.0 and plain.messages
 
 
+def test_streamed_octave_moves_at_note_starts_and_stops_flipping():
+    """A legato line (no rest) whose first note lies far under the rest: the octave the
+    first note set is corrected where a later note starts, never inside a note (it was
+    kept to the phrase's end: no rest came). Later, detached notes whose running mean
+    wanders across the rule's boundary (near the data's mean) no longer flip the octave
+    at their rests."""
+    rate = 50
+    n = 400
+    examples = [{"f0_hz": np.full(n, 880.0), "f0_confidence": np.full(n, 0.95),
+                 "loudness_db": np.full(n, -20.0)}]
+    stats = compute_dataset_statistics(examples, rate)  # mean pitch MIDI 81
+    adjust = StreamingAdjust(stats, rate)
+    # first note MIDI 66 (the rule: +2 octaves), then 0.25 s notes around MIDI 71 (+1)
+    keys = [66] * 2 + [71, 72, 70, 71, 73, 71, 70, 72] * 6
+    midi = np.repeat(keys, rate // 4)
+    frames = [adjust(440.0 * 2 ** ((k - 69) / 12), 0.95, -20.0) for k in midi]
+    shifts = np.array([f.octave_shift for f in frames])
+    assert shifts[20] == 2.0 and shifts[-1] == 1.0
+    changes = np.nonzero(np.diff(shifts[5:]))[0] + 6  # after the first note set it
+    assert len(changes) and all(midi[i] != midi[i - 1] for i in changes)  # note starts
+    # detached notes, 4 s at the data's mean, then wandering just under it (mean 80.5)
+    adjust = StreamingAdjust(stats, rate)
+    shifts = []
+    for k in [81] * 16 + [79, 82, 80, 81, 80, 79, 82, 81] * 8:
+        for i in range(rate // 4):
+            rest = i == rate // 4 - 1
+            shifts.append(adjust(440.0 * 2 ** ((k - 69) / 12), 0.0 if rest else 0.95,
+                                 -80.0 if rest else -20.0).octave_shift)
+    assert len(set(shifts[int(3.5 * rate):])) == 1
+
+
 # ----------------------------------------------------------------------- CLI
 def _parser():
     from timbral.cli import stream as stream_cli
