@@ -69,6 +69,9 @@ OCTAVES = range(-3, 4)
 #: Deepest cut the expression makes below a note's velocity level (dB): the depth of
 #: the loudness floor.
 MAX_CUT_DB = 80.0
+#: The chord hint of a plain transfer listens to this much of a recording (s), in
+#: this many excerpts.
+HINT_SECONDS, HINT_EXCERPTS = 6.0, 3
 
 
 @dataclass
@@ -302,7 +305,8 @@ class PolyphonicTransfer:
         """``transfer()``'s result, saying so when the recording plays chords: the
         tracker then follows one of their lines, often the lowest."""
         try:
-            notes = transcribe(audio, sample_rate)
+            notes = transcribe(_excerpts(as_mono_audio(audio), check_sample_rate(sample_rate)),
+                               sample_rate)
         except ValueError:  # no transcription here (basic-pitch missing): no hint
             notes = None
         result = transfer(audio, sample_rate, model, **kwargs)
@@ -311,9 +315,22 @@ class PolyphonicTransfer:
             if notes.polyphonic:
                 result.messages.append(
                     f"This recording plays chords ({notes.chord_share:.0%} of its notes' "
-                    f"time; {notes.summary()}): the pitch tracker follows one line of them, "
-                    f"often the lowest. --polyphonic plays every note.")
+                    f"time): the pitch tracker follows one line of them, often the lowest. "
+                    f"--polyphonic plays every note.")
         return result
+
+
+def _excerpts(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """At most :data:`HINT_SECONDS` of ``audio`` (``[n]``): itself, or that much in
+    :data:`HINT_EXCERPTS` evenly spaced excerpts with 0.3 s of silence between (so no
+    note joins two). The hint's transcription then costs at most about 0.15 s (one
+    core), however long the recording."""
+    size = int(HINT_SECONDS * sample_rate / HINT_EXCERPTS)
+    if len(audio) <= HINT_SECONDS * sample_rate:
+        return audio
+    gap = np.zeros(int(0.3 * sample_rate), np.float32)
+    starts = np.linspace(0, len(audio) - size, HINT_EXCERPTS).astype(np.int64)
+    return np.concatenate([part for s in starts for part in (audio[s:s + size], gap)])
 
 
 __all__ = ["BEND_RANGE", "MODES", "fold_into", "POLYPHONIC_CONTROLS", "PolyphonicResult",
