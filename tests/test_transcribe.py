@@ -26,7 +26,8 @@ from timbral.transcribe.evaluate import note_scores, played_pitch_errors, silenc
 from timbral.transcribe.material import render_notes, render_progression
 from timbral.transcribe.network import (FRAME_RATE, KEPT_FRAMES, LOWEST_KEY, Activations,
                                         get_network)
-from timbral.transcribe.notes import DecodedNote, _peaks, decode_notes, partial_notes
+from timbral.transcribe.notes import (LOWEST_KEY, DecodedNote, _peaks, decode_notes,
+                                      merge_reonsets, partial_notes)
 from timbral.zoo import EXAMPLE_CLIP, load_model
 
 RATE = 16000
@@ -419,6 +420,29 @@ def test_notes_held_across_the_networks_windows_stay_whole():
 
 def _decoded(start, end, key, amplitude):
     return DecodedNote(start, end, key, amplitude, np.zeros(end - start, np.float32))
+
+
+def test_a_ringing_key_restarted_by_its_octaves_attack_stays_one_note():
+    """Under a pedal the network hears a struck octave's attack on the key still
+    ringing below it (16 false notes in a 32-note pedalled arpeggio): such a restart
+    joins the note before. A strummed chord striking its octave again, a soft octave
+    (onset posterior under 0.85) and a plain repeated note stay restarts."""
+    def note(a, b, key):
+        return DecodedNote(a, b, key, 0.5, np.zeros(b - a, np.float32))
+
+    onset = np.zeros((200, 88))
+    onset[50, 48 - LOWEST_KEY], onset[51, 60 - LOWEST_KEY] = 0.7, 0.95
+    ringing = [note(0, 50, 48), note(50, 120, 48), note(51, 150, 60)]
+    merged = merge_reonsets(ringing, onset)
+    assert [(n.start, n.end, n.key) for n in merged] == [(0, 120, 48), (51, 150, 60)]
+    assert len(merged[0].bend_cents) == 120
+    soft = onset.copy()
+    soft[51, 60 - LOWEST_KEY] = 0.8
+    assert len(merge_reonsets(ringing, soft)) == 3
+    strummed = ringing + [note(10, 51, 60)]  # the octave was sounding too: struck again
+    assert len(merge_reonsets(sorted(strummed, key=lambda n: (n.start, n.key)), onset)) == 4
+    repeated = [note(0, 50, 48), note(50, 120, 48)]
+    assert len(merge_reonsets(repeated, onset)) == 2
 
 
 def test_partial_notes_are_faint_notes_on_a_harmonic_of_another():

@@ -66,6 +66,14 @@ BEND_SMOOTHING = 5
 #: notes so placed that were false had 0.31-0.61 of the other's posterior, the real
 #: ones 0.60 and up (benchmarks/transcribe.py).
 PARTIAL_CENTS, PARTIAL_HARMONICS, PARTIAL_RATIO = 50.0, 10, 0.6
+#: A key's note restarts with no strike of its own when a note an octave, a twelfth
+#: or two octaves up (semitones) starts within this many frames (about 35 ms):
+#: :func:`merge_reonsets`.
+REONSET_INTERVALS, REONSET_FRAMES = (12, 19, 24), 3
+#: ... a note struck clearly (its onset posterior at least this): on rendered pedalled
+#: piano the false restarts came with 0.90-0.96 above them, a strummed guitar's real
+#: ones with 0.77-0.81 (their posteriors overlap: 0.62-0.82 and 0.70-0.76)
+REONSET_STRIKE = 0.85
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,47 @@ def decode_notes(act: Activations, onset_threshold: float = ONSET_THRESHOLD,
     bends = pitch_bends(act.contour, found)
     return sorted((DecodedNote(a, b, k + LOWEST_KEY, float(note[a:b, k].mean()), bend)
                    for (a, b, k), bend in zip(found, bends)), key=lambda n: (n.start, n.key))
+
+
+def merge_reonsets(notes: Sequence[DecodedNote], onset: np.ndarray) -> List[DecodedNote]:
+    """``notes`` with each one that restarts a key still sounding (it begins where the
+    key's note before ends) when a note :data:`REONSET_INTERVALS` above it starts
+    within :data:`REONSET_FRAMES`, struck clearly (:data:`REONSET_STRIKE`, and
+    stronger) and not itself restarting its key, joined to that note before. Under a piano's pedal the network hears the struck octave's or
+    twelfth's attack on the ringing key too: a pedalled arpeggio came out with 16
+    such notes for its 32 (``onset``: the network's onset posteriorgram,
+    ``[n_frames, keys]``)."""
+    starts: dict = {}
+    for n in notes:
+        starts.setdefault(n.key, []).append(n)
+    out: List[DecodedNote] = []
+    last: dict = {}  # key -> index in out of its latest note
+    for n in sorted(notes, key=lambda n: (n.start, n.key)):
+        i = last.get(n.key)
+        before = out[i] if i is not None else None
+        strength = onset[n.start, n.key - LOWEST_KEY]
+        struck = before is not None and before.end >= n.start and any(
+            abs(m.start - n.start) <= REONSET_FRAMES
+            and onset[m.start, m.key - LOWEST_KEY] >= max(strength, REONSET_STRIKE)
+            and not _restarts(m, starts.get(m.key, ()))
+            for up in REONSET_INTERVALS for m in starts.get(n.key + up, ()))
+        if struck:
+            length = n.end - before.start
+            out[i] = DecodedNote(before.start, n.end, n.key,
+                                 (before.amplitude * (before.end - before.start)
+                                  + n.amplitude * (n.end - n.start)) / length,
+                                 np.concatenate([before.bend_cents[:n.start - before.start],
+                                                 n.bend_cents]))
+            continue
+        last[n.key] = len(out)
+        out.append(n)
+    return out
+
+
+def _restarts(note: DecodedNote, same_key: Sequence[DecodedNote]) -> bool:
+    """Whether ``note`` begins where another note of its key ends (a strummed
+    chord strikes its octaves again; a new key struck under a pedal does not)."""
+    return any(abs(m.end - note.start) <= REONSET_FRAMES for m in same_key if m is not note)
 
 
 def partial_notes(notes: Sequence[DecodedNote]) -> np.ndarray:

@@ -21,7 +21,7 @@ from ..audio import check_sample_rate, resample_audio
 from ..validation import as_mono_audio
 from .dynamics import note_loudness
 from .network import FRAME_RATE, SAMPLE_RATE, Activations, Network, get_network
-from .notes import (FRAME_THRESHOLD, MIN_NOTE_LENGTH, ONSET_THRESHOLD, decode_notes,
+from .notes import (FRAME_THRESHOLD, MIN_NOTE_LENGTH, ONSET_THRESHOLD, decode_notes, merge_reonsets,
                     note_pitch, partial_notes)
 
 #: Shortest recording transcribed (s): one of the network's frames on each side.
@@ -211,8 +211,8 @@ def transcribe(audio, sample_rate: int, onset_threshold: float = ONSET_THRESHOLD
     act = (network or get_network()).activations(audio, SAMPLE_RATE)
     network_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    decoded = decode_notes(act, onset_threshold, frame_threshold, min_note_length,
-                           without_onsets)
+    decoded = merge_reonsets(decode_notes(act, onset_threshold, frame_threshold,
+                                          min_note_length, without_onsets), act.onset)
     if not keep_partials:
         whole = [d for d, partial in zip(decoded, partial_notes(decoded)) if not partial]
         decoded = whole if chord_share(whole) < POLYPHONIC_SHARE else decoded
