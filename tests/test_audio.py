@@ -103,8 +103,9 @@ def test_integer_pcm_arrays_are_scaled_like_files():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(as_mono_audio(np.array([0, 1, -1])), [0, 1, -1])
-    with pytest.warns(UserWarning, match="integer samples up to 16384 are taken as they are"):
-        as_mono_audio((x * 32768).astype(np.int64)[:3])
+    for pcm in ((x * 32768).astype(np.int64)[:3], [0, 16384, -16384]):  # a list too
+        with pytest.warns(UserWarning, match="integer samples up to 16384 are taken as they"):
+            as_mono_audio(pcm)
 
 
 def test_save_audio_checks_the_rate_before_writing(tmp_path):

@@ -802,8 +802,8 @@ def test_ctrl_c_in_a_parallel_folder_run_writes_no_more_files(tmp_path):
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert 1 <= len(written) < 4 and set(written) <= {f"t{i}.wav" for i in range(4)}
     assert err.strip().splitlines()[-1] == (
-        f"timbral transfer: interrupted: {len(written)} of 4 output(s) were written before "
-        f"it; the files being transferred were dropped"), err
+        f"timbral transfer: interrupted: {len(written)} of 4 output(s) were written; the "
+        f"others were not"), err
 
 
 def test_messages_name_the_flags_the_user_typed(tmp_path, capsys):

@@ -263,6 +263,12 @@ def test_fix_octaves_undoes_a_clean_third_harmonic_lock():
     fixed = fix_octaves(torch.from_numpy(audio.astype(np.float32)), 400, np.full(n, 1320.0),
                         SR, periods=3.0)
     assert np.allclose(np.median(fixed), 440.0)
+    # a clean A4 over the tail of a D3 (a twelfth below, 12 dB under it) stays A4
+    tail = sum(a * np.sin(2 * np.pi * 440.0 / 3 * (k + 1) * t) for k, a in enumerate(amps))
+    both = 0.3 * (audio / 0.3 + 10 ** (-12 / 20) * tail * np.exp(-t / 0.3))
+    kept = fix_octaves(torch.from_numpy(both.astype(np.float32)), 400, np.full(n, 440.0), SR,
+                       periods=3.0)
+    assert np.allclose(kept, 440.0)
 
 
 @pytest.mark.parametrize("midi", [96, 105])

@@ -26,7 +26,7 @@ from timbral.transcribe.evaluate import note_scores, played_pitch_errors, silenc
 from timbral.transcribe.material import render_notes, render_progression
 from timbral.transcribe.network import (FRAME_RATE, KEPT_FRAMES, LOWEST_KEY, Activations,
                                         get_network)
-from timbral.transcribe.notes import (LOWEST_KEY, DecodedNote, _peaks, decode_notes,
+from timbral.transcribe.notes import (DecodedNote, _peaks, decode_notes,
                                       merge_reonsets, partial_notes)
 from timbral.zoo import EXAMPLE_CLIP, load_model
 
@@ -53,6 +53,20 @@ def flute():
 def test_the_network_ships_in_the_basic_pitch_wheel():
     path = network_module.model_path()
     assert path.name == "nmp.onnx" and path.stat().st_size > 200_000
+
+
+def test_onnxruntime_leaves_no_telemetry_file(tmp_path):
+    """onnxruntime 1.32 starts Microsoft's telemetry on import, which wrote a session
+    file (.ses) into the temporary folder of every process (the web app's test saw it
+    left behind); timbral turns it off before any import of onnxruntime."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    subprocess.run([sys.executable, "-c", "import timbral, onnxruntime"], check=True,
+                   env=dict(env, TMPDIR=str(tmp_path)))
+    assert not list(tmp_path.iterdir())
 
 
 def test_missing_basic_pitch_says_how_to_install_it(monkeypatch):
@@ -309,10 +323,11 @@ def test_transfer_polyphonic_command(piano, tmp_path, capsys):
                      "--overwrite"]) == 0
     said = capsys.readouterr().out
     assert re.search(r"This recording plays chords \(\d+% of its notes' time\): the pitch "
-                     r"tracker follows one line of them, often the lowest. --polyphonic plays "
-                     r"every note.", said)
+                     r"tracker follows one line of them, often the lowest. The polyphonic switch "
+                     r"\(--polyphonic\) plays every note.", said)
     assert "Noise gate" in said  # the tracker's path
-    melody = save_audio(tmp_path / "line.wav", read_audio(EXAMPLE_CLIP, sample_rate=RATE)[0][:4 * RATE], RATE)
+    line = read_audio(EXAMPLE_CLIP, sample_rate=RATE)[0][:4 * RATE]
+    melody = save_audio(tmp_path / "line.wav", line, RATE)
     assert cli.main(["transfer", str(melody), "--model", "flute", "--output", str(out),
                      "--overwrite"]) == 0
     assert "chords" not in capsys.readouterr().out

@@ -7,8 +7,14 @@ The most used entry points are importable from here (loaded on first use, so
 """
 
 import importlib
+import os
 
 __version__ = "0.1.0"
+
+# onnxruntime (transcription, the stream's networks, export checks) starts Microsoft's
+# telemetry on import unless told not to: it left a session file in the temporary folder
+# of every process. timbral sends nothing anywhere; set to 0 to let onnxruntime decide.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 _LAZY = {
     "load_model": "timbral.zoo",

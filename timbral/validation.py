@@ -156,8 +156,8 @@ def as_audio(x, name: str = "audio") -> torch.Tensor:
     warning when they pass full scale; booleans are refused."""
     if getattr(x, "dtype", None) in (bool, np.bool_, torch.bool):
         raise ValueError(f"{name}: expected samples, got booleans")
-    integers = getattr(x, "dtype", None) is not None and (
-        not x.is_floating_point() if isinstance(x, torch.Tensor) else x.dtype.kind in "iu")
+    integers = (not x.is_floating_point() if isinstance(x, torch.Tensor)
+                else np.asarray(x).dtype.kind in "iu")
     if isinstance(x, torch.Tensor) and not x.is_floating_point():
         pcm = PCM_FORMATS.get(("u" if x.dtype == torch.uint8 else "i", x.element_size()))
         if pcm is not None:  # on the tensor's own device

@@ -38,6 +38,17 @@ def _describe(processor) -> str:
             f"{processor.features.tracker_name}; synthesis on {processor.model.device}")
 
 
+def _faster(processor) -> str:
+    """What makes a stream that cannot keep up faster. Its causal tracker runs on the
+    CPU whatever --device says, so a GPU helps only the synthesis."""
+    from ..features import DEFAULT_TRACKER
+
+    lighter = "" if processor.features.tracker_name.startswith(DEFAULT_TRACKER) else \
+        f", the {DEFAULT_TRACKER} --pitch-tracker (the default)"
+    gpu = "" if str(processor.model.device) != "cpu" else " or --device cuda (for the synthesis)"
+    return f"try a larger --block{lighter}{gpu}"
+
+
 def _stream(args: argparse.Namespace) -> None:
     import numpy as np
 
@@ -70,8 +81,7 @@ def _stream(args: argparse.Namespace) -> None:
     print(summary)
     if s and s["mean_ms"] > s["block_ms"]:  # as `live` says it: the sound would drop out
         print(f"{s['mean_ms'] / s['block_ms']:.1f}x too slow for live use on this machine (a "
-              f"block takes longer to compute than to play); try a larger --block, the "
-              f"crepe-tiny-refined --pitch-tracker or --device cuda")
+              f"block takes longer to compute than to play); {_faster(processor)}")
     octaves = processor.adjuster.octave_message() if processor.adjuster else None
     if octaves:
         print(octaves)
@@ -130,9 +140,8 @@ def _live(args: argparse.Namespace) -> None:
                       f"of {s['block_ms']:.1f} ms; over/underruns {r.problems}")
                 if s["mean_ms"] > s["block_ms"] and not slow:
                     slow = True
-                    print("this machine cannot keep up (a block takes longer to compute than "
-                          "to play: the sound drops out); try a larger --block, the "
-                          "crepe-tiny-refined --pitch-tracker or --device cuda")
+                    print(f"this machine cannot keep up (a block takes longer to compute "
+                          f"than to play: the sound drops out); {_faster(processor)}")
     except LiveAudioError as exc:
         raise CommandError(str(exc)) from None
 

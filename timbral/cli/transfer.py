@@ -187,12 +187,14 @@ def _transfer(args: argparse.Namespace) -> None:
             try:
                 for job in jobs:
                     yield job.result()
-            except BaseException:  # Ctrl-C, a full disk: start nothing more, write nothing
+            # Ctrl-C, a full disk, or the reader stopping early (its close() raises
+            # GeneratorExit here; after the last file, too, when nothing is left to stop)
+            except BaseException:
                 stop.set()
                 running = sum(not job.cancel() and not job.done() for job in jobs)
                 if running:  # they cannot be cut short: say why it takes a moment
                     tqdm.write(f"stopping once the {running} file(s) being computed are done "
-                               f"(they are not written)", file=sys.stderr)
+                               f"(outputs not already being written are dropped)", file=sys.stderr)
                 raise
 
     failed = []
@@ -207,9 +209,8 @@ def _transfer(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         if not many:
             raise
-        raise KeyboardInterrupt(f"{len(written)} of {len(pairs)} output(s) were written "
-                                f"before it; the files being transferred were "
-                                f"dropped") from None
+        raise KeyboardInterrupt(f"{len(written)} of {len(pairs)} output(s) were written; "
+                                f"the others were not") from None
     for path in (args.plot, args.spectrogram):
         if path:
             print(f"wrote {path}")

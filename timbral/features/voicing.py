@@ -127,6 +127,8 @@ SETTLED_SECONDS = 0.03
 #: error leads into its note: a sampled tenor sax's attacks sound the octave below
 #: for 0.12 s, at that level)
 OCTAVE_LOWER_ODD_DB, OCTAVE_EVIDENCE_DB, OCTAVE_HELD_RATIO = -4.0, 10.0, 6
+#: Periods of the lower reading in each window that measures it.
+REFINE_PERIODS = 5.0
 #: A pitch this short (s) inside a played run is the tracker's, not the input's: a
 #: blip between two frames that agree, or at a run's end (a voice's last frame read
 #: as 1.9 kHz under an 80 Hz phrase played a 4.7 kHz flute click).
@@ -504,8 +506,9 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
       rules: the thresholds (:func:`gate_rules`).
       audio, sample_rate: the recording (mono, frame ``k`` at sample ``k *
         sample_rate / frame_rate``), to move pitch changes the tracker reports
-        late back to where their notes began (:func:`backdate_changes`); None:
-        they stay.
+        late back to where their notes began (:func:`backdate_changes`) and to
+        keep short notes an octave from the next where both octaves sound
+        (:func:`clean_transitions`); None: changes stay, such notes move.
 
     Returns:
       a :class:`Voicing`.
@@ -526,11 +529,13 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     revoked = np.array([i for i in gate.revoked if i < n], np.int64)
     voiced[revoked] = False
     bridged[revoked] = False
+    if audio is not None:
+        sample_rate = check_size(sample_rate, "sample_rate")
     played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate, audio,
                                sample_rate)
     if audio is not None:  # a bridge at a change holds the old note: the change may move into it
         played = backdate_changes(np.where(voiced, _fill(played, voiced, f0), 0.0), audio,
-                                  check_size(sample_rate, "sample_rate"), frame_rate)
+                                  sample_rate, frame_rate)
     reach = int(round(ATTACK_SECONDS * frame_rate))
     for k in gate.onsets:
         if not voiced[k]:  # taken back
@@ -569,11 +574,16 @@ def _odd_levels(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: 
     the octave above it does (its harmonics are the even ones)."""
     import torch
 
-    from .pitch.refine import harmonic_refine
+    from .pitch.refine import harmonic_refine, window_sizes
 
     hop = int(round(sample_rate / frame_rate))
-    fit = harmonic_refine(torch.as_tensor(np.asarray(audio, np.float32)), hop, np.full(len(frames), low_hz), sample_rate,
-                          frames=frames, passes=1)
+    # the stretch the windows reach, from a frame boundary: not the whole file
+    reach = int(window_sizes(np.array([low_hz]), sample_rate, REFINE_PERIODS)[0]) // 2 + hop
+    first = max(0, int(frames[0]) * hop - reach) // hop
+    piece = np.asarray(audio[first * hop:int(frames[-1]) * hop + reach], np.float32)
+    fit = harmonic_refine(torch.from_numpy(np.ascontiguousarray(piece)), hop,
+                          np.full(len(frames), low_hz), sample_rate, REFINE_PERIODS,
+                          frames=frames - first, passes=1)
     return float(np.median(fit.odd_even_db))
 
 

@@ -14,8 +14,9 @@ keeps running versions of those and adjusts each frame as it arrives:
   the voicing gate plays (the engine's :class:`~timbral.features.voicing.VoicingGate`);
 - octave shift: Magenta's rule (:func:`~timbral.transfer.adjust.octave_rule`)
   on the running mean pitch of note-on frames, applied at the first note and
-  afterwards changed only where a note starts (after a rest, or at a step of a
-  semitone or more in a legato line; never in the middle of a note); over the
+  afterwards changed only where a note starts (after a rest, or on the second
+  frame of a step of a semitone or more in a legato line; never in the middle of a
+  note, nor at a one-frame blip of the tracker); over the
   first note's first :data:`FIRST_NOTE_SECONDS` the rule reads the median of
   its frames, so one wrong frame at the attack (a harmonic the tracker caught
   before the note filled its window) does not set the octave for the phrase.
@@ -169,6 +170,7 @@ class StreamingAdjust:
         self.octave_changes: List[Tuple[float, float]] = []
         self._octave_set = False
         self._last_midi = 0.0  # the last note-on frame's pitch (MIDI)
+        self._note_midi = 0.0  # the pitch its note started at
         self._first: Optional[List[float]] = []  # the first note's pitches; None once read
         self._heard = np.zeros_like(self._prior)  # the input's own note-on frames
         self._prior_weight = 1.0  # decays like the frames heard
@@ -272,8 +274,13 @@ class StreamingAdjust:
         # and once the first notes are past only when the running mean pitch lies
         # clearly on the new side of the rule's boundary: a phrase whose mean sits near
         # one flipped octaves
-        new_note = not note_on or (f0 > 0 and abs(midi - self._last_midi) >= 1.0)
+        # a legato note starts where the pitch moved a semitone from the note's and held
+        # for a second frame (a one-frame blip of the tracker is no note)
+        new_note = not note_on or (f0 > 0 and abs(midi - self._note_midi) >= 1.0
+                                   and abs(midi - self._last_midi) < 0.5)
         if note_on and f0 > 0:
+            if new_note or not self._note_midi:
+                self._note_midi = midi
             self._last_midi = midi
         if self.notes and (not self._octave_set or young):
             pitch = float(np.median(self._first)) if young else self.mean_note_pitch

@@ -205,10 +205,10 @@ def merge_reonsets(notes: Sequence[DecodedNote], onset: np.ndarray) -> List[Deco
     """``notes`` with each one that restarts a key still sounding (it begins where the
     key's note before ends) when a note :data:`REONSET_INTERVALS` above it starts
     within :data:`REONSET_FRAMES`, struck clearly (:data:`REONSET_STRIKE`, and
-    stronger) and not itself restarting its key, joined to that note before. Under a piano's pedal the network hears the struck octave's or
-    twelfth's attack on the ringing key too: a pedalled arpeggio came out with 16
-    such notes for its 32 (``onset``: the network's onset posteriorgram,
-    ``[n_frames, keys]``)."""
+    stronger) and not itself restarting its key, joined to that note before. Under a
+    piano's pedal the network hears the struck octave's or twelfth's attack on the
+    ringing key too: a pedalled arpeggio came out with 16 such notes for its 32
+    (``onset``: the network's onset posteriorgram, ``[n_frames, keys]``)."""
     starts: dict = {}
     for n in notes:
         starts.setdefault(n.key, []).append(n)

@@ -157,6 +157,10 @@ def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sam
 #: On 22 instruments' scales a correct estimate's stand -5 dB (median; 17 at the
 #: 99th percentile, most of them far under the shared ones), a third's 18 dB at -3 dB.
 UNSHARED_HNR_DB, UNSHARED_SHARE_DB, UNSHARED_FUNDAMENTAL_DB = 12.0, -15.0, 10.0
+#: ... and for f0 / 3 whatever the estimate's HNR, those harmonics at most this far
+#: under the shared ones (an oboe's A4 read as E6: 6-8 dB; a note with the tail of
+#: one a twelfth below 12 dB under it must stay)
+THIRD_SHARE_DB = -10.0
 
 
 def unshared_levels(fit: HarmonicFit, divisor: int):
@@ -180,25 +184,25 @@ def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_
     """Move estimates that lock onto a harmonic (or a sub-harmonic) to the f0
     (``[n_frames]`` f0 at frames ``i * hop_length`` in and out).
 
-    Down to ``f0 / 2`` or ``f0 / 3`` when the estimate's HNR is lowish
-    (< 15 dB: strong partials between its harmonics) and either the divided
-    one fits at least 6 dB better than the estimate analysed with the same
-    (longer) window (a longer window resolves any sound's partials better, so
-    against the estimate's own short-window HNR a noisy held note would move to
-    a sub-harmonic), or the divided one's own harmonics, those the estimate
-    lacks, are partials (:func:`unshared_levels`): at least
-    :data:`UNSHARED_HNR_DB` over their troughs, within :data:`UNSHARED_SHARE_DB`
-    of the shared ones, the fundamental :data:`UNSHARED_FUNDAMENTAL_DB` over its
-    own troughs (a cello's C2 read on its
-    third harmonic has its first, second and fourth 6-21 dB under its third; the
-    HNR test is blind to a third, whose troughs fall half-way between the true
-    harmonics, so for ``f0 / 3`` the partials alone suffice, whatever the
-    estimate's HNR: an oboe's held A4 read on its third harmonic for 0.7 s had an
-    HNR of 50-60 dB). Up to ``2 * f0`` when its odd harmonics hold 15 dB less
-    power than its even ones (they are not there), up to ``fmax``: past CREPE's
-    top (1975 Hz) it reads a note an octave low, which only this move puts
-    right (a piccolo's or a flute's C7; C8 is 4186 Hz). The decisions are
-    median-filtered over 5 frames, so a note moves as a whole.
+    Down to ``f0 / 2`` or ``f0 / 3`` when the estimate's HNR is lowish (< 15 dB:
+    strong partials between its harmonics) and either the divided one fits at least
+    6 dB better than the estimate analysed with the same (longer) window (a longer
+    window resolves any sound's partials better, so against the estimate's own
+    short-window HNR a noisy held note would move to a sub-harmonic), or the divided
+    one's own harmonics, those the estimate lacks, are partials
+    (:func:`unshared_levels`): at least :data:`UNSHARED_HNR_DB` over their troughs,
+    within :data:`UNSHARED_SHARE_DB` of the shared ones, the fundamental
+    :data:`UNSHARED_FUNDAMENTAL_DB` over its own troughs (a cello's C2 read on its
+    third harmonic has its first, second and fourth 6-21 dB under its third; the HNR
+    test is blind to a third, whose troughs fall half-way between the true
+    harmonics, so for ``f0 / 3`` the partials alone suffice, whatever the estimate's
+    HNR, when they are within :data:`THIRD_SHARE_DB` of the shared ones: an oboe's
+    held A4 read on its third harmonic for 0.7 s had an HNR of 50-60 dB). Up to
+    ``2 * f0`` when its odd harmonics hold 15 dB less power than its even ones (they
+    are not there), up to ``fmax``: past CREPE's top (1975 Hz) it reads a note an
+    octave low, which only this move puts right (a piccolo's or a flute's C7; C8 is
+    4186 Hz). The decisions are median-filtered over 5 frames, so a note moves as a
+    whole.
     """
     fit = harmonic_refine(audio, hop_length, f0_hz, sample_rate, periods)
     shift = np.zeros(f0_hz.shape[0])
@@ -212,7 +216,8 @@ def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_
                     & (fundamental >= UNSHARED_FUNDAMENTAL_DB))
         # the HNR test cannot see a third (its troughs fall between the true
         # harmonics): there the partials alone decide
-        lowish = (fit.hnr_db < 15) | (partials if divisor == 3 else False)
+        lowish = (fit.hnr_db < 15) | (partials & (own_share >= THIRD_SHARE_DB)
+                                      if divisor == 3 else False)
         better = (lowish & (sub.hnr_db > best)
                   & ((sub.hnr_db > same.hnr_db + 6) | partials) & (f0_hz / divisor >= fmin))
         shift[better], best[better] = -np.log2(divisor), sub.hnr_db[better]
