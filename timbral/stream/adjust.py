@@ -25,7 +25,7 @@ keeps running versions of those and adjusts each frame as it arrives:
   phrase whose mean lies near one of the rule's boundaries (the input's mean
   near the data's, say) flipped octaves mid-phrase. Against offline transfer,
   over 12 phrases and two models, the share of note frames played in another
-  octave went from 0.132 to 0.102 (the first note still sets the first
+  octave went from 0.132 to 0.095 (the first note still sets the first
   octave, which the phrase's mean may not share);
 - loudness: quantile matching with the input's note-on loudness CDF taken
   from a decaying histogram (0.25 dB bins, ``memory_seconds``) that starts
