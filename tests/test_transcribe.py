@@ -437,6 +437,20 @@ def _decoded(start, end, key, amplitude):
     return DecodedNote(start, end, key, amplitude, np.zeros(end - start, np.float32))
 
 
+def test_a_voice_out_of_range_moves_as_a_line():
+    """Note by note, a cello line 48 45 43 45 46 under a range from 59 came out
+    60 69 67 69 70 (its first note an octave up, the rest two); a voice now moves as a
+    line where that moves no more of its notes, and a voice with one note too high
+    keeps its others."""
+    from timbral.transcribe.polyphonic import fold_into, fold_voices
+
+    cello, upper = [48, 45, 43, 45, 46], [72, 74, 95]
+    keys = np.array(cello + upper, np.float64)
+    assert fold_into(keys[:5], 59, 91).tolist() == [60, 69, 67, 69, 70]
+    moved = fold_voices(keys, [slice(0, 5), slice(5, 8)], 59, 91)
+    assert moved.tolist() == [72, 69, 67, 69, 70, 72, 74, 83]  # the 95 alone moves
+
+
 def test_a_ringing_key_restarted_by_its_octaves_attack_stays_one_note():
     """Under a pedal the network hears a struck octave's attack on the key still
     ringing below it (16 false notes in a 32-note pedalled arpeggio): such a restart

@@ -16,7 +16,8 @@ pitch bends:
   model's range still leaves notes outside it, which a model plays badly (its
   decoder never saw such f0): with ``adjust`` those notes are moved by whole
   octaves into the range, as an arranger would (the harmony keeps its notes,
-  the voicing changes);
+  the voicing changes), a voice's line as a whole where that fits
+  (:func:`fold_voices`);
 - **loudness**: each note's own loudness from the recording
   (:mod:`.dynamics`, in the model's loudness definition). Its peak picks the
   velocity whose level in the model's profile is nearest, after a shift that
@@ -133,6 +134,28 @@ def octave_shift(keys, statistics) -> int:
                                        abs(np.median(keys) + 12 * k - centre)))
 
 
+def fold_voices(keys, voices: List[slice], low: float, high: float) -> np.ndarray:
+    """``keys`` moved into ``[low, high]`` a voice at a time: each voice (a slice of
+    ``keys``) moved by whole octaves, then any note still outside on its own
+    (:func:`fold_into`), choosing the octaves that move fewest of its notes, then
+    split the line into fewest different moves, then move least. A cello line 48,
+    45, 43, 45, 46 under a range from 59 came out 60, 69, 67, 69, 70 note by note; it
+    now moves up two octaves as a line, and a line with one note too high keeps the
+    others where they are."""
+    keys = np.asarray(keys, np.float64)
+    out = keys.copy()
+    for part in voices:
+        line = keys[part]
+
+        def cost(octaves: int):
+            moves = fold_into(line + 12 * octaves, low, high) - line
+            return int(np.count_nonzero(moves)), len(np.unique(moves)), abs(octaves)
+
+        octaves = min(OCTAVES, key=cost)
+        out[part] = fold_into(line + 12 * octaves, low, high)
+    return out
+
+
 def fold_into(keys, low: float, high: float) -> np.ndarray:
     """``keys`` moved by whole octaves into ``[low, high]`` (at least an octave wide)."""
     keys = np.asarray(keys, np.float64)
@@ -214,7 +237,9 @@ def transfer_notes(transcription: Transcription, audio, sample_rate: int,
     stats = model.statistics or {}
     folded = 0
     if adjust and stats.get("max_pitch_note", 0) - stats.get("min_pitch_note", 0) >= 12:
-        moved = fold_into(keys, stats["min_pitch_note"], stats["max_pitch_note"])
+        ends = np.cumsum([0] + [len(voice) for voice in voices])
+        moved = fold_voices(keys, [slice(a, b) for a, b in zip(ends[:-1], ends[1:])],
+                            stats["min_pitch_note"], stats["max_pitch_note"])
         folded = int(np.sum(moved != keys))
         keys = moved
     parts, i = [], 0
@@ -336,5 +361,5 @@ def _excerpts(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.concatenate([part for s in starts for part in (audio[s:s + size] * fade, gap)])
 
 
-__all__ = ["BEND_RANGE", "MODES", "fold_into", "POLYPHONIC_CONTROLS", "PolyphonicResult",
+__all__ = ["BEND_RANGE", "MODES", "fold_into", "fold_voices", "POLYPHONIC_CONTROLS", "PolyphonicResult",
            "PolyphonicTransfer", "octave_shift", "transfer_notes"]
