@@ -388,6 +388,12 @@ def test_stream_command_writes_an_aligned_file(model_folder, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "latency 24.0 ms" in text and "p99" in text and "wrote" in text
     assert "no frame plays" not in text and "clipped" not in text
+    folder = tmp_path / "streams"  # a folder, as transfer takes one: the input's name in it
+    folder.mkdir()
+    args = _parser().parse_args(["stream", str(source), "--model", str(model_folder),
+                                 "--output", str(folder)])
+    args.func(args)
+    assert [p.name for p in folder.iterdir()] == ["in.wav"]
     # shorter than the tracker's window: silent, and said (it wrote silence and nothing else)
     sf.write(source, _glide(0.1, SR), SR)
     args = _parser().parse_args(["stream", str(source), "--model", str(model_folder),

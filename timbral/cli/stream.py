@@ -57,6 +57,8 @@ def _stream(args: argparse.Namespace) -> None:
     from ..transfer.files import check_outputs
     from ..zoo import load_model
 
+    if Path(args.output).is_dir():  # as `transfer` takes a folder: the input's name in it
+        args.output = str(Path(args.output) / f"{Path(args.input).stem}.wav")
     check_outputs(args.output, overwrite=args.overwrite, inputs=[args.input])
     model = load_model(args.model, device=check_device(args.device))
     audio, _, channels = read_audio(args.input, sample_rate=model.sample_rate)
@@ -201,7 +203,9 @@ def register(sub) -> None:
                     "block, and report latency and compute per block. The output is aligned "
                     "with the input unless --keep-latency.")
     st.add_argument("input", help="audio file (resampled to the model's rate)")
-    st.add_argument("--output", required=True, help="output audio file (.wav/.flac/...)")
+    st.add_argument("--output", required=True,
+                    help="output audio file (.wav/.flac/...), or a folder to write "
+                         "INPUT's name as .wav in")
     _add_stream_options(st)
     st.add_argument("--keep-latency", action="store_true",
                     help="keep the engine's delay at the start, as a live run would")
