@@ -529,8 +529,7 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     revoked = np.array([i for i in gate.revoked if i < n], np.int64)
     voiced[revoked] = False
     bridged[revoked] = False
-    if audio is not None:
-        sample_rate = check_size(sample_rate, "sample_rate")
+    sample_rate = None if audio is None else check_size(sample_rate, "sample_rate")
     played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate, audio,
                                sample_rate)
     if audio is not None:  # a bridge at a change holds the old note: the change may move into it

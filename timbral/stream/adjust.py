@@ -31,11 +31,11 @@ keeps running versions of those and adjusts each frame as it arrives:
   from a decaying histogram (0.25 dB bins, ``memory_seconds``) that starts
   from the *dataset's* distribution with the weight of ``prior_seconds`` of
   note-on frames, so the mapping starts as the identity and moves toward the
-  input's own as it plays (a 0.5 s prior: with 4 s the stream followed the
-  input's recording level for 10-20 s, 4-7 dB off the offline level 20 dB under
-  it) (:meth:`~timbral.transfer.adjust.LoudnessMatch.curve`
+  input's own as it plays (:meth:`~timbral.transfer.adjust.LoudnessMatch.curve`
   on every 1 dB edge, as offline, which also keeps a narrow input, a held
-  tone, from being stretched);
+  tone, from being stretched); a prior of 0.5 s, as with 4 s the stream followed
+  the input's recording level for 10-20 s (4-7 dB off offline for a melody 20 dB
+  quieter);
 - quiet: note-off frames lowered by ``quiet * max(0, 1 - ratio)`` dB
   (:func:`~timbral.transfer.adjust.quiet_drop_db`);
 - autotune (``amount > 0``): the tuning factor and major key re-estimated
@@ -269,13 +269,9 @@ class StreamingAdjust:
         if self._first and not young:  # the first note's start is read: its median stands
             self.mean_note_pitch = float(np.median(self._first))
             self._first = None
-        # the octave shift is set at the first note; afterwards it changes only where a
-        # note starts (after a rest, or a step of a semitone or more in a legato line),
-        # and once the first notes are past only when the running mean pitch lies
-        # clearly on the new side of the rule's boundary: a phrase whose mean sits near
-        # one flipped octaves
-        # a legato note starts where the pitch moved a semitone from the note's and held
-        # for a second frame (a one-frame blip of the tracker is no note)
+        # the octave shift is set at the first note and afterwards changes only where a
+        # note starts (see the module doc): after a rest, or where a legato line's pitch
+        # moved a semitone from its note's and held a second frame (no tracker blip)
         new_note = not note_on or (f0 > 0 and abs(midi - self._note_midi) >= 1.0
                                    and abs(midi - self._last_midi) < 0.5)
         if note_on and f0 > 0:

@@ -209,9 +209,9 @@ def merge_reonsets(notes: Sequence[DecodedNote], onset: np.ndarray) -> List[Deco
     piano's pedal the network hears the struck octave's or twelfth's attack on the
     ringing key too: a pedalled arpeggio came out with 16 such notes for its 32
     (``onset``: the network's onset posteriorgram, ``[n_frames, keys]``)."""
-    starts: dict = {}
+    by_key: dict = {}
     for n in notes:
-        starts.setdefault(n.key, []).append(n)
+        by_key.setdefault(n.key, []).append(n)
     out: List[DecodedNote] = []
     last: dict = {}  # key -> index in out of its latest note
     for n in sorted(notes, key=lambda n: (n.start, n.key)):
@@ -221,8 +221,8 @@ def merge_reonsets(notes: Sequence[DecodedNote], onset: np.ndarray) -> List[Deco
         struck = before is not None and before.end >= n.start and any(
             abs(m.start - n.start) <= REONSET_FRAMES
             and onset[m.start, m.key - LOWEST_KEY] >= max(strength, REONSET_STRIKE)
-            and not _restarts(m, starts.get(m.key, ()))
-            for up in REONSET_INTERVALS for m in starts.get(n.key + up, ()))
+            and not _restarts(m, by_key.get(m.key, ()))
+            for up in REONSET_INTERVALS for m in by_key.get(n.key + up, ()))
         if struck:
             length = n.end - before.start
             out[i] = DecodedNote(before.start, n.end, n.key,
