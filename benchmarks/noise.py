@@ -5,8 +5,9 @@
 
 Material the project makes or ships: coloured noise (white, pink, brown; generated),
 ambient recordings from Debian packages (sonic-pi-samples' CC0 hiss, sauna, wind and
-rumble, alsa-utils' Noise.wav; ``requirements/soundfont-apt.txt``), mains hum (50 Hz
-with harmonics in a room's pink noise; made), SoundFont melodies
+rumble, a swoosh, alsa-utils' Noise.wav; ``requirements/soundfont-apt.txt``), mains hum (50 Hz
+with harmonics in a room's pink noise; made), white noise through resonances (wind
+across a pipe: a pitch that wanders, without overtones; made), SoundFont melodies
 (``timbral.data.render_melody``, whose notes are known exactly) mixed with noise at 20,
 10 and 0 dB SNR (the melody's power over its held notes against the noise's), and
 alsa-utils' spoken phrases ("Front Center", ... ; /usr/share/sounds/alsa).
@@ -61,8 +62,13 @@ AMBIENT = {
     "dark woosh (wind)": SONIC_PI / "ambi_dark_woosh.flac",
     "cineboom (rumble)": SONIC_PI / "misc_cineboom.flac",
     "alsa Noise.wav": ALSA / "Noise.wav",
+    "swoosh": SONIC_PI / "ambi_swoosh.flac",
 }
 NOISES = ("white", "pink", "brown")
+#: Noise through a resonance, made: name -> (centre in Hz, quality factor). Wind
+#: across a pipe or a bottle: a pitch that wanders, without overtones.
+RESONANCES = {"white noise through a 310 Hz resonance": (310.0, 15.0),
+              "white noise through a 1200 Hz resonance": (1200.0, 20.0)}
 #: Mains hum, made: name -> (hum frequency in Hz, harmonics, pink room noise in dB under
 #: the hum). A ground loop's 50 Hz with its harmonics, 3 dB less each, in a room.
 HUMS = {"hum 50 Hz in a room": (50.0, 8, 6.0)}
@@ -94,6 +100,18 @@ def hum(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
     return x / np.sqrt(np.mean(x ** 2))
 
 
+def resonance(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+    """A :data:`RESONANCES` noise: white noise through a two-pole resonator (applied
+    in the frequency domain: noise has no start to ring from), RMS 1."""
+    hz, q = RESONANCES[kind]
+    white = coloured_noise("white", seconds, seed)
+    r = np.exp(-np.pi * hz / q / SR)
+    z = np.exp(-1j * 2 * np.pi * np.fft.rfftfreq(len(white), 1 / SR) / SR)
+    response = 1.0 / (1.0 - 2 * r * np.cos(2 * np.pi * hz / SR) * z + r * r * z * z)
+    x = np.fft.irfft(np.fft.rfft(white) * response, len(white))
+    return x / np.sqrt(np.mean(x ** 2))
+
+
 def recording(path: Path) -> np.ndarray:
     """A shipped recording as mono 16 kHz float64 at RMS 1."""
     from timbral.audio import load_audio, resample_audio
@@ -110,6 +128,8 @@ def noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
         return coloured_noise(kind, seconds, seed)
     if kind in HUMS:
         return hum(kind, seconds, seed)
+    if kind in RESONANCES:
+        return resonance(kind, seconds, seed)
     return np.resize(recording(AMBIENT[kind]), int(seconds * SR))
 
 
@@ -492,7 +512,8 @@ def main() -> None:
     else:
         sections = {
             "1": lambda: pure_noise([load_model(m["name"]) for m in list_models()],
-                                    NOISES + tuple(AMBIENT) + tuple(HUMS), (-40, -25, -10)),
+                                    NOISES + tuple(AMBIENT) + tuple(HUMS) + tuple(RESONANCES),
+                                    (-40, -25, -10)),
             "2": lambda: melodies(dry, realtime, ("white", "pink", "brown", "vinyl hiss",
                                                   "sauna"), (20, 10, 0), INSTRUMENTS),
             "3": lambda: speech_section(dry, realtime),

@@ -47,6 +47,7 @@ numpy ``[n_frames]``.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -58,7 +59,7 @@ from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
            "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
            "MAX_F0_HZ", "HUM_HZ", "plausible_pitch", "measures_floor", "hum_cents",
-           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS"]
+           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS", "resonant_noise"]
 
 #: The plausible pitch range of a melody's fundamental (Hz): from D1 (a bass tuned
 #: down a tone, a contrabassoon; CREPE reads down to 32.7 Hz) to C8 (a piccolo's top;
@@ -133,6 +134,34 @@ REFINE_PERIODS = 5.0
 #: blip between two frames that agree, or at a run's end (a voice's last frame read
 #: as 1.9 kHz under an 80 Hz phrase played a 4.7 kHz flute click).
 BLIP_SECONDS = 0.02
+#: Offline, a run of played frames is noise through a resonance (a swoosh, wind
+#: across a pipe, a creak), not a note, when it wanders and has no overtones: on
+#: WANDER_SHARE of its frames or more the loudness lies WANDER_DB or the pitch
+#: WANDER_CENTS or more from the median of the frame and its neighbours one and two
+#: WANDER_SPACING_S either side (such noise reads as a level and a pitch that jump
+#: about from frame to frame, a note's move smoothly or in steps; frames further apart
+#: are compared with more cents, as a smooth pitch's distance from that median grows
+#: with the square of the spacing), and its overtones stand less than OVERTONE_HNR_DB
+#: over the spectrum between harmonics (median;
+#: :func:`~timbral.features.pitch.refine.overtones_db`). Measured: noise through
+#: resonances at 180-1200 Hz (Q 8-30) and a swoosh have overtones at -3 to 5 dB and
+#: wander on half their frames or more; notes in pink noise at 0 dB SNR stand 9 dB and
+#: up; a sine with 100 cents of vibrato at 5.5 Hz wanders on 4 % of them.
+WANDER_CENTS, WANDER_DB, WANDER_SHARE, OVERTONE_HNR_DB = 40.0, 1.0, 0.4, 8.0
+WANDER_SPACING_S = 0.02
+#: ... the median of at most about this many frames' overtones, spread over the run.
+OVERTONE_FRAMES = 16
+#: A stream, which cannot take a run back, judges noise through a resonance frame by
+#: frame (given each frame's overtones): its frames without overtones that could play,
+#: forgotten with FLOOR_MEMORY_S, are taken as notes once BARE_SECONDS of them wander
+#: on under WANDER_SHARE (a whistle's first note starts that late) and as noise once
+#: they wander on more. Until they are notes, a frame without overtones plays nothing,
+#: a note starts only on FAST_SECONDS of frames with overtones in a row whose mean is
+#: CLEAR_DB or more (CLEAR_SECONDS of them where such frames are noise: noise through
+#: a resonance has two frames with overtones in a row, 20 ms apart, on 2 % of its
+#: frames, most of them barely over the line), and it ends where, CLEAR_SECONDS after
+#: its start, the mean of its frames' overtones lies under OVERTONE_HNR_DB.
+BARE_SECONDS, CLEAR_SECONDS, FAST_SECONDS, CLEAR_DB = 0.16, 0.06, 0.04, 12.0
 #: Offline, a pitch change may move back this far (s) to where the new note's
 #: harmonics rose: a tracker follows the louder sound, and a note's start is
 #: often under the release of the one before (legato, rooms).
@@ -222,6 +251,18 @@ def measures_floor(f0_hz, f0_confidence):
         return noise
     f0 = np.asarray(f0_hz, np.float64)
     return noise | ((f0 > 0) & (hum_cents(np.maximum(f0, 1e-9)) <= HUM_FLOOR_CENTS))
+
+
+def wander_cents(frame_rate: float) -> float:
+    """The pitch wander (cents) of :data:`WANDER_CENTS` for frames ``1 / frame_rate``
+    s apart (wider than :data:`WANDER_SPACING_S`: more)."""
+    return WANDER_CENTS * max(1.0, 1.0 / (WANDER_SPACING_S * frame_rate)) ** 2
+
+
+def wander_step(frame_rate: float) -> int:
+    """Frames between the frames compared for wander: :data:`WANDER_SPACING_S` apart,
+    or neighbours where frames lie further apart."""
+    return max(1, int(round(WANDER_SPACING_S * frame_rate)))
 
 
 def gate_rules(gate: float, hold_pitch: bool = False) -> Optional[GateRules]:
@@ -347,7 +388,8 @@ class VoicingGate:
     Calling it with one frame's ``(f0_hz, confidence, loudness_db)``, and
     optionally ``recent_db`` (a stream: the loudness of its newest audio, see
     :data:`RELEASE_DROP_DB`) and ``window_rise_db`` (how much louder that is
-    than the oldest audio in the tracker's window, see :data:`FILLED_DB`),
+    than the oldest audio in the tracker's window, see :data:`FILLED_DB`) and
+    ``overtones_db`` (a stream's frame's overtones, see :data:`BARE_SECONDS`),
     returns its :class:`GateFrame`. Decisions are
     final for a stream. With ``revisions``, :attr:`revoked` lists frames
     (absolute indices, from 0) that later frames showed to be wrong (a bridge
@@ -372,6 +414,11 @@ class VoicingGate:
         self.revisions = bool(revisions)
         self.confirm = bool(confirm)
         self.level_fall = LEVEL_FALL_DB_S / self.frame_rate
+        self.step = wander_step(self.frame_rate)
+        self.wander_cents = wander_cents(self.frame_rate / self.step)
+        self.bare_frames = BARE_SECONDS * self.frame_rate
+        self.clear_frames = max(2, int(round(CLEAR_SECONDS * self.frame_rate)))
+        self.fast_frames = max(2, int(round(FAST_SECONDS * self.frame_rate)))
         self.reset()
 
     def reset(self) -> None:
@@ -389,10 +436,19 @@ class VoicingGate:
         self.revoked: List[int] = []
         self.onsets: List[int] = []
         self.implausible = 0  # frames that would have played but for their pitch
+        # with overtones (a stream): the last frames' (cents, dB, bare candidate) over
+        # five steps, the frames without overtones that could play and those that
+        # wandered (decayed), the overtones of the frames with overtones in a row, and
+        # the note's overtones (sum, frames)
+        self.recent: deque = deque(maxlen=4 * self.step + 1)
+        self.bare_seen, self.bare_wander = 0.0, 0.0
+        self.clear_run, self.clear_tail = 0, deque(maxlen=self.clear_frames)
+        self.note_overtones = (0.0, 0)
 
     def __call__(self, f0_hz: float, confidence: float, loudness_db: float,
                  recent_db: Optional[float] = None,
-                 window_rise_db: Optional[float] = None) -> GateFrame:
+                 window_rise_db: Optional[float] = None,
+                 overtones_db: Optional[float] = None) -> GateFrame:
         r = self.rules
         k = self.frames
         self.frames += 1
@@ -400,6 +456,15 @@ class VoicingGate:
         floor, noise_now = self.floor.value, self.recent_floor.value
         self._measure(f0, conf, ld, recent_db)
         in_range = plausible_pitch(f0, r)
+        if overtones_db is not None and math.isfinite(overtones_db):
+            could = in_range and conf >= r.confidence_off and ld >= floor + r.margin_off_db
+            if not self._resonance_allows(f0, ld, float(overtones_db), could):
+                if self.on:  # noise through a resonance: the note ends, nothing bridges it
+                    self.on, self.gap, self.muted = False, 0, False
+                # the frame after may confirm it, as if it had been heard
+                starts = could and conf >= r.confidence_on and ld >= floor + r.margin_on_db
+                self.candidate = f0 if starts and not self.on else None
+                return self._silent(f0)
         released = False
         if self.on and recent_db is not None:
             # the newest audio fell well under the note, and to the floor (until the stream
@@ -449,6 +514,44 @@ class VoicingGate:
             self.gap, self.muted = 0, False
         return self._silent(f0)
 
+    def _resonance_allows(self, f0: float, ld: float, overtones: float, could: bool) -> bool:
+        """Whether a frame may play as far as noise through a resonance goes (see
+        :data:`BARE_SECONDS`), keeping the evidence up to date: ``could`` is whether
+        it is clear and loud enough to play."""
+        keep = 1.0 - 1.0 / (FLOOR_MEMORY_S * self.frame_rate)
+        self.bare_seen *= keep
+        self.bare_wander *= keep
+        bare = overtones < OVERTONE_HNR_DB
+        self.recent.append((1200.0 * math.log2(max(f0, 1e-3)), ld, could and bare))
+        middle = 2 * self.step
+        if len(self.recent) == self.recent.maxlen and self.recent[middle][2]:
+            cents, level, _ = self.recent[middle]  # its neighbours on both sides are known
+            around = [self.recent[i] for i in range(0, len(self.recent), self.step)]
+            self.bare_seen += 1.0
+            self.bare_wander += float(
+                abs(cents - sorted(x[0] for x in around)[2]) >= self.wander_cents
+                or abs(level - sorted(x[1] for x in around)[2]) >= WANDER_DB)
+        if bare:
+            self.clear_run = 0
+            self.clear_tail.clear()
+        else:
+            self.clear_run += 1
+            self.clear_tail.append(overtones)
+        known = self.bare_seen >= self.bare_frames
+        noise = known and self.bare_wander >= WANDER_SHARE * self.bare_seen
+        total, frames = self.note_overtones if self.on else (0.0, 0)
+        self.note_overtones = (total + overtones, frames + 1)
+        if self.on:  # a note without overtones goes on where such frames are notes
+            total, frames = self.note_overtones
+            return (frames < self.clear_frames or total >= OVERTONE_HNR_DB * frames
+                    or (known and not noise))
+        if bare:
+            return known and not noise
+        if known and not noise:
+            return True
+        need = self.clear_frames if noise else self.fast_frames
+        return self.clear_run >= need and sum(list(self.clear_tail)[-need:]) >= CLEAR_DB * need
+
     def unheard(self, f0_hz: float, confidence: float, loudness_db: float,
                 recent_db: Optional[float] = None) -> GateFrame:
         """A frame whose pitch cannot be trusted (a stream's first windows, which reach
@@ -486,6 +589,8 @@ class Voicing:
         or mains hum.
       hum: share of the frames (0..1) that hold mains hum, periodic as they are
         (they measure the noise floor: :func:`measures_floor`).
+      noisy: share of the frames (0..1) that passed the gate but were taken back
+        as noise through a resonance (:func:`resonant_noise`).
     """
 
     voiced: np.ndarray
@@ -494,6 +599,7 @@ class Voicing:
     rules: GateRules
     implausible: float = 0.0
     hum: float = 0.0
+    noisy: float = 0.0
 
 
 def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
@@ -530,6 +636,12 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     voiced[revoked] = False
     bridged[revoked] = False
     sample_rate = None if audio is None else check_size(sample_rate, "sample_rate")
+    noisy = 0.0
+    if audio is not None:
+        noise = resonant_noise(f0, ld, voiced, audio, sample_rate, frame_rate)
+        voiced &= ~noise
+        bridged &= ~noise
+        noisy = float(np.mean(noise))
     played = clean_transitions(np.where(voiced & ~bridged, f0, 0.0), frame_rate, audio,
                                sample_rate)
     if audio is not None:  # a bridge at a change holds the old note: the change may move into it
@@ -548,7 +660,70 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
             voiced[j:k] = True
             played[j:k] = played[k]
     return Voicing(voiced, _fill(played, voiced, f0), floor, rules,
-                   gate.implausible / max(n, 1), float(np.mean(hum)))
+                   gate.implausible / max(n, 1), float(np.mean(hum)), noisy)
+
+
+def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarray,
+                   audio: np.ndarray, sample_rate: int, frame_rate: float) -> np.ndarray:
+    """The runs of ``voiced`` frames that are noise through a resonance, not notes
+    (see :data:`WANDER_CENTS`): bool ``[n_frames]``.
+
+    ``f0_hz``, ``loudness_db``: the tracker's pitch (Hz) and the loudness (dB),
+    ``[n_frames]``; ``audio``: the recording (mono, frame ``k`` at sample ``k *
+    sample_rate / frame_rate``). A run without overtones that wanders too little to
+    judge on its own (a short one can hold still) is noise too when the recording's
+    runs without overtones wander, taken together, as noise does.
+    """
+    out = np.zeros(len(voiced), bool)
+    runs = [(a, b) for a, b in _runs(voiced) if b - a >= 3]
+    if not runs:
+        return out
+    f0 = np.asarray(f0_hz, np.float64)
+    cents = 1200.0 * np.log2(np.maximum(f0, 1e-3))
+    level = np.asarray(loudness_db, np.float64)
+    # a run's overtones from at most OVERTONE_FRAMES of its frames, spread over it
+    picks = [np.arange(a, b, max(1, (b - a) // OVERTONE_FRAMES)) for a, b in runs]
+    frames = np.concatenate(picks)
+    overtones = _overtones_db(np.asarray(audio, np.float32), sample_rate, frame_rate, frames,
+                              f0[frames])
+
+    def wanders(curve: np.ndarray, by: float) -> np.ndarray:
+        around = np.lib.stride_tricks.sliding_window_view(np.pad(curve, 2, mode="edge"), 5)
+        return np.abs(curve - np.median(around, axis=1)) >= by
+
+    step = wander_step(frame_rate)  # every step-th frame is judged
+    by_cents = wander_cents(frame_rate / step)
+    bare, wandering, judged, at = [], 0, 0, 0
+    for (a, b), pick in zip(runs, picks):
+        mine = overtones[at:at + len(pick)]
+        at += len(pick)
+        if np.median(mine) >= OVERTONE_HNR_DB:
+            continue
+        # a run's end frames are their own medians: judged are the frames between
+        wander = (wanders(cents[a:b:step], by_cents) | wanders(level[a:b:step], WANDER_DB))[1:-1]
+        if not len(wander):
+            continue
+        bare.append((a, b, float(np.mean(wander))))
+        wandering, judged = wandering + int(np.sum(wander)), judged + len(wander)
+    together = judged > 0 and wandering >= WANDER_SHARE * judged
+    for a, b, share in bare:
+        if together or share >= WANDER_SHARE:
+            out[a:b] = True
+    return out
+
+
+def _overtones_db(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: np.ndarray,
+                  f0_hz: np.ndarray) -> np.ndarray:
+    """:func:`~timbral.features.pitch.refine.overtones_db` of each of ``frames``
+    (``[n]``, f0 in Hz)."""
+    import torch
+
+    from .pitch.refine import harmonic_refine, overtones_db
+
+    return overtones_db(harmonic_refine(torch.from_numpy(np.ascontiguousarray(audio)),
+                                        int(round(sample_rate / frame_rate)), f0_hz,
+                                        sample_rate, REFINE_PERIODS, frames=frames, passes=1,
+                                        levels=True))
 
 
 def _runs(mask: np.ndarray):

@@ -235,11 +235,13 @@ class StreamProcessor:
         note_on = np.zeros(n, bool)
         voiced = np.ones(n, bool)
         recent, rise = feats["recent_db"], feats["window_rise_db"]
+        overtones = feats["overtones_db"]
         for i in range(n):
             if self.gate is not None and unheard[i]:
                 voiced[i], f0[i], _ = self.gate.unheard(f0[i], conf[i], ld[i], recent[i])
             elif self.gate is not None:
-                voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i], recent[i], rise[i])
+                voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i], recent[i], rise[i],
+                                                overtones[i])
             if self.adjuster is not None:
                 frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
                 f0[i], ld[i], note_on[i] = frame.f0_hz, frame.loudness_db, frame.note_on

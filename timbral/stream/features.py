@@ -220,9 +220,10 @@ class CausalCrepe:
         self._score = score - score.max()  # keep the numbers small
         return int(self._score.argmax())
 
-    def __call__(self, windows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def __call__(self, windows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``[n, >= window_size]`` windows, oldest frame first -> ``(f0_hz [n],
-        confidence [n])`` float32."""
+        confidence [n], overtones_db [n])`` float32 (overtones: NaN without
+        ``refine``; see :func:`~timbral.features.pitch.refine.overtones_db`)."""
         crepe = self._crepe
         act = self._activations(windows)
         n = act.shape[0]
@@ -231,8 +232,9 @@ class CausalCrepe:
         for i in range(n):
             centre = self._decode(act[i])
             f0[i] = crepe.cents_to_hz(crepe.local_average_cents(act[i:i + 1], np.array([centre])))[0]
+        overtones = np.full(n, np.nan)
         if self.refine:
-            f0, conf = self._refine(windows, f0, conf)
+            f0, conf, overtones = self._refine(windows, f0, conf)
         # Silence, as the offline trackers see it (over the window that ends at the frame).
         tail = windows[:, -min(windows.shape[1], round(SILENCE_WINDOW_S * self.sample_rate)):]
         conf = np.where(is_silent(np.mean(np.square(tail, dtype=np.float64), axis=1)), 0.0, conf)
@@ -245,16 +247,18 @@ class CausalCrepe:
                     self._held = float(f0[i])
             else:
                 out[i] = self._held if self._held is not None else FALLBACK_F0_HZ
-        return out, np.clip(conf, 0.0, 1.0).astype(np.float32)
+        return out, np.clip(conf, 0.0, 1.0).astype(np.float32), overtones.astype(np.float32)
 
     def _refine(self, windows: np.ndarray, f0: np.ndarray, conf: np.ndarray):
-        from ..features.pitch.refine import window_sizes, harmonic_refine, hnr_confidence
+        from ..features.pitch.refine import (harmonic_refine, hnr_confidence, overtones_db,
+                                             window_sizes)
 
         f0 = f0.copy()
         conf = conf.copy()
+        overtones = np.full(len(f0), np.nan)
         ok = np.isfinite(f0) & (f0 > 0)
         if not ok.any():
-            return f0, conf
+            return f0, conf, overtones
         sizes = np.minimum(window_sizes(np.where(ok, f0, 100.0), self.sample_rate, self.periods),
                            windows.shape[1] - windows.shape[1] % 2)
         for size in np.unique(sizes[ok]):
@@ -264,10 +268,11 @@ class CausalCrepe:
             segs = torch.from_numpy(np.ascontiguousarray(windows[sel, -n:]))
             for j, idx in enumerate(sel):
                 fit = harmonic_refine(segs[j], n // 2, f0[idx:idx + 1], self.sample_rate,
-                                      self.periods, frames=np.array([1]))
+                                      self.periods, frames=np.array([1]), levels=True)
                 f0[idx] = fit.f0_hz[0]
                 conf[idx] = max(conf[idx], float(hnr_confidence(fit.hnr_db)[0]))
-        return f0, conf
+                overtones[idx] = overtones_db(fit)[0]
+        return f0, conf, overtones
 
 
 class CausalFeatures:
@@ -284,9 +289,12 @@ class CausalFeatures:
 
     ``analyse(windows)`` takes ``[n, window_size]`` windows (oldest frame
     first) and returns ``{"f0_hz", "f0_confidence", "loudness_db",
-    "recent_db", "window_rise_db"}``, float32 ``[n]`` each: ``recent_db`` the
-    loudness of the newest 10 ms, ``window_rise_db`` how much louder those are
-    than the oldest 10 ms of the tracker's window (:meth:`CausalLoudness.newest`).
+    "recent_db", "window_rise_db", "overtones_db"}``, float32 ``[n]`` each:
+    ``recent_db`` the loudness of the newest 10 ms, ``window_rise_db`` how much
+    louder those are than the oldest 10 ms of the tracker's window
+    (:meth:`CausalLoudness.newest`), ``overtones_db`` the power at harmonics 2-6
+    against the spectrum between them (NaN without refinement:
+    :func:`~timbral.features.pitch.refine.overtones_db`).
     """
 
     def __init__(self, sample_rate: int, frame_rate: float, loudness_definition: str = "v2",
@@ -302,11 +310,11 @@ class CausalFeatures:
         self.pitch.reset()
 
     def analyse(self, windows: np.ndarray) -> Dict[str, np.ndarray]:
-        f0, conf = self.pitch(windows)
+        f0, conf, overtones = self.pitch(windows)
         ld = self.loudness(windows)
         recent, rise = self.loudness.newest(windows, ld, self.pitch.crepe_size)
         return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld, "recent_db": recent,
-                "window_rise_db": rise}
+                "window_rise_db": rise, "overtones_db": overtones}
 
 
 __all__ = ["CausalCrepe", "CausalFeatures", "CausalLoudness", "InputHistory",

@@ -189,6 +189,10 @@ def gate_message(voicing: Voicing) -> str:
     hum = " or ".join(f"{hz:g}" for hz in HUM_HZ)
     if voicing.hum >= IMPLAUSIBLE_SHARE:
         range_note = f"; {voicing.hum:.0%} of the frames hold mains hum ({hum} Hz), which is noise"
+    elif voicing.noisy >= IMPLAUSIBLE_SHARE:
+        range_note = (f"; {voicing.noisy:.0%} of the frames hold noise through a resonance "
+                      f"(a pitch that wanders, without overtones: wind, a swoosh), which never "
+                      f"plays")
     elif voicing.implausible >= IMPLAUSIBLE_SHARE:
         range_note = (f"; {voicing.implausible:.0%} of the frames hold a pitch outside "
                       f"{rules.min_f0_hz:g}-{rules.max_f0_hz:g} Hz or mains hum ({hum} Hz), "

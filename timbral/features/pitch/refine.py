@@ -150,6 +150,21 @@ def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sam
     return HarmonicFit(out, hnr, odd_even, peaks, troughs_out)
 
 
+def overtones_db(fit: HarmonicFit) -> np.ndarray:
+    """For a fit made with ``levels``: how far the overtones stand over the spectrum
+    half-way between harmonics, ``[n]`` dB: of harmonics 2 to 6, the second clearest
+    (each one's peak over its troughs; -100 where fewer than two lie under the top).
+    Two, because noise through a resonance read an octave low has one "overtone", the
+    resonance itself; a clarinet's even harmonics are weak, but its 3rd and 5th are not.
+    A note's stand 10-50 dB (9 and up in pink noise at 0 dB SNR); noise through a
+    resonance, which has a pitch but no harmonics, and a pure tone stand -5 to 9 dB."""
+    peaks, troughs = fit.peak_power[:, 1:6], fit.trough_power[:, 1:6]
+    usable = (peaks > 0) & (troughs > 0)
+    ratio = np.where(usable, 10.0 * np.log10(np.where(usable, peaks, 1.0)
+                                             / np.where(usable, troughs, 1.0)), -100.0)
+    return np.sort(ratio, axis=1)[:, -2]
+
+
 #: A divided f0's own harmonics (those the estimate lacks) are partials when their
 #: peaks stand this far (dB) over their troughs, with this much (dB) of the power of
 #: the harmonics both share, and its fundamental this far over its own troughs: a
