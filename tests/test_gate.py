@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timbral.features.voicing import (BARE_SECONDS, GateRules, NoiseFloor, VoicingGate,
-                                      backdate_changes, clean_transitions, gate_rules,
-                                      gate_voicing, noise_floor)
+from timbral.features.voicing import (BARE_SECONDS, CLEAR_SECONDS, GateRules, NoiseFloor,
+                                      VoicingGate, backdate_changes, clean_transitions,
+                                      gate_rules, gate_voicing, noise_floor)
 from timbral.stream import StreamProcessor, stream_audio
 from timbral.transfer import transfer
 from timbral.transfer.adjust import floor_loudness
@@ -338,6 +338,8 @@ def test_noise_in_silence_out_offline_and_streamed(kind, model):
     x = material.at_dbfs(material.noise(kind, 2.0, seed=2), -25.0)
     result = transfer(x, 16000, model)
     assert not result.voicing.voiced.any() and "Noise gate" in result.messages[-1]
+    if kind in material.RESONANCES:
+        assert "noise through a resonance" in result.messages[-1]
     assert "(the noise gate plays no frame)" in result.messages[0]  # no threshold advice
     streamed = stream_audio(StreamProcessor(model, 320), x)
     for out in (result.audio, streamed):
@@ -369,7 +371,29 @@ def test_a_whistle_without_overtones_still_plays(hz, cents, snr, model):
     processor = StreamProcessor(model, 320, record=True)
     stream_audio(processor, x)
     played = np.array(processor.record["voiced"])
-    assert played[:25].any() and played[25:-10].all()  # the first 0.5 s: see BARE_SECONDS
+    head, tail = int(0.5 * model.frame_rate), int(0.2 * model.frame_rate)  # see BARE_SECONDS
+    assert played[:head].any() and played[head:-tail].all()
+
+
+def test_a_high_note_after_a_resonance_plays(model):
+    """From about 1.7 kHz up fewer than two overtones lie under the measurement's 5 kHz
+    top: their overtones are unknown, not absent. A 1760 Hz note with harmonics, 0.3 s
+    after 2 s of noise through a resonance, plays, offline and streamed (taken for noise
+    with the resonance, it played nothing offline and 26 % of its frames streamed). (A
+    resonance that runs into a note without a rest is judged with it, offline.)"""
+    t = np.arange(2 * 16000) / 16000
+    note = sum(np.sin(2 * np.pi * 1760.0 * h * t) / h for h in range(1, 5))
+    noise = material.at_dbfs(material.noise("white noise through a 310 Hz resonance", 2.0, 3),
+                             -25.0)
+    x = np.concatenate([noise, np.zeros(4800), material.at_dbfs(note, -20.0)]).astype(np.float32)
+    fr = model.frame_rate
+    result = transfer(x, 16000, model)
+    assert not result.voicing.voiced[:int(2.2 * fr)].any()
+    assert result.voicing.voiced[int(2.4 * fr):int(4.2 * fr)].mean() > 0.95
+    processor = StreamProcessor(model, 320, record=True)
+    stream_audio(processor, x)
+    played = np.array(processor.record["voiced"])
+    assert not played[:int(2.2 * fr)].any() and played[int(2.6 * fr):int(4.2 * fr)].all()
 
 
 def test_the_stream_waits_for_evidence_before_a_note_without_overtones():
@@ -377,19 +401,26 @@ def test_the_stream_waits_for_evidence_before_a_note_without_overtones():
     and level jump about never play; a smooth pure tone plays once BARE_SECONDS of its
     frames have shown it moving smoothly (and its neighbours two frames on); a note with
     overtones starts on its second frame (without overtones given, on its first: its
-    window is full of it)."""
+    window is full of it), on its third right after the noise (CLEAR_SECONDS), and on its
+    second again once the gate is reset (it forgets the noise)."""
     rng = np.random.default_rng(0)
     n = 300
     conf, ld = np.full(n, 0.95), np.full(n, -20.0)
 
-    def run(f0, level, overtones):
-        gate = VoicingGate(RATE, RULES, -60.0, confirm=True)
+    def run(f0, level, overtones, gate=None):
+        gate = gate or VoicingGate(RATE, RULES, -60.0, confirm=True)
         return np.array([gate(f, c, d, d, 0.0, o).voiced
                          for f, c, d, o in zip(f0, conf, level, overtones)])
 
-    noise = run(300.0 * 2 ** (rng.normal(0, 60, n) / 1200), ld + rng.normal(0, 2, n),
-                rng.normal(2, 4, n))
-    assert not noise.any()
+    wind = (300.0 * 2 ** (rng.normal(0, 60, n) / 1200), ld + rng.normal(0, 2, n),
+            rng.normal(2, 4, n))
+    assert not run(*wind).any()
+    gate = VoicingGate(RATE, RULES, -60.0, confirm=True)
+    run(*wind, gate=gate)
+    after = run(np.full(20, 440.0), ld[:20], np.full(20, 25.0), gate=gate)
+    assert int(np.argmax(after)) == round(CLEAR_SECONDS * RATE) - 1 and after[2:].all()
+    gate.reset()
+    assert int(np.argmax(run(np.full(20, 440.0), ld[:20], np.full(20, 25.0), gate=gate))) == 1
     tone = run(600.0 * 2 ** (30 * np.sin(np.arange(n) / RATE * 2 * np.pi * 5) / 1200), ld,
                np.full(n, 2.0))
     first = int(np.argmax(tone))

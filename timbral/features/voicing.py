@@ -11,7 +11,12 @@ listener would call a note:
   (:func:`measures_floor`): per recording offline, a running
   estimate of the same quantile in a stream (:class:`NoiseFloor`);
 - in a plausible pitch range (:data:`MIN_F0_HZ` .. :data:`MAX_F0_HZ`), and
-  not mains hum (:data:`HUM_HZ`): :func:`plausible_pitch`.
+  not mains hum (:data:`HUM_HZ`): :func:`plausible_pitch`;
+- not noise through a resonance (a swoosh, wind across a pipe): a pitch the
+  tracker is sure of, but no overtones and a pitch and level that jump about
+  (:data:`WANDER_CENTS`; offline :func:`resonant_noise` over whole runs, a
+  stream from the frames it has heard, given their overtones:
+  :data:`BARE_SECONDS`).
 
 With hysteresis: a note starts on the strict thresholds of
 :class:`GateRules` and goes on while the looser ones hold. A short unvoiced
@@ -33,7 +38,8 @@ on, unconfirmed, if the input comes back near the note's level within the
 bridge time (a re-articulated note). Offline,
 :func:`gate_voicing` runs the same gate over a whole recording and then uses
 what comes later, which a stream cannot: it takes back what turned out wrong
-(a bridge that ended in a rest; a note shorter than ``min_note_seconds``),
+(a bridge that ended in a rest; a note shorter than ``min_note_seconds``; a run
+of noise through a resonance),
 corrects the tracker's octave errors at attacks and one-frame pitch blips
 (:func:`clean_transitions`), moves pitch changes the tracker reports late back
 to where the new note began (:func:`backdate_changes`, given the audio), and
@@ -149,19 +155,22 @@ BLIP_SECONDS = 0.02
 #: up; a sine with 100 cents of vibrato at 5.5 Hz wanders on 4 % of them.
 WANDER_CENTS, WANDER_DB, WANDER_SHARE, OVERTONE_HNR_DB = 40.0, 1.0, 0.4, 8.0
 WANDER_SPACING_S = 0.02
-#: ... the median of at most about this many frames' overtones, spread over the run.
+#: ... the median of at most this many frames' overtones, spread over the run.
 OVERTONE_FRAMES = 16
 #: A stream, which cannot take a run back, judges noise through a resonance frame by
 #: frame (given each frame's overtones): its frames without overtones that could play,
-#: forgotten with FLOOR_MEMORY_S, are taken as notes once BARE_SECONDS of them wander
-#: on under WANDER_SHARE (a whistle's first note starts that late) and as noise once
-#: they wander on more. Until they are notes, a frame without overtones plays nothing,
-#: a note starts only on FAST_SECONDS of frames with overtones in a row whose mean is
-#: CLEAR_DB or more (CLEAR_SECONDS of them where such frames are noise: noise through
-#: a resonance has two frames with overtones in a row, 20 ms apart, on 2 % of its
-#: frames, most of them barely over the line), and it ends where, CLEAR_SECONDS after
-#: its start, the mean of its frames' overtones lies under OVERTONE_HNR_DB.
+#: forgotten with BARE_MEMORY_S (the resonance's evidence fades soon after it stops),
+#: are taken as notes once BARE_SECONDS of them wander on under WANDER_SHARE (a
+#: whistle's first note starts that late) and as noise once they wander on more. Until
+#: they are notes, a frame without overtones plays nothing, a note starts only on
+#: FAST_SECONDS of frames with overtones in a row whose mean is CLEAR_DB or more
+#: (CLEAR_SECONDS of them where such frames are noise: noise through a resonance has
+#: two frames with overtones in a row, 20 ms apart, on 2 % of its frames, most of them
+#: barely over the line), and from CLEAR_SECONDS on it ends wherever the mean of its
+#: frames' overtones so far lies under OVERTONE_HNR_DB. Frames whose overtones are
+#: unknown (NaN: a note from about 1.7 kHz up) are not judged.
 BARE_SECONDS, CLEAR_SECONDS, FAST_SECONDS, CLEAR_DB = 0.16, 0.06, 0.04, 12.0
+BARE_MEMORY_S = 1.0
 #: Offline, a pitch change may move back this far (s) to where the new note's
 #: harmonics rose: a tracker follows the louder sound, and a note's start is
 #: often under the release of the one before (legato, rooms).
@@ -253,13 +262,13 @@ def measures_floor(f0_hz, f0_confidence):
     return noise | ((f0 > 0) & (hum_cents(np.maximum(f0, 1e-9)) <= HUM_FLOOR_CENTS))
 
 
-def wander_cents(frame_rate: float) -> float:
+def _wander_cents(frame_rate: float) -> float:
     """The pitch wander (cents) of :data:`WANDER_CENTS` for frames ``1 / frame_rate``
     s apart (wider than :data:`WANDER_SPACING_S`: more)."""
     return WANDER_CENTS * max(1.0, 1.0 / (WANDER_SPACING_S * frame_rate)) ** 2
 
 
-def wander_step(frame_rate: float) -> int:
+def _wander_step(frame_rate: float) -> int:
     """Frames between the frames compared for wander: :data:`WANDER_SPACING_S` apart,
     or neighbours where frames lie further apart."""
     return max(1, int(round(WANDER_SPACING_S * frame_rate)))
@@ -414,11 +423,12 @@ class VoicingGate:
         self.revisions = bool(revisions)
         self.confirm = bool(confirm)
         self.level_fall = LEVEL_FALL_DB_S / self.frame_rate
-        self.step = wander_step(self.frame_rate)
-        self.wander_cents = wander_cents(self.frame_rate / self.step)
+        self.step = _wander_step(self.frame_rate)
+        self.wander_cents = _wander_cents(self.frame_rate / self.step)
         self.bare_frames = BARE_SECONDS * self.frame_rate
         self.clear_frames = max(2, int(round(CLEAR_SECONDS * self.frame_rate)))
         self.fast_frames = max(2, int(round(FAST_SECONDS * self.frame_rate)))
+        self.bare_keep = 1.0 - 1.0 / (BARE_MEMORY_S * self.frame_rate)
         self.reset()
 
     def reset(self) -> None:
@@ -463,7 +473,7 @@ class VoicingGate:
                     self.on, self.gap, self.muted = False, 0, False
                 # the frame after may confirm it, as if it had been heard
                 starts = could and conf >= r.confidence_on and ld >= floor + r.margin_on_db
-                self.candidate = f0 if starts and not self.on else None
+                self.candidate = f0 if starts else None
                 return self._silent(f0)
         released = False
         if self.on and recent_db is not None:
@@ -518,19 +528,15 @@ class VoicingGate:
         """Whether a frame may play as far as noise through a resonance goes (see
         :data:`BARE_SECONDS`), keeping the evidence up to date: ``could`` is whether
         it is clear and loud enough to play."""
-        keep = 1.0 - 1.0 / (FLOOR_MEMORY_S * self.frame_rate)
-        self.bare_seen *= keep
-        self.bare_wander *= keep
+        self.bare_seen *= self.bare_keep
+        self.bare_wander *= self.bare_keep
         bare = overtones < OVERTONE_HNR_DB
         self.recent.append((1200.0 * math.log2(max(f0, 1e-3)), ld, could and bare))
-        middle = 2 * self.step
-        if len(self.recent) == self.recent.maxlen and self.recent[middle][2]:
-            cents, level, _ = self.recent[middle]  # its neighbours on both sides are known
-            around = [self.recent[i] for i in range(0, len(self.recent), self.step)]
-            self.bare_seen += 1.0
-            self.bare_wander += float(
-                abs(cents - sorted(x[0] for x in around)[2]) >= self.wander_cents
-                or abs(level - sorted(x[1] for x in around)[2]) >= WANDER_DB)
+        if len(self.recent) == self.recent.maxlen and self.recent[2 * self.step][2]:
+            around = np.array([self.recent[i][:2] for i in range(0, len(self.recent), self.step)])
+            self.bare_seen += 1.0  # the middle frame, its neighbours on both sides known
+            self.bare_wander += float(_wander(around[None, :, 0], around[None, :, 1],
+                                              self.wander_cents)[0])
         if bare:
             self.clear_run = 0
             self.clear_tail.clear()
@@ -539,12 +545,12 @@ class VoicingGate:
             self.clear_tail.append(overtones)
         known = self.bare_seen >= self.bare_frames
         noise = known and self.bare_wander >= WANDER_SHARE * self.bare_seen
-        total, frames = self.note_overtones if self.on else (0.0, 0)
-        self.note_overtones = (total + overtones, frames + 1)
         if self.on:  # a note without overtones goes on where such frames are notes
             total, frames = self.note_overtones
-            return (frames < self.clear_frames or total >= OVERTONE_HNR_DB * frames
-                    or (known and not noise))
+            self.note_overtones = (total + overtones, frames + 1)
+            return (frames + 1 < self.clear_frames or known and not noise
+                    or total + overtones >= OVERTONE_HNR_DB * (frames + 1))
+        self.note_overtones = (overtones, 1)  # the note would start here
         if bare:
             return known and not noise
         if known and not noise:
@@ -612,9 +618,11 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
       rules: the thresholds (:func:`gate_rules`).
       audio, sample_rate: the recording (mono, frame ``k`` at sample ``k *
         sample_rate / frame_rate``), to move pitch changes the tracker reports
-        late back to where their notes began (:func:`backdate_changes`) and to
+        late back to where their notes began (:func:`backdate_changes`), to
         keep short notes an octave from the next where both octaves sound
-        (:func:`clean_transitions`); None: changes stay, such notes move.
+        (:func:`clean_transitions`) and to take back noise through a resonance
+        (:func:`resonant_noise`); None: changes stay, such notes move, such
+        noise plays.
 
     Returns:
       a :class:`Voicing`.
@@ -682,25 +690,26 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     cents = 1200.0 * np.log2(np.maximum(f0, 1e-3))
     level = np.asarray(loudness_db, np.float64)
     # a run's overtones from at most OVERTONE_FRAMES of its frames, spread over it
-    picks = [np.arange(a, b, max(1, (b - a) // OVERTONE_FRAMES)) for a, b in runs]
+    picks = [np.unique(np.linspace(a, b - 1, min(b - a, OVERTONE_FRAMES)).round().astype(np.int64))
+             for a, b in runs]
     frames = np.concatenate(picks)
     overtones = _overtones_db(np.asarray(audio, np.float32), sample_rate, frame_rate, frames,
                               f0[frames])
 
-    def wanders(curve: np.ndarray, by: float) -> np.ndarray:
-        around = np.lib.stride_tricks.sliding_window_view(np.pad(curve, 2, mode="edge"), 5)
-        return np.abs(curve - np.median(around, axis=1)) >= by
+    def windows(curve: np.ndarray) -> np.ndarray:
+        return np.lib.stride_tricks.sliding_window_view(np.pad(curve, 2, mode="edge"), 5)
 
-    step = wander_step(frame_rate)  # every step-th frame is judged
-    by_cents = wander_cents(frame_rate / step)
+    step = _wander_step(frame_rate)  # every step-th frame is judged
+    by_cents = _wander_cents(frame_rate / step)
     bare, wandering, judged, at = [], 0, 0, 0
     for (a, b), pick in zip(runs, picks):
         mine = overtones[at:at + len(pick)]
         at += len(pick)
-        if np.median(mine) >= OVERTONE_HNR_DB:
+        mine = mine[np.isfinite(mine)]
+        if not len(mine) or np.median(mine) >= OVERTONE_HNR_DB:  # unknown (a high note), or a note
             continue
         # a run's end frames are their own medians: judged are the frames between
-        wander = (wanders(cents[a:b:step], by_cents) | wanders(level[a:b:step], WANDER_DB))[1:-1]
+        wander = _wander(windows(cents[a:b:step]), windows(level[a:b:step]), by_cents)[1:-1]
         if not len(wander):
             continue
         bare.append((a, b, float(np.mean(wander))))
@@ -710,6 +719,15 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
         if together or share >= WANDER_SHARE:
             out[a:b] = True
     return out
+
+
+def _wander(cents: np.ndarray, level_db: np.ndarray, by_cents: float) -> np.ndarray:
+    """Whether each window's middle frame wanders (:data:`WANDER_CENTS`): ``[m, 5]``
+    pitches (cents) and levels (dB) of five frames a step apart -> bool ``[m]``."""
+    def off(x: np.ndarray) -> np.ndarray:
+        return np.abs(x[:, 2] - np.median(x, axis=1))
+
+    return (off(cents) >= by_cents) | (off(level_db) >= WANDER_DB)
 
 
 def _overtones_db(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: np.ndarray,

@@ -30,7 +30,8 @@ from .controls import check_controls
 
 #: Audio rendered at once; longer inputs are chunked with state carried over.
 CHUNK_SECONDS = 20.0
-#: The gate's message names the pitch range when this share of frames fell outside it.
+#: The gate's message names the pitch range (or the resonance) when this share of frames
+#: fell outside it (or held one).
 IMPLAUSIBLE_SHARE = 0.05
 
 
@@ -189,14 +190,14 @@ def gate_message(voicing: Voicing) -> str:
     hum = " or ".join(f"{hz:g}" for hz in HUM_HZ)
     if voicing.hum >= IMPLAUSIBLE_SHARE:
         range_note = f"; {voicing.hum:.0%} of the frames hold mains hum ({hum} Hz), which is noise"
-    elif voicing.noisy >= IMPLAUSIBLE_SHARE:
-        range_note = (f"; {voicing.noisy:.0%} of the frames hold noise through a resonance "
-                      f"(a pitch that wanders, without overtones: wind, a swoosh), which never "
-                      f"plays")
     elif voicing.implausible >= IMPLAUSIBLE_SHARE:
         range_note = (f"; {voicing.implausible:.0%} of the frames hold a pitch outside "
                       f"{rules.min_f0_hz:g}-{rules.max_f0_hz:g} Hz or mains hum ({hum} Hz), "
                       f"which never plays")
+    elif voicing.noisy >= IMPLAUSIBLE_SHARE:
+        range_note = (f"; {voicing.noisy:.0%} of the frames hold noise through a resonance "
+                      f"(a pitch that wanders, without overtones: wind, a swoosh), which never "
+                      f"plays")
     else:
         range_note = ""
     if share == 0.0:

@@ -153,16 +153,18 @@ def harmonic_refine(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sam
 def overtones_db(fit: HarmonicFit) -> np.ndarray:
     """For a fit made with ``levels``: how far the overtones stand over the spectrum
     half-way between harmonics, ``[n]`` dB: of harmonics 2 to 6, the second clearest
-    (each one's peak over its troughs; -100 where fewer than two lie under the top).
-    Two, because noise through a resonance read an octave low has one "overtone", the
-    resonance itself; a clarinet's even harmonics are weak, but its 3rd and 5th are not.
-    A note's stand 10-50 dB (9 and up in pink noise at 0 dB SNR); noise through a
-    resonance, which has a pitch but no harmonics, and a pure tone stand -5 to 9 dB."""
+    (each one's peak over its troughs); NaN where fewer than two lie under the fit's top
+    (a note from about 1.7 kHz up at a 5 kHz top: unknown, not absent). Two, because
+    noise through a resonance read an octave low has one "overtone", the resonance
+    itself; a clarinet's even harmonics are weak, but its 3rd and 5th are not. A note's
+    stand 10-50 dB (9 and up in pink noise at 0 dB SNR); noise through a resonance,
+    which has a pitch but no harmonics, and a pure tone stand -5 to 9 dB."""
     peaks, troughs = fit.peak_power[:, 1:6], fit.trough_power[:, 1:6]
     usable = (peaks > 0) & (troughs > 0)
     ratio = np.where(usable, 10.0 * np.log10(np.where(usable, peaks, 1.0)
-                                             / np.where(usable, troughs, 1.0)), -100.0)
-    return np.sort(ratio, axis=1)[:, -2]
+                                             / np.where(usable, troughs, 1.0)), -np.inf)
+    second = np.sort(ratio, axis=1)[:, -2]
+    return np.where(np.isfinite(second), second, np.nan)
 
 
 #: A divided f0's own harmonics (those the estimate lacks) are partials when their
