@@ -494,6 +494,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one model, fewer signals")
     parser.add_argument("--sections", default="1234567", help="which sections to run (digits)")
     parser.add_argument("--model", default="flute", help="the offline model of sections 2-5")
+    parser.add_argument("--noises", default="white,pink,brown,vinyl hiss,sauna",
+                        help="section 2's noises, comma-separated (also: swoosh, white noise "
+                             "through a 310 Hz resonance, ... 1200 Hz resonance)")
     parser.add_argument("--phrases", type=int, default=5,
                         help="phrases per instrument in section 4")
     parser.add_argument("--real", type=Path, default=Path("../shared/data/bach-violin"),
@@ -514,8 +517,8 @@ def main() -> None:
             "1": lambda: pure_noise([load_model(m["name"]) for m in list_models()],
                                     NOISES + tuple(AMBIENT) + tuple(HUMS) + tuple(RESONANCES),
                                     (-40, -25, -10)),
-            "2": lambda: melodies(dry, realtime, ("white", "pink", "brown", "vinyl hiss",
-                                                  "sauna"), (20, 10, 0), INSTRUMENTS),
+            "2": lambda: melodies(dry, realtime, tuple(args.noises.split(",")), (20, 10, 0),
+                                  INSTRUMENTS),
             "3": lambda: speech_section(dry, realtime),
             "4": lambda: transitions(dry, realtime, INSTRUMENTS, (None, 20), args.phrases),
             "5": lambda: example_clip([load_model(m["name"]) for m in list_models()]),

@@ -53,6 +53,7 @@ numpy ``[n_frames]``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Tuple
@@ -140,23 +141,23 @@ REFINE_PERIODS = 5.0
 #: blip between two frames that agree, or at a run's end (a voice's last frame read
 #: as 1.9 kHz under an 80 Hz phrase played a 4.7 kHz flute click).
 BLIP_SECONDS = 0.02
-#: Offline, a run of played frames is noise through a resonance (a swoosh, wind
-#: across a pipe, a creak), not a note, when it wanders and has no overtones: on
-#: WANDER_SHARE of its frames or more the loudness lies WANDER_DB or the pitch
-#: WANDER_CENTS or more from the median of the frame and its neighbours one and two
-#: WANDER_SPACING_S either side (such noise reads as a level and a pitch that jump
-#: about from frame to frame, a note's move smoothly or in steps; frames further apart
-#: are compared with more cents, as a smooth pitch's distance from that median grows
-#: with the square of the spacing), and its overtones stand less than OVERTONE_HNR_DB
-#: over the spectrum between harmonics (median;
+#: Offline, played frames are noise through a resonance (a swoosh, wind across a pipe,
+#: a creak), not a note, where their run, over JUDGE_SECONDS around them, wanders and
+#: has no overtones: on WANDER_SHARE of its frames or more the loudness lies WANDER_DB
+#: or the pitch WANDER_CENTS or more from the median of the frame and its neighbours
+#: one and two WANDER_SPACING_S either side (such noise reads as a level and a pitch
+#: that jump about from frame to frame, a note's move smoothly or in steps; frames
+#: further apart are compared with more cents, as a smooth pitch's distance from that
+#: median grows with the square of the spacing), and its overtones stand less than
+#: OVERTONE_HNR_DB over the spectrum between harmonics (median;
 #: :func:`~timbral.features.pitch.refine.overtones_db`). Measured: noise through
 #: resonances at 180-1200 Hz (Q 8-30) and a swoosh have overtones at -3 to 5 dB and
 #: wander on half their frames or more; notes in pink noise at 0 dB SNR stand 9 dB and
 #: up; a sine with 100 cents of vibrato at 5.5 Hz wanders on 4 % of them.
 WANDER_CENTS, WANDER_DB, WANDER_SHARE, OVERTONE_HNR_DB = 40.0, 1.0, 0.4, 8.0
 WANDER_SPACING_S = 0.02
-#: ... the median of at most this many frames' overtones, spread over the run.
-OVERTONE_FRAMES = 16
+#: ... the window (s), centred on the frame, inside its run.
+JUDGE_SECONDS = 0.2
 #: A stream, which cannot take a run back, judges noise through a resonance frame by
 #: frame (given each frame's overtones): its frames without overtones that could play,
 #: forgotten with BARE_MEMORY_S (the resonance's evidence fades soon after it stops),
@@ -673,14 +674,17 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
 
 def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarray,
                    audio: np.ndarray, sample_rate: int, frame_rate: float) -> np.ndarray:
-    """The runs of ``voiced`` frames that are noise through a resonance, not notes
-    (see :data:`WANDER_CENTS`): bool ``[n_frames]``.
+    """The ``voiced`` frames that are noise through a resonance, not notes (see
+    :data:`WANDER_CENTS`): bool ``[n_frames]``.
 
     ``f0_hz``, ``loudness_db``: the tracker's pitch (Hz) and the loudness (dB),
     ``[n_frames]``; ``audio``: the recording (mono, frame ``k`` at sample ``k *
-    sample_rate / frame_rate``). A run without overtones that wanders too little to
-    judge on its own (a short one can hold still) is noise too when the recording's
-    runs without overtones wander, taken together, as noise does.
+    sample_rate / frame_rate``). Each frame is judged over the frames of its run
+    within :data:`JUDGE_SECONDS` (a resonance that runs into a note is told from
+    it); frames without overtones that wander too little to judge there (a short
+    stretch can hold still) are noise too when all of the recording's frames without
+    overtones wander, taken together, as noise does. What a run keeps of fewer than
+    three frames goes with the noise.
     """
     out = np.zeros(len(voiced), bool)
     runs = [(a, b) for a, b in _runs(voiced) if b - a >= 3]
@@ -689,35 +693,42 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     f0 = np.asarray(f0_hz, np.float64)
     cents = 1200.0 * np.log2(np.maximum(f0, 1e-3))
     level = np.asarray(loudness_db, np.float64)
-    # a run's overtones from at most OVERTONE_FRAMES of its frames, spread over it
-    picks = [np.unique(np.linspace(a, b - 1, min(b - a, OVERTONE_FRAMES)).round().astype(np.int64))
-             for a, b in runs]
-    frames = np.concatenate(picks)
-    overtones = _overtones_db(np.asarray(audio, np.float32), sample_rate, frame_rate, frames,
-                              f0[frames])
-
-    def windows(curve: np.ndarray) -> np.ndarray:
-        return np.lib.stride_tricks.sliding_window_view(np.pad(curve, 2, mode="edge"), 5)
-
-    step = _wander_step(frame_rate)  # every step-th frame is judged
+    step = _wander_step(frame_rate)  # the frames compared, and judged: every step-th
     by_cents = _wander_cents(frame_rate / step)
-    bare, wandering, judged, at = [], 0, 0, 0
+    reach = max(2, int(round(JUDGE_SECONDS * frame_rate / 2 / step)))  # picks either side
+    picks = [np.arange(a, b, step) for a, b in runs]
+    every = np.concatenate(picks)
+    overtones = _overtones_db(np.asarray(audio, np.float32), sample_rate, frame_rate, every,
+                              f0[every])
+
+    def around(curve: np.ndarray, each_side: int, edge: bool = False) -> np.ndarray:
+        """``[len(curve), 2 * each_side + 1]``: each value with its neighbours (the
+        ends padded with the end values, or NaN: nothing)."""
+        padded = (np.pad(curve, each_side, mode="edge") if edge
+                  else np.pad(curve, each_side, constant_values=np.nan))
+        return np.lib.stride_tricks.sliding_window_view(padded, 2 * each_side + 1)
+
+    judged_runs, at = [], 0
     for (a, b), pick in zip(runs, picks):
-        mine = overtones[at:at + len(pick)]
+        ov = overtones[at:at + len(pick)]
         at += len(pick)
-        mine = mine[np.isfinite(mine)]
-        if not len(mine) or np.median(mine) >= OVERTONE_HNR_DB:  # unknown (a high note), or a note
-            continue
-        # a run's end frames are their own medians: judged are the frames between
-        wander = _wander(windows(cents[a:b:step]), windows(level[a:b:step]), by_cents)[1:-1]
-        if not len(wander):
-            continue
-        bare.append((a, b, float(np.mean(wander))))
-        wandering, judged = wandering + int(np.sum(wander)), judged + len(wander)
-    together = judged > 0 and wandering >= WANDER_SHARE * judged
-    for a, b, share in bare:
-        if together or share >= WANDER_SHARE:
-            out[a:b] = True
+        wander = _wander(around(cents[a:b:step], 2, True), around(level[a:b:step], 2, True),
+                         by_cents).astype(np.float64)
+        wander[[0, -1]] = np.nan  # a run's end frames are their own medians: not judged
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: unknown
+            bare = np.nanmedian(around(ov, reach), axis=1) < OVERTONE_HNR_DB
+            share = np.nanmean(around(wander, reach), axis=1)
+        judged_runs.append((a, b, bare, share, wander))
+    bare_wander = np.concatenate([w[bare] for _, _, bare, _, w in judged_runs])
+    together = np.nanmean(bare_wander) >= WANDER_SHARE if np.isfinite(bare_wander).any() else False
+    for a, b, bare, share, _ in judged_runs:
+        noise = bare & (together | (share >= WANDER_SHARE))
+        mine = noise[np.minimum((np.arange(a, b) - a + step // 2) // step, len(noise) - 1)]
+        for c, d in _runs(~mine):  # what is left of the run, too short to be a note
+            if d - c < 3:
+                mine[c:d] = True
+        out[a:b] = mine
     return out
 
 
