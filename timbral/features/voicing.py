@@ -14,8 +14,8 @@ listener would call a note:
   not mains hum (:data:`HUM_HZ`): :func:`plausible_pitch`;
 - not noise through a resonance (a swoosh, wind across a pipe): a pitch the
   tracker is sure of, but no overtones and a pitch and level that jump about
-  (:data:`WANDER_CENTS`; offline :func:`resonant_noise` over whole runs, a
-  stream from the frames it has heard, given their overtones:
+  (:data:`WANDER_CENTS`; offline :func:`resonant_noise` over 0.2 s of each
+  frame's run, a stream from the frames it has heard, given their overtones:
   :data:`BARE_SECONDS`).
 
 With hysteresis: a note starts on the strict thresholds of
