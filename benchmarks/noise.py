@@ -503,6 +503,10 @@ def main() -> None:
                         help="section 6: a folder of recordings, each with a NAME.notes.csv "
                              "(start,end in seconds) beside it")
     args = parser.parse_args()
+    known = NOISES + tuple(AMBIENT) + tuple(HUMS) + tuple(RESONANCES)
+    unknown = [k for k in args.noises.split(",") if k not in known]
+    if unknown:
+        parser.error(f"--noises: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
     torch.set_num_threads(1)
     from timbral.zoo import list_models, load_model
 

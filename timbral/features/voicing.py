@@ -698,8 +698,9 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     reach = max(2, int(round(JUDGE_SECONDS * frame_rate / 2 / step)))  # picks either side
     picks = [np.arange(a, b, step) for a, b in runs]
     every = np.concatenate(picks)
-    overtones = _overtones_db(np.asarray(audio, np.float32), sample_rate, frame_rate, every,
-                              f0[every])
+    from .pitch.refine import overtones_db
+
+    overtones = overtones_db(_harmonic_fit(audio, sample_rate, frame_rate, every, f0[every]))
 
     def around(curve: np.ndarray, each_side: int, edge: bool = False) -> np.ndarray:
         """``[len(curve), 2 * each_side + 1]``: each value with its neighbours (the
@@ -741,20 +742,6 @@ def _wander(cents: np.ndarray, level_db: np.ndarray, by_cents: float) -> np.ndar
     return (off(cents) >= by_cents) | (off(level_db) >= WANDER_DB)
 
 
-def _overtones_db(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: np.ndarray,
-                  f0_hz: np.ndarray) -> np.ndarray:
-    """:func:`~timbral.features.pitch.refine.overtones_db` of each of ``frames``
-    (``[n]``, f0 in Hz)."""
-    import torch
-
-    from .pitch.refine import harmonic_refine, overtones_db
-
-    return overtones_db(harmonic_refine(torch.from_numpy(np.ascontiguousarray(audio)),
-                                        int(round(sample_rate / frame_rate)), f0_hz,
-                                        sample_rate, REFINE_PERIODS, frames=frames, passes=1,
-                                        levels=True))
-
-
 def _runs(mask: np.ndarray):
     """(start, end) of each run of True in a bool array."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -770,23 +757,32 @@ def _segments(cents: np.ndarray) -> Tuple[List[Tuple[int, int]], List[float]]:
     return segs, [float(np.median(cents[a:b])) for a, b in segs]
 
 
-def _odd_levels(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: np.ndarray,
-                low_hz: float) -> float:
-    """Median over ``frames`` of the power at the odd harmonics of ``low_hz`` against
-    the even ones (dB): high where a note at ``low_hz`` sounds, very low where only
-    the octave above it does (its harmonics are the even ones)."""
+def _harmonic_fit(audio: np.ndarray, sample_rate: int, frame_rate: float,
+                  frames: np.ndarray, f0_hz: np.ndarray):
+    """:func:`~timbral.features.pitch.refine.harmonic_refine` (one pass, with levels)
+    of ``frames`` (``[n]``, sorted; frame ``k`` at sample ``k * sample_rate /
+    frame_rate``) at their ``f0_hz`` (``[n]`` Hz), from just the stretch of ``audio``
+    its windows reach."""
     import torch
 
     from .pitch.refine import harmonic_refine, window_sizes
 
     hop = int(round(sample_rate / frame_rate))
-    # the stretch the windows reach, from a frame boundary: not the whole file
-    reach = int(window_sizes(np.array([low_hz]), sample_rate, REFINE_PERIODS)[0]) // 2 + hop
-    first = max(0, int(frames[0]) * hop - reach) // hop
+    reach = int(window_sizes(np.array([np.min(f0_hz)]), sample_rate, REFINE_PERIODS)[0]) // 2 \
+        + hop
+    first = max(0, int(frames[0]) * hop - reach) // hop  # from a frame boundary
     piece = np.asarray(audio[first * hop:int(frames[-1]) * hop + reach], np.float32)
-    fit = harmonic_refine(torch.from_numpy(np.ascontiguousarray(piece)), hop,
-                          np.full(len(frames), low_hz), sample_rate, REFINE_PERIODS,
-                          frames=frames - first, passes=1)
+    return harmonic_refine(torch.from_numpy(np.ascontiguousarray(piece)), hop,
+                           np.asarray(f0_hz, np.float64), sample_rate, REFINE_PERIODS,
+                           frames=frames - first, passes=1, levels=True)
+
+
+def _odd_levels(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: np.ndarray,
+                low_hz: float) -> float:
+    """Median over ``frames`` of the power at the odd harmonics of ``low_hz`` against
+    the even ones (dB): high where a note at ``low_hz`` sounds, very low where only
+    the octave above it does (its harmonics are the even ones)."""
+    fit = _harmonic_fit(audio, sample_rate, frame_rate, frames, np.full(len(frames), low_hz))
     return float(np.median(fit.odd_even_db))
 
 
