@@ -273,9 +273,12 @@ def pure_noise(models, kinds, levels) -> None:
 def melodies(model_off, model_str, kinds, snrs, instruments) -> None:
     print("\n2. Melody + noise: rests vs notes in the output (dB, target <= -40), recall "
           "(>= 0.95) and false alarms (share of all frames, <= 0.02) of the played frames; "
-          "'1 s+': the stream's rests after its first second (its noise floor is known)")
+          "'in tune': the notes' frames played within 80 cents of the truth (offline; recall "
+          "counts a frame playing the noise's pitch); '1 s+': the stream's rests after its "
+          "first second (its noise floor is known)")
     print(f"{'instrument':<10} {'noise':<18} {'SNR':>4} | {'offline: rest':>13} {'recall':>6} "
-          f"{'f.a.':>6} | {'stream: rest':>12} {'1 s+':>6} {'recall':>6} {'f.a.':>6}")
+          f"{'tune':>6} {'f.a.':>6} | {'stream: rest':>12} {'1 s+':>6} {'recall':>6} "
+          f"{'f.a.':>6}")
     pooled = {}
     for instrument, seed in instruments:
         for kind in kinds:
@@ -283,10 +286,14 @@ def melodies(model_off, model_str, kinds, snrs, instruments) -> None:
                 x, rendering = noisy_melody(instrument, seed, kind, snr)
                 row = []
                 for run, model in ((offline, model_off), (streamed, model_str)):
-                    out, played, _, hop = run(x, model)
+                    out, played, f0, hop = run(x, model)
                     truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
                     held, ringing = truth.voiced, truth.release
                     rest = ~near(held | ringing, 1)
+                    cents = 1200 * np.log2(np.maximum(f0, 1e-3) / np.where(held, truth.f0_hz, 1))
+                    # the stream's f0 carries its auto-adjust's octave shifts: offline only
+                    tune = (float((played & held & (np.abs(cents) <= 80)).sum() / held.sum())
+                            if run is offline else np.nan)
                     power = frame_power(out, hop, len(played))
                     notes_db = 10 * np.log10(power[held].mean() + 1e-30)
                     late = rest & (np.arange(len(rest)) >= model.frame_rate)
@@ -294,18 +301,19 @@ def melodies(model_off, model_str, kinds, snrs, instruments) -> None:
                                         if r.any() else -np.inf for r in (rest, late))
                     recall = float(played[held].mean())
                     alarms = float((played & ~held & ~ringing).mean())
-                    row.append((rest_db, recall, alarms, late_db))
+                    row.append((rest_db, recall, alarms, late_db, tune))
                     pooled.setdefault((run.__name__, snr), []).append(row[-1])
-                (a, b, c, _), (d, e, f, g) = row
+                (a, b, c, _, t), (d, e, f, g, _) = row
                 print(f"{instrument:<10} {kind:<18} {snr:>4} | {max(a, -99):>13.1f} {b:>6.3f} "
-                      f"{c:>6.3f} | {max(d, -99):>12.1f} {max(g, -99):>6.1f} {e:>6.3f} "
-                      f"{f:>6.3f}", flush=True)
+                      f"{t:>6.3f} {c:>6.3f} | {max(d, -99):>12.1f} {max(g, -99):>6.1f} "
+                      f"{e:>6.3f} {f:>6.3f}", flush=True)
     print("pooled (mean over instruments and noises; rest: the worst):")
     for (mode, snr), values in sorted(pooled.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
         v = np.array(values)
+        tune = f", in tune {v[:, 4].mean():.3f}" if mode == "offline" else ""
         print(f"  {mode:<8} {snr:>3} dB: rest {v[:, 0].max():6.1f} dB (after 1 s "
-              f"{v[:, 3].max():6.1f}), recall {v[:, 1].mean():.3f} (min {v[:, 1].min():.3f}), "
-              f"false alarms {v[:, 2].mean():.4f} (max {v[:, 2].max():.4f})")
+              f"{v[:, 3].max():6.1f}), recall {v[:, 1].mean():.3f} (min {v[:, 1].min():.3f})"
+              f"{tune}, false alarms {v[:, 2].mean():.4f} (max {v[:, 2].max():.4f})")
 
 
 def reference_voicing(audio, frame_rate: float, n_frames: int) -> np.ndarray:

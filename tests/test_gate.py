@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timbral.features.voicing import (BARE_SECONDS, CLEAR_SECONDS, GateRules, NoiseFloor,
-                                      VoicingGate, backdate_changes, clean_transitions,
-                                      gate_rules, gate_voicing, noise_floor)
+from timbral.features.voicing import (BARE_SECONDS, BRIDGE_SECONDS, CLEAR_SECONDS, GateRules,
+                                      NoiseFloor, VoicingGate, backdate_changes,
+                                      clean_transitions, gate_rules, gate_voicing, noise_floor)
 from timbral.stream import StreamProcessor, stream_audio
 from timbral.transfer import transfer
 from timbral.transfer.adjust import floor_loudness
@@ -429,6 +429,34 @@ def test_the_stream_waits_for_evidence_before_a_note_without_overtones():
     np.testing.assert_array_equal(note[1:], run(np.full(n, 440.0), ld, np.full(n, np.nan))[1:])
 
 
+def test_the_stream_ends_a_note_where_the_wind_goes_on_without_it():
+    """In wind the stream has learnt to be noise, a note with overtones stops within
+    CLEAR_SECONDS of the wind taking over, however rich the note was (the mean of the
+    whole note's overtones, 25 dB over 1 s, kept all 2 s of the wind after it playing);
+    a gap the gate bridges inside a note is no wind: the note goes on through it."""
+    rng = np.random.default_rng(1)
+    gate = VoicingGate(RATE, RULES, -60.0, confirm=True)
+
+    def run(f0, level, overtones, confidence=0.95):
+        return np.array([gate(f, confidence, d, d, 0.0, o).voiced
+                         for f, d, o in zip(f0, level, overtones)])
+
+    def wind(n):
+        return run(300.0 * 2 ** (rng.normal(0, 60, n) / 1200), rng.normal(-20.0, 2, n),
+                   rng.normal(2, 4, n))
+
+    def note(n):
+        return run(np.full(n, 1200.0), np.full(n, -20.0), np.full(n, 25.0))
+
+    clear, gap = round(CLEAR_SECONDS * RATE), round(BRIDGE_SECONDS * RATE)
+    assert not wind(2 * RATE).any()
+    assert note(RATE)[clear:].all()
+    assert not wind(2 * RATE)[clear:].any()
+    assert note(RATE)[clear:].all()
+    held = run(np.full(gap, 1200.0), np.full(gap, -20.0), np.full(gap, 2.0), confidence=0.3)
+    assert held.all() and note(clear).all()
+
+
 def test_melody_in_noise_plays_its_notes_and_rests_are_silent(model):
     x, rendering = material.noisy_melody("flute", 5, "pink", 10, seconds=4.0)
     for run in (material.offline, material.streamed):
@@ -442,21 +470,25 @@ def test_melody_in_noise_plays_its_notes_and_rests_are_silent(model):
         assert (played & ~held & ~ringing).mean() <= 0.02
 
 
-def test_a_melody_in_wind_plays_its_notes_and_not_the_wind():
-    """A flute phrase in white noise through a 310 Hz resonance at 20 dB SNR, offline:
-    the resonance runs on around the notes, so the gate's runs hold both; judged over
-    0.2 s windows, the notes play and the wind does not (judged run by run, the rests
-    stood 34 dB under the notes)."""
+@pytest.mark.parametrize("instrument, seed, kind", [
+    ("flute", 5, "white noise through a 310 Hz resonance"),
+    ("clarinet", 6, "white noise through a 1200 Hz resonance")])
+def test_a_melody_in_wind_plays_its_notes_and_not_the_wind(instrument, seed, kind):
+    """A phrase in noise through a resonance at 20 dB SNR, offline: the resonance runs
+    on around the notes, so the gate's runs hold both. Judged over 0.2 s windows, the
+    notes play and the wind does not (judged run by run, the flute's rests stood 34 dB
+    under its notes); and of those windows, over the frames near each one's pitch (the
+    clarinet's rests, with wind two octaves over its notes, stood 39 dB under them, and
+    1.5 % of its frames played wind)."""
     dry = load_model("flute")
-    x, rendering = material.noisy_melody("flute", 5, "white noise through a 310 Hz resonance",
-                                         20, seconds=4.0)
+    x, rendering = material.noisy_melody(instrument, seed, kind, 20, seconds=4.0)
     out, played, _, hop = material.offline(x, dry)
     truth = rendering.f0_frames(dry.frame_rate, n_frames=len(played))
     held, ringing = truth.voiced, truth.release
     rest = ~material.near(held | ringing, 1)
     power = material.frame_power(out, hop, len(played))
     assert 10 * np.log10(power[rest].mean() / power[held].mean()) < -40.0
-    assert played[held].mean() >= 0.95 and (played & rest).mean() <= 0.02
+    assert played[held].mean() >= 0.95 and (played & rest).mean() <= 0.005
 
 
 def test_consonants_and_pauses_of_speech_make_no_notes(model):

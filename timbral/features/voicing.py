@@ -15,8 +15,8 @@ listener would call a note:
 - not noise through a resonance (a swoosh, wind across a pipe): a pitch the
   tracker is sure of, but no overtones and a pitch and level that jump about
   (:data:`WANDER_CENTS`; offline :func:`resonant_noise` over 0.2 s of each
-  frame's run, a stream from the frames it has heard, given their overtones:
-  :data:`BARE_SECONDS`).
+  frame's run near its pitch (:data:`JUDGE_CENTS`), a stream from the frames it has
+  heard, given their overtones: :data:`BARE_SECONDS`).
 
 With hysteresis: a note starts on the strict thresholds of
 :class:`GateRules` and goes on while the looser ones hold. A short unvoiced
@@ -156,8 +156,12 @@ BLIP_SECONDS = 0.02
 #: up; a sine with 100 cents of vibrato at 5.5 Hz wanders on 4 % of them.
 WANDER_CENTS, WANDER_DB, WANDER_SHARE, OVERTONE_HNR_DB = 40.0, 1.0, 0.4, 8.0
 WANDER_SPACING_S = 0.02
-#: ... the window (s), centred on the frame, inside its run.
-JUDGE_SECONDS = 0.2
+#: ... the window (s), centred on the frame, inside its run, and of its frames those
+#: within JUDGE_CENTS of its pitch or CONFIRM_CENTS of its octaves (the tracker's
+#: octave errors): wind a note's overtones vouched for played with it. Closer than
+#: that, wind is still judged with the notes: a real violin's soft frames lean on
+#: their neighbours a step or a leap away (at 400 cents its recall fell 0.2-0.8 %).
+JUDGE_SECONDS, JUDGE_CENTS = 0.2, 1000.0
 #: A stream, which cannot take a run back, judges noise through a resonance frame by
 #: frame (given each frame's overtones): its frames without overtones that could play,
 #: forgotten with BARE_MEMORY_S (the resonance's evidence fades soon after it stops),
@@ -168,8 +172,11 @@ JUDGE_SECONDS = 0.2
 #: (CLEAR_SECONDS of them where such frames are noise: noise through a resonance has
 #: two frames with overtones in a row, 20 ms apart, on 2 % of its frames, most of them
 #: barely over the line), and from CLEAR_SECONDS on it ends wherever the mean of its
-#: frames' overtones so far lies under OVERTONE_HNR_DB. Frames whose overtones are
-#: unknown (NaN: a note from about 1.7 kHz up) are not judged.
+#: frames' overtones so far lies under OVERTONE_HNR_DB, or, where such frames are
+#: noise, that of its last CLEAR_SECONDS of frames that could play does (else a rich
+#: note's surplus keeps the wind after it playing, the longer the note the longer).
+#: Frames whose overtones are unknown (NaN: a note from about 1.7 kHz up) are not
+#: judged.
 BARE_SECONDS, CLEAR_SECONDS, FAST_SECONDS, CLEAR_DB = 0.16, 0.06, 0.04, 12.0
 BARE_MEMORY_S = 1.0
 #: Offline, a pitch change may move back this far (s) to where the new note's
@@ -450,11 +457,12 @@ class VoicingGate:
         # with overtones (a stream): the last frames' (cents, dB, bare candidate) over
         # five steps, the frames without overtones that could play and those that
         # wandered (decayed), the overtones of the frames with overtones in a row, and
-        # the note's overtones (sum, frames)
+        # the note's overtones (sum, frames) and those of its last frames
         self.recent: deque = deque(maxlen=4 * self.step + 1)
         self.bare_seen, self.bare_wander = 0.0, 0.0
         self.clear_run, self.clear_tail = 0, deque(maxlen=self.clear_frames)
         self.note_overtones = (0.0, 0)
+        self.note_tail: deque = deque(maxlen=self.clear_frames)
 
     def __call__(self, f0_hz: float, confidence: float, loudness_db: float,
                  recent_db: Optional[float] = None,
@@ -476,6 +484,9 @@ class VoicingGate:
                 starts = could and conf >= r.confidence_on and ld >= floor + r.margin_on_db
                 self.candidate = f0 if starts else None
                 return self._silent(f0)
+        elif not self.on:  # a note starting here, unjudged, owns no earlier frame's overtones
+            self.note_overtones = (0.0, 0)
+            self.note_tail.clear()
         released = False
         if self.on and recent_db is not None:
             # the newest audio fell well under the note, and to the floor (until the stream
@@ -549,9 +560,16 @@ class VoicingGate:
         if self.on:  # a note without overtones goes on where such frames are notes
             total, frames = self.note_overtones
             self.note_overtones = (total + overtones, frames + 1)
+            if could:  # a bridged gap's frames are no note's
+                self.note_tail.append(overtones)
+                if noise and len(self.note_tail) == self.clear_frames \
+                        and sum(self.note_tail) < OVERTONE_HNR_DB * self.clear_frames:
+                    return False  # the note has stopped, the wind around it goes on
             return (frames + 1 < self.clear_frames or known and not noise
                     or total + overtones >= OVERTONE_HNR_DB * (frames + 1))
         self.note_overtones = (overtones, 1)  # the note would start here
+        self.note_tail.clear()
+        self.note_tail.append(overtones)
         if bare:
             return known and not noise
         if known and not noise:
@@ -680,11 +698,11 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     ``f0_hz``, ``loudness_db``: the tracker's pitch (Hz) and the loudness (dB),
     ``[n_frames]``; ``audio``: the recording (mono, frame ``k`` at sample ``k *
     sample_rate / frame_rate``). Each frame is judged over the frames of its run
-    within :data:`JUDGE_SECONDS` (a resonance that runs into a note is told from
-    it); frames without overtones that wander too little to judge there (a short
-    stretch can hold still) are noise too when all of the recording's frames without
-    overtones wander, taken together, as noise does. What a run keeps of fewer than
-    three frames goes with the noise.
+    within :data:`JUDGE_SECONDS` and :data:`JUDGE_CENTS` (a resonance that runs
+    into a note is told from it); frames without overtones that wander too little to
+    judge there (a short stretch can hold still) are noise too when all of the
+    recording's frames without overtones wander, taken together, as noise does. What
+    a run keeps of fewer than three frames goes with the noise.
     """
     out = np.zeros(len(voiced), bool)
     runs = [(a, b) for a, b in _runs(voiced) if b - a >= 3]
@@ -713,13 +731,17 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     for (a, b), pick in zip(runs, picks):
         ov = overtones[at:at + len(pick)]
         at += len(pick)
-        wander = _wander(around(cents[a:b:step], 2, True), around(level[a:b:step], 2, True),
+        here = cents[a:b:step]
+        wander = _wander(around(here, 2, True), around(level[a:b:step], 2, True),
                          by_cents).astype(np.float64)
         wander[[0, -1]] = np.nan  # a run's end frames are their own medians: not judged
+        step_cents = np.abs(around(here, reach) - here[:, None])
+        apart = ~((step_cents <= JUDGE_CENTS) | (np.abs(step_cents - 1200.0) <= CONFIRM_CENTS))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: unknown
-            bare = np.nanmedian(around(ov, reach), axis=1) < OVERTONE_HNR_DB
-            share = np.nanmean(around(wander, reach), axis=1)
+            bare = np.nanmedian(np.where(apart, np.nan, around(ov, reach)), axis=1) \
+                < OVERTONE_HNR_DB
+            share = np.nanmean(np.where(apart, np.nan, around(wander, reach)), axis=1)
         judged_runs.append((a, b, bare, share, wander))
     bare_wander = np.concatenate([w[bare] for _, _, bare, _, w in judged_runs])
     together = np.nanmean(bare_wander) >= WANDER_SHARE if np.isfinite(bare_wander).any() else False
