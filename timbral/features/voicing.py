@@ -62,6 +62,7 @@ import numpy as np
 
 from ..validation import check_number, check_positive, check_size
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
+from .pitch.refine import BARE_OVERTONES_DB
 
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
            "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
@@ -154,7 +155,8 @@ BLIP_SECONDS = 0.02
 #: resonances at 180-1200 Hz (Q 8-30) and a swoosh have overtones at -3 to 5 dB and
 #: wander on half their frames or more; notes in pink noise at 0 dB SNR stand 9 dB and
 #: up; a sine with 100 cents of vibrato at 5.5 Hz wanders on 4 % of them.
-WANDER_CENTS, WANDER_DB, WANDER_SHARE, OVERTONE_HNR_DB = 40.0, 1.0, 0.4, 8.0
+WANDER_CENTS, WANDER_DB, WANDER_SHARE = 40.0, 1.0, 0.4
+OVERTONE_HNR_DB = BARE_OVERTONES_DB
 WANDER_SPACING_S = 0.02
 #: ... the window (s), centred on the frame, inside its run, and of its frames those
 #: within JUDGE_CENTS of its pitch or CONFIRM_CENTS of its octaves (the tracker's

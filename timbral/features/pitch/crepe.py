@@ -81,7 +81,14 @@ def crepe_activations(net: CrepeNet, audio: np.ndarray, hop_length: int,
                       batch_size: int, device: str = "cpu") -> np.ndarray:
     """``[n_frames, 360]`` activations of 16 kHz mono ``audio``, frames centred
     on ``i * hop_length`` and normalised to zero mean, unit std."""
-    frames = centered_frames(torch.from_numpy(audio), WINDOW, hop_length)
+    return frame_activations(net, centered_frames(torch.from_numpy(audio), WINDOW, hop_length),
+                             batch_size, device)
+
+
+def frame_activations(net: CrepeNet, frames: torch.Tensor, batch_size: int,
+                      device: str = "cpu") -> np.ndarray:
+    """``[n, 360]`` activations of ``frames`` (``[n, WINDOW]`` samples at 16 kHz),
+    each normalised to zero mean, unit std."""
     out = []
     with torch.inference_mode():
         for start in range(0, frames.shape[0], batch_size):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .base import PitchTracker, centered_frames, fill_unvoiced
-from .crepe import CrepeTracker
+from .crepe import WINDOW, CrepeTracker, cents_to_hz, frame_activations, local_average_cents
 
 #: Neighbouring coarse pitches further apart than this (cents) are a note change.
 JUMP_CENTS = 60.0
@@ -247,6 +247,59 @@ def fix_octaves(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_
     return f0_hz * 2.0 ** shift
 
 
+#: A pitch whose overtones (:func:`overtones_db`) stand under this (dB) has none: noise
+#: through a resonance (wind), a pure tone; not an instrument's note.
+BARE_OVERTONES_DB = 8.0
+#: Where the coarse network reads such a pitch, that band (this many cents either
+#: side) is taken out of the frame and the network asked again: a resonance's narrow
+#: band can hide a louder note from a small network (CREPE tiny read a violin's E6
+#: in 310 Hz wind at 10 dB SNR as the wind on most frames). The second reading
+#: stands where it lies over MASK_CENTS / 3 away, the network is sure of it (0.5),
+#: its overtones stand UNMASKED_OVERTONES_DB or more ...
+MASK_CENTS, UNMASKED_OVERTONES_DB = 300.0, 12.0
+#: ... and it is no harmonic or subharmonic of the first, within this (cents).
+HARMONIC_CENTS = 25.0
+
+
+def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_rate: int,
+                 periods: float, crepe: CrepeTracker, frames: np.ndarray) -> np.ndarray:
+    """``f0_hz`` (``[n_frames]`` Hz at frames ``i * hop_length`` of 16 kHz ``audio``)
+    with those of ``frames`` (indices: the frames the network heard something in)
+    whose pitch has no overtones, as has a neighbour's, read again by ``crepe`` with
+    that pitch's band taken out (:data:`MASK_CENTS`); overtones measured over
+    ``periods`` periods. Returns float64 ``[n_frames]`` Hz."""
+    if frames.size == 0:
+        return f0_hz
+    fit = harmonic_refine(audio, hop_length, f0_hz[frames], sample_rate, periods, levels=True,
+                          frames=frames)
+    bare = np.zeros(f0_hz.shape[0] + 2, bool)  # padded: the ends have no bare neighbour
+    bare[frames + 1] = overtones_db(fit) < BARE_OVERTONES_DB
+    # with a neighbour as bare, as wind is (a note's odd frame, at a change, is not)
+    idx = np.flatnonzero(bare[1:-1] & (bare[:-2] | bare[2:]))
+    if idx.size == 0:
+        return f0_hz
+    windows = centered_frames(audio.double(), WINDOW, hop_length)[torch.from_numpy(idx)]
+    spectra = np.fft.rfft(windows.numpy(), axis=1)
+    bins = np.fft.rfftfreq(WINDOW, 1.0 / sample_rate)
+    band = np.abs(1200.0 * np.log2(np.maximum(bins[None, :], 1.0) / f0_hz[idx, None]))
+    spectra[band <= MASK_CENTS] = 0.0
+    masked = torch.from_numpy(np.fft.irfft(spectra, WINDOW, axis=1)).float()
+    act = frame_activations(crepe.net, masked, crepe.batch_size, crepe.device)
+    again = cents_to_hz(local_average_cents(act, act.argmax(axis=1)))
+    clear = overtones_db(harmonic_refine(audio, hop_length, again, sample_rate, periods,
+                                         levels=True, frames=idx))
+    # not a harmonic or a subharmonic of the masked pitch: those are the masked sound's
+    # own partials (a clarinet's third, its fundamental gone) or fit them (a piccolo's)
+    ratio = again / f0_hz[idx]
+    ratio = np.maximum(ratio, 1.0 / ratio)
+    related = np.abs(1200.0 * np.log2(ratio / np.round(ratio))) <= HARMONIC_CENTS
+    takes = ((np.abs(1200.0 * np.log2(again / f0_hz[idx])) > MASK_CENTS / 3) & ~related
+             & (act.max(axis=1) >= 0.5) & (clear >= UNMASKED_OVERTONES_DB))
+    out = f0_hz.copy()
+    out[idx[takes]] = again[takes]
+    return out
+
+
 def hnr_confidence(hnr_db: np.ndarray) -> np.ndarray:
     """Harmonic-to-noise ratio (dB) -> voicing confidence in [0, 1]: a
     logistic centred on 12 dB, 3 dB wide (noise stays below 0.2, clean notes
@@ -272,7 +325,9 @@ class RefinedTracker(PitchTracker):
     on those, with windows of ``octave_periods`` periods (shorter than the
     refinement's ``periods``, so an attack is judged on its own sound rather
     than with the previous note's or the silence before it; 3 periods cut the
-    SoundFont benchmark's gross errors from 2.2 % to 1.9 %); every fine
+    SoundFont benchmark's gross errors from 2.2 % to 1.9 %); with CREPE, a
+    pitch without overtones read again with its band taken out
+    (:func:`unmask_notes`: a note behind wind); every fine
     frame refined from the log-interpolated coarse f0;
     where two coarse neighbours disagree by more than ``JUMP_CENTS``, both
     are refined and the one with the higher HNR kept.
@@ -330,6 +385,9 @@ class RefinedTracker(PitchTracker):
         x = torch.from_numpy(audio)
         if self.octave_check:
             f0_c = fix_octaves(x, coarse_hop, f0_c, self.sample_rate, self.octave_periods)
+        if isinstance(self.coarse, CrepeTracker):
+            f0_c = unmask_notes(x, coarse_hop, f0_c, self.sample_rate, self.octave_periods,
+                                self.coarse, np.flatnonzero(kept))
         conf = coarse_to_fine(conf_c, coarse_hop, hop_length, n_frames)
         fit = harmonic_refine(x, hop_length, coarse_to_fine(f0_c, coarse_hop, hop_length,
                                                             n_frames, log=True),
