@@ -495,7 +495,7 @@ def test_a_violin_behind_wind_is_played_at_its_own_pitch():
     """A violin phrase (up to E6) in white noise through a 310 Hz resonance at 10 dB SNR,
     offline: CREPE tiny read its high notes as the wind's 290-330 Hz on most frames, so
     the gate silenced them or they played the wind's pitch (11 % of the notes' frames in
-    tune). Read again with the wind's band taken out, 46 % are."""
+    tune). Read again with the wind's band taken out, 42 % are."""
     dry = load_model("flute")
     x, rendering = material.noisy_melody("violin", 3, "white noise through a 310 Hz resonance",
                                          10)

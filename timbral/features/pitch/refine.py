@@ -268,6 +268,7 @@ def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample
     whose pitch has no overtones, as has a neighbour's, read again by ``crepe`` with
     that pitch's band taken out (:data:`MASK_CENTS`); overtones measured over
     ``periods`` periods. Returns float64 ``[n_frames]`` Hz."""
+    f0_hz = np.asarray(f0_hz, np.float64)
     if frames.size == 0:
         return f0_hz
     fit = harmonic_refine(audio, hop_length, f0_hz[frames], sample_rate, periods, levels=True,
@@ -278,25 +279,30 @@ def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample
     idx = np.flatnonzero(bare[1:-1] & (bare[:-2] | bare[2:]))
     if idx.size == 0:
         return f0_hz
-    windows = centered_frames(audio.double(), WINDOW, hop_length)[torch.from_numpy(idx)]
-    spectra = np.fft.rfft(windows.numpy(), axis=1)
+    windows = centered_frames(audio, WINDOW, hop_length)[torch.from_numpy(idx)]
+    spectra = np.fft.rfft(windows.double().numpy(), axis=1)
     bins = np.fft.rfftfreq(WINDOW, 1.0 / sample_rate)
     band = np.abs(1200.0 * np.log2(np.maximum(bins[None, :], 1.0) / f0_hz[idx, None]))
     spectra[band <= MASK_CENTS] = 0.0
     masked = torch.from_numpy(np.fft.irfft(spectra, WINDOW, axis=1)).float()
     act = frame_activations(crepe.net, masked, crepe.batch_size, crepe.device)
-    again = cents_to_hz(local_average_cents(act, act.argmax(axis=1)))
-    clear = overtones_db(harmonic_refine(audio, hop_length, again, sample_rate, periods,
-                                         levels=True, frames=idx))
+    sure = act.max(axis=1) >= 0.5
+    again = cents_to_hz(local_average_cents(act[sure], act[sure].argmax(axis=1)))
+    idx = idx[sure]
     # not a harmonic or a subharmonic of the masked pitch: those are the masked sound's
-    # own partials (a clarinet's third, its fundamental gone) or fit them (a piccolo's)
+    # own partials (a clarinet's fifth harmonic, its fundamental gone) or fit them (a
+    # piccolo's)
     ratio = again / f0_hz[idx]
     ratio = np.maximum(ratio, 1.0 / ratio)
     related = np.abs(1200.0 * np.log2(ratio / np.round(ratio))) <= HARMONIC_CENTS
-    takes = ((np.abs(1200.0 * np.log2(again / f0_hz[idx])) > MASK_CENTS / 3) & ~related
-             & (act.max(axis=1) >= 0.5) & (clear >= UNMASKED_OVERTONES_DB))
+    apart = (ratio > 2.0 ** (MASK_CENTS / 3 / 1200.0)) & ~related
+    idx, again = idx[apart], again[apart]
     out = f0_hz.copy()
-    out[idx[takes]] = again[takes]
+    if idx.size:
+        clear = overtones_db(harmonic_refine(audio, hop_length, again, sample_rate, periods,
+                                             levels=True, frames=idx))
+        takes = clear >= UNMASKED_OVERTONES_DB
+        out[idx[takes]] = again[takes]
     return out
 
 
