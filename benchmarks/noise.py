@@ -290,10 +290,9 @@ def melodies(model_off, model_str, kinds, snrs, instruments) -> None:
                     truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
                     held, ringing = truth.voiced, truth.release
                     rest = ~near(held | ringing, 1)
-                    cents = 1200 * np.log2(np.maximum(f0, 1e-3) / np.where(held, truth.f0_hz, 1))
                     # the stream's f0 carries its auto-adjust's octave shifts: offline only
-                    tune = (float((played & held & (np.abs(cents) <= 80)).sum() / held.sum())
-                            if run is offline else np.nan)
+                    tune = (float((played & held & (cents_off(f0, truth.f0_hz, held) <= 80))
+                                  .sum() / held.sum()) if run is offline else np.nan)
                     power = frame_power(out, hop, len(played))
                     notes_db = 10 * np.log10(power[held].mean() + 1e-30)
                     late = rest & (np.arange(len(rest)) >= model.frame_rate)
@@ -352,6 +351,11 @@ def speech_section(model_off, model_str) -> None:
                       f"streamed {cells[1]:.3f}", flush=True)
 
 
+def cents_off(f0: np.ndarray, truth_hz: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """|f0 - truth| in cents on the ``held`` frames (elsewhere against 1 Hz: large)."""
+    return np.abs(1200 * np.log2(np.maximum(f0, 1e-3) / np.where(held, truth_hz, 1.0)))
+
+
 def one_frame_off(wrong: np.ndarray, f0: np.ndarray, truth_hz: np.ndarray,
                   held: np.ndarray) -> np.ndarray:
     """Of the ``wrong`` frames, those playing the written note of the frame just before
@@ -384,8 +388,7 @@ def transitions(model_off, model_str, instruments, snrs, phrases: int = 1) -> No
                     _, played, f0, _ = run(x, model, **extra)
                     truth = rendering.f0_frames(model.frame_rate, n_frames=len(played))
                     held = truth.voiced
-                    cents = np.abs(1200 * np.log2(f0 / np.where(held, truth.f0_hz, 1.0)))
-                    wrong = played & held & (cents > 80)
+                    wrong = played & held & (cents_off(f0, truth.f0_hz, held) > 80)
                     near = int(one_frame_off(wrong, f0, truth.f0_hz, held).sum())
                     for tally in (counts[name], totals[name]):
                         tally[0] += int(wrong.sum())

@@ -59,10 +59,11 @@ from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
+import torch
 
 from ..validation import check_number, check_positive, check_size
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
-from .pitch.refine import BARE_OVERTONES_DB
+from .pitch.refine import BARE_OVERTONES_DB, harmonic_refine, overtones_db, window_sizes
 
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
            "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
@@ -150,13 +151,12 @@ BLIP_SECONDS = 0.02
 #: that jump about from frame to frame, a note's move smoothly or in steps; frames
 #: further apart are compared with more cents, as a smooth pitch's distance from that
 #: median grows with the square of the spacing), and its overtones stand less than
-#: OVERTONE_HNR_DB over the spectrum between harmonics (median;
+#: BARE_OVERTONES_DB over the spectrum between harmonics (median;
 #: :func:`~timbral.features.pitch.refine.overtones_db`). Measured: noise through
 #: resonances at 180-1200 Hz (Q 8-30) and a swoosh have overtones at -3 to 5 dB and
 #: wander on half their frames or more; notes in pink noise at 0 dB SNR stand 9 dB and
 #: up; a sine with 100 cents of vibrato at 5.5 Hz wanders on 4 % of them.
 WANDER_CENTS, WANDER_DB, WANDER_SHARE = 40.0, 1.0, 0.4
-OVERTONE_HNR_DB = BARE_OVERTONES_DB
 WANDER_SPACING_S = 0.02
 #: ... the window (s), centred on the frame, inside its run, and of its frames those
 #: within JUDGE_CENTS of its pitch or CONFIRM_CENTS of its octaves (the tracker's
@@ -174,7 +174,7 @@ JUDGE_SECONDS, JUDGE_CENTS = 0.2, 1000.0
 #: (CLEAR_SECONDS of them where such frames are noise: noise through a resonance has
 #: two frames with overtones in a row, 20 ms apart, on 2 % of its frames, most of them
 #: barely over the line), and from CLEAR_SECONDS on it ends wherever the mean of its
-#: frames' overtones so far lies under OVERTONE_HNR_DB, or, where such frames are
+#: frames' overtones so far lies under BARE_OVERTONES_DB, or, where such frames are
 #: noise, that of its last CLEAR_SECONDS of frames that could play does (else a rich
 #: note's surplus keeps the wind after it playing, the longer the note the longer).
 #: Frames whose overtones are unknown (NaN: a note from about 1.7 kHz up) are not
@@ -462,7 +462,7 @@ class VoicingGate:
         # the note's overtones (sum, frames) and those of its last frames
         self.recent: deque = deque(maxlen=4 * self.step + 1)
         self.bare_seen, self.bare_wander = 0.0, 0.0
-        self.clear_run, self.clear_tail = 0, deque(maxlen=self.clear_frames)
+        self.clear_tail: deque = deque(maxlen=self.clear_frames)
         self.note_overtones = (0.0, 0)
         self.note_tail: deque = deque(maxlen=self.clear_frames)
 
@@ -544,7 +544,7 @@ class VoicingGate:
         it is clear and loud enough to play."""
         self.bare_seen *= self.bare_keep
         self.bare_wander *= self.bare_keep
-        bare = overtones < OVERTONE_HNR_DB
+        bare = overtones < BARE_OVERTONES_DB
         self.recent.append((1200.0 * math.log2(max(f0, 1e-3)), ld, could and bare))
         if len(self.recent) == self.recent.maxlen and self.recent[2 * self.step][2]:
             around = np.array([self.recent[i][:2] for i in range(0, len(self.recent), self.step)])
@@ -552,10 +552,8 @@ class VoicingGate:
             self.bare_wander += float(_wander(around[None, :, 0], around[None, :, 1],
                                               self.wander_cents)[0])
         if bare:
-            self.clear_run = 0
             self.clear_tail.clear()
         else:
-            self.clear_run += 1
             self.clear_tail.append(overtones)
         known = self.bare_seen >= self.bare_frames
         noise = known and self.bare_wander >= WANDER_SHARE * self.bare_seen
@@ -565,10 +563,10 @@ class VoicingGate:
             if could:  # a bridged gap's frames are no note's
                 self.note_tail.append(overtones)
                 if noise and len(self.note_tail) == self.clear_frames \
-                        and sum(self.note_tail) < OVERTONE_HNR_DB * self.clear_frames:
+                        and sum(self.note_tail) < BARE_OVERTONES_DB * self.clear_frames:
                     return False  # the note has stopped, the wind around it goes on
             return (frames + 1 < self.clear_frames or known and not noise
-                    or total + overtones >= OVERTONE_HNR_DB * (frames + 1))
+                    or total + overtones >= BARE_OVERTONES_DB * (frames + 1))
         self.note_overtones = (overtones, 1)  # the note would start here
         self.note_tail.clear()
         self.note_tail.append(overtones)
@@ -577,7 +575,8 @@ class VoicingGate:
         if known and not noise:
             return True
         need = self.clear_frames if noise else self.fast_frames
-        return self.clear_run >= need and sum(list(self.clear_tail)[-need:]) >= CLEAR_DB * need
+        return len(self.clear_tail) >= need \
+            and sum(list(self.clear_tail)[-need:]) >= CLEAR_DB * need
 
     def unheard(self, f0_hz: float, confidence: float, loudness_db: float,
                 recent_db: Optional[float] = None) -> GateFrame:
@@ -718,8 +717,6 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     reach = max(2, int(round(JUDGE_SECONDS * frame_rate / 2 / step)))  # picks either side
     picks = [np.arange(a, b, step) for a, b in runs]
     every = np.concatenate(picks)
-    from .pitch.refine import overtones_db
-
     overtones = overtones_db(_harmonic_fit(audio, sample_rate, frame_rate, every, f0[every]))
 
     def around(curve: np.ndarray, each_side: int, edge: bool = False) -> np.ndarray:
@@ -737,12 +734,12 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
         wander = _wander(around(here, 2, True), around(level[a:b:step], 2, True),
                          by_cents).astype(np.float64)
         wander[[0, -1]] = np.nan  # a run's end frames are their own medians: not judged
-        step_cents = np.abs(around(here, reach) - here[:, None])
-        apart = ~((step_cents <= JUDGE_CENTS) | (np.abs(step_cents - 1200.0) <= CONFIRM_CENTS))
+        distance = np.abs(around(here, reach) - here[:, None])
+        apart = ~((distance <= JUDGE_CENTS) | (np.abs(distance - 1200.0) <= CONFIRM_CENTS))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: unknown
             bare = np.nanmedian(np.where(apart, np.nan, around(ov, reach)), axis=1) \
-                < OVERTONE_HNR_DB
+                < BARE_OVERTONES_DB
             share = np.nanmean(np.where(apart, np.nan, around(wander, reach)), axis=1)
         judged_runs.append((a, b, bare, share, wander))
     bare_wander = np.concatenate([w[bare] for _, _, bare, _, w in judged_runs])
@@ -787,10 +784,6 @@ def _harmonic_fit(audio: np.ndarray, sample_rate: int, frame_rate: float,
     of ``frames`` (``[n]``, sorted; frame ``k`` at sample ``k * sample_rate /
     frame_rate``) at their ``f0_hz`` (``[n]`` Hz), from just the stretch of ``audio``
     its windows reach."""
-    import torch
-
-    from .pitch.refine import harmonic_refine, window_sizes
-
     hop = int(round(sample_rate / frame_rate))
     reach = int(window_sizes(np.array([np.min(f0_hz)]), sample_rate, REFINE_PERIODS)[0]) // 2 \
         + hop
