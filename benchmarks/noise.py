@@ -7,7 +7,8 @@ Material the project makes or ships: coloured noise (white, pink, brown; generat
 ambient recordings from Debian packages (sonic-pi-samples' CC0 hiss, sauna, wind and
 rumble, a swoosh, alsa-utils' Noise.wav; ``requirements/soundfont-apt.txt``), mains hum (50 Hz
 with harmonics in a room's pink noise; made), white noise through resonances (wind
-across a pipe: a pitch that wanders, without overtones; made), SoundFont melodies
+across a pipe, steam's hiss: a pitch that wanders, without overtones; made), fans (a
+blade tone with harmonics, steady to a few cents, in airflow noise; made), SoundFont melodies
 (``timbral.data.render_melody``, whose notes are known exactly) mixed with noise at 20,
 10 and 0 dB SNR (the melody's power over its held notes against the noise's), and
 alsa-utils' spoken phrases ("Front Center", ... ; /usr/share/sounds/alsa).
@@ -68,10 +69,15 @@ NOISES = ("white", "pink", "brown")
 #: Noise through a resonance, made: name -> (centre in Hz, quality factor). Wind
 #: across a pipe or a bottle: a pitch that wanders, without overtones.
 RESONANCES = {"white noise through a 310 Hz resonance": (310.0, 15.0),
-              "white noise through a 1200 Hz resonance": (1200.0, 20.0)}
+              "white noise through a 1200 Hz resonance": (1200.0, 20.0),
+              "white noise through a 3750 Hz resonance": (3750.0, 20.0)}
 #: Mains hum, made: name -> (hum frequency in Hz, harmonics, pink room noise in dB under
 #: the hum). A ground loop's 50 Hz with its harmonics, 3 dB less each, in a room.
 HUMS = {"hum 50 Hz in a room": (50.0, 8, 6.0)}
+#: Fans, made: name -> (blade tone in Hz, its level in dB against the airflow's). Six
+#: harmonics (0.6 ** h each), the motor's speed wandering +-3 cents, a 10 % swell at
+#: 0.7 Hz, in pink airflow noise: a steady tone a tracker is sure of.
+FANS = {"fan (108 Hz blade tone)": (108.0, 0.0), "fan (180 Hz blade tone)": (180.0, 0.0)}
 INSTRUMENTS = (("violin", 3), ("flute", 5), ("trumpet", 2), ("tenor_sax", 4), ("clarinet", 6))
 
 
@@ -97,6 +103,22 @@ def hum(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
             for h in range(harmonics))
     x /= np.sqrt(np.mean(x ** 2))
     x += coloured_noise("pink", seconds, seed) * 10 ** (-room_db / 20)
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+def fan(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+    """A :data:`FANS` fan, RMS 1."""
+    hz, tone_db = FANS[kind]
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    wander = np.cumsum(rng.standard_normal(n))
+    wander -= np.convolve(wander, np.ones(8000) / 8000, "same")  # slow: under 2 Hz
+    wander *= 3.0 / (np.std(wander) + 1e-12)
+    phase = 2 * np.pi * np.cumsum(hz * 2 ** (wander / 1200)) / SR + rng.uniform(0, 2 * np.pi)
+    tone = sum(0.6 ** h * np.sin((h + 1) * phase) for h in range(6))
+    tone *= 1 + 0.1 * np.sin(2 * np.pi * 0.7 * t)
+    x = coloured_noise("pink", seconds, seed + 7) + tone / np.std(tone) * 10 ** (tone_db / 20)
     return x / np.sqrt(np.mean(x ** 2))
 
 
@@ -130,6 +152,8 @@ def noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
         return hum(kind, seconds, seed)
     if kind in RESONANCES:
         return resonance(kind, seconds, seed)
+    if kind in FANS:
+        return fan(kind, seconds, seed)
     return np.resize(recording(AMBIENT[kind]), int(seconds * SR))
 
 
@@ -507,14 +531,15 @@ def main() -> None:
     parser.add_argument("--model", default="flute", help="the offline model of sections 2-5")
     parser.add_argument("--noises", default="white,pink,brown,vinyl hiss,sauna",
                         help="section 2's noises, comma-separated (also: swoosh, white noise "
-                             "through a 310 Hz resonance, ... 1200 Hz resonance)")
+                             "through a 310 Hz resonance, ... 1200 Hz, ... 3750 Hz resonance, "
+                             "fan (108 Hz blade tone), fan (180 Hz blade tone))")
     parser.add_argument("--phrases", type=int, default=5,
                         help="phrases per instrument in section 4")
     parser.add_argument("--real", type=Path, default=Path("../shared/data/bach-violin"),
                         help="section 6: a folder of recordings, each with a NAME.notes.csv "
                              "(start,end in seconds) beside it")
     args = parser.parse_args()
-    known = NOISES + tuple(AMBIENT) + tuple(HUMS) + tuple(RESONANCES)
+    known = NOISES + tuple(AMBIENT) + tuple(HUMS) + tuple(RESONANCES) + tuple(FANS)
     unknown = [k for k in args.noises.split(",") if k not in known]
     if unknown:
         parser.error(f"--noises: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
@@ -530,7 +555,8 @@ def main() -> None:
     else:
         sections = {
             "1": lambda: pure_noise([load_model(m["name"]) for m in list_models()],
-                                    NOISES + tuple(AMBIENT) + tuple(HUMS) + tuple(RESONANCES),
+                                    NOISES + tuple(AMBIENT) + tuple(HUMS) + tuple(RESONANCES)
+                                    + tuple(FANS),
                                     (-40, -25, -10)),
             "2": lambda: melodies(dry, realtime, tuple(args.noises.split(",")), (20, 10, 0),
                                   INSTRUMENTS),

@@ -62,6 +62,7 @@ import numpy as np
 import torch
 
 from ..validation import check_number, check_positive, check_size
+from .background import background_frames
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 from .pitch.refine import BARE_OVERTONES_DB, harmonic_refine, overtones_db, window_sizes
 
@@ -177,8 +178,13 @@ JUDGE_SECONDS, JUDGE_CENTS = 0.2, 1000.0
 #: frames' overtones so far lies under BARE_OVERTONES_DB, or, where such frames are
 #: noise, that of its last CLEAR_SECONDS of frames that could play does (else a rich
 #: note's surplus keeps the wind after it playing, the longer the note the longer).
-#: Frames whose overtones are unknown (NaN: a note from about 1.7 kHz up) are not
-#: judged.
+#: Frames whose overtones are unknown (NaN: a pitch from about 1.7 kHz up, where a
+#: band of hiss, steam, reads) are judged by their wander alone, among themselves:
+#: noise once BARE_SECONDS of them wander on WANDER_SHARE (offline: all the
+#: recording's such frames taken together; a run's own share caught a piccolo's
+#: high notes). A stream plays them until then (waiting, as for frames without
+#: overtones, or a share of 0.3, cost a piccolo's phrase 4-7 % of its notes' frames;
+#: the first 0.2-0.5 s of such a hiss plays).
 BARE_SECONDS, CLEAR_SECONDS, FAST_SECONDS, CLEAR_DB = 0.16, 0.06, 0.04, 12.0
 BARE_MEMORY_S = 1.0
 #: Offline, a pitch change may move back this far (s) to where the new note's
@@ -456,12 +462,13 @@ class VoicingGate:
         self.revoked: List[int] = []
         self.onsets: List[int] = []
         self.implausible = 0  # frames that would have played but for their pitch
-        # with overtones (a stream): the last frames' (cents, dB, bare candidate) over
-        # five steps, the frames without overtones that could play and those that
-        # wandered (decayed), the overtones of the frames with overtones in a row, and
-        # the note's overtones (sum, frames) and those of its last frames
+        # with overtones (a stream): the last frames' (cents, dB, candidate: 0 none, 1
+        # without overtones, 2 with them unknown) over five steps; of the candidates of
+        # each kind, those judged and those that wandered ([kind - 1] = [judged,
+        # wandered], decayed); the overtones of the frames with overtones in a row; the
+        # note's overtones (sum, frames) and those of its last frames
         self.recent: deque = deque(maxlen=4 * self.step + 1)
-        self.bare_seen, self.bare_wander = 0.0, 0.0
+        self.wandered = np.zeros((2, 2))
         self.clear_tail: deque = deque(maxlen=self.clear_frames)
         self.note_overtones = (0.0, 0)
         self.note_tail: deque = deque(maxlen=self.clear_frames)
@@ -477,16 +484,22 @@ class VoicingGate:
         floor, noise_now = self.floor.value, self.recent_floor.value
         self._measure(f0, conf, ld, recent_db)
         in_range = plausible_pitch(f0, r)
-        if overtones_db is not None and math.isfinite(overtones_db):
-            could = in_range and conf >= r.confidence_off and ld >= floor + r.margin_off_db
-            if not self._resonance_allows(f0, ld, float(overtones_db), could):
+        could = in_range and conf >= r.confidence_off and ld >= floor + r.margin_off_db
+        known = overtones_db is not None and math.isfinite(overtones_db)
+        if overtones_db is not None:
+            self._tally(f0, ld, 0 if not could else 2 if not known
+                        else 1 if overtones_db < BARE_OVERTONES_DB else 0)
+            # overtones unknown (a high pitch): judged by such frames' wander alone
+            if not (self._resonance_allows(float(overtones_db), could) if known
+                    else not self._wanders(2)):
                 if self.on:  # noise through a resonance: the note ends, nothing bridges it
                     self.on, self.gap, self.muted = False, 0, False
                 # the frame after may confirm it, as if it had been heard
                 starts = could and conf >= r.confidence_on and ld >= floor + r.margin_on_db
                 self.candidate = f0 if starts else None
                 return self._silent(f0)
-        elif not self.on:  # a note starting here, unjudged, owns no earlier frame's overtones
+        if not known and not self.on:
+            # a note starting here, unjudged, owns no earlier frame's overtones
             self.note_overtones = (0.0, 0)
             self.note_tail.clear()
         released = False
@@ -538,25 +551,35 @@ class VoicingGate:
             self.gap, self.muted = 0, False
         return self._silent(f0)
 
-    def _resonance_allows(self, f0: float, ld: float, overtones: float, could: bool) -> bool:
-        """Whether a frame may play as far as noise through a resonance goes (see
-        :data:`BARE_SECONDS`), keeping the evidence up to date: ``could`` is whether
-        it is clear and loud enough to play."""
-        self.bare_seen *= self.bare_keep
-        self.bare_wander *= self.bare_keep
-        bare = overtones < BARE_OVERTONES_DB
-        self.recent.append((1200.0 * math.log2(max(f0, 1e-3)), ld, could and bare))
-        if len(self.recent) == self.recent.maxlen and self.recent[2 * self.step][2]:
+    def _tally(self, f0: float, ld: float, candidate: int) -> None:
+        """Take a frame into the wander evidence: ``candidate`` 1 (no overtones) or 2
+        (overtones unknown) where it could play, else 0."""
+        self.wandered *= self.bare_keep
+        self.recent.append((1200.0 * math.log2(max(f0, 1e-3)), ld, candidate))
+        middle = self.recent[2 * self.step][2] if len(self.recent) == self.recent.maxlen else 0
+        if middle:  # judged once its neighbours on both sides are known
             around = np.array([self.recent[i][:2] for i in range(0, len(self.recent), self.step)])
-            self.bare_seen += 1.0  # the middle frame, its neighbours on both sides known
-            self.bare_wander += float(_wander(around[None, :, 0], around[None, :, 1],
-                                              self.wander_cents)[0])
+            self.wandered[middle - 1] += (1.0, float(_wander(around[None, :, 0],
+                                                             around[None, :, 1],
+                                                             self.wander_cents)[0]))
+
+    def _wanders(self, candidate: int) -> bool:
+        """Whether enough frames of that kind (1, 2: :meth:`_tally`) have been judged
+        (:data:`BARE_SECONDS`) and they wander as noise does."""
+        judged, wandered = self.wandered[candidate - 1]
+        return judged >= self.bare_frames and wandered >= WANDER_SHARE * judged
+
+    def _resonance_allows(self, overtones: float, could: bool) -> bool:
+        """Whether a frame with overtones known may play as far as noise through a
+        resonance goes (see :data:`BARE_SECONDS`), keeping the evidence up to date:
+        ``could`` is whether it is clear and loud enough to play."""
+        bare = overtones < BARE_OVERTONES_DB
         if bare:
             self.clear_tail.clear()
         else:
             self.clear_tail.append(overtones)
-        known = self.bare_seen >= self.bare_frames
-        noise = known and self.bare_wander >= WANDER_SHARE * self.bare_seen
+        known = self.wandered[0, 0] >= self.bare_frames
+        noise = self._wanders(1)
         if self.on:  # a note without overtones goes on where such frames are notes
             total, frames = self.note_overtones
             self.note_overtones = (total + overtones, frames + 1)
@@ -617,6 +640,8 @@ class Voicing:
         (they measure the noise floor: :func:`measures_floor`).
       noisy: share of the frames (0..1) that passed the gate but were taken back
         as noise through a resonance (:func:`resonant_noise`).
+      background: share of the frames (0..1) that hold a steady background tone
+        (:func:`~timbral.features.background.background_tone`), taken as aperiodic.
     """
 
     voiced: np.ndarray
@@ -626,6 +651,7 @@ class Voicing:
     implausible: float = 0.0
     hum: float = 0.0
     noisy: float = 0.0
+    background: float = 0.0
 
 
 def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
@@ -652,6 +678,12 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     ld = as_curve(loudness_db, "loudness_db")
     n = check_same_length(f0_hz=f0, f0_confidence=conf, loudness_db=ld)
     check_confidence(conf)
+    sample_rate = None if audio is None else check_size(sample_rate, "sample_rate")
+    background = np.zeros(n, bool)
+    if audio is not None:  # a steady background tone is no more a note than noise is
+        background = background_frames(audio, sample_rate, int(round(sample_rate / frame_rate)),
+                                       f0, conf >= APERIODIC_CONFIDENCE)
+        conf = np.where(background, 0.0, conf)
     floor = noise_floor(ld, conf, frame_rate, f0)
     hum = measures_floor(f0, conf) & (conf >= APERIODIC_CONFIDENCE)
     gate = VoicingGate(frame_rate, rules, floor, revisions=True)
@@ -663,7 +695,6 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     revoked = np.array([i for i in gate.revoked if i < n], np.int64)
     voiced[revoked] = False
     bridged[revoked] = False
-    sample_rate = None if audio is None else check_size(sample_rate, "sample_rate")
     noisy = 0.0
     if audio is not None:
         noise = resonant_noise(f0, ld, voiced, audio, sample_rate, frame_rate)
@@ -688,7 +719,8 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
             voiced[j:k] = True
             played[j:k] = played[k]
     return Voicing(voiced, _fill(played, voiced, f0), floor, rules,
-                   gate.implausible / max(n, 1), float(np.mean(hum)), noisy)
+                   gate.implausible / max(n, 1), float(np.mean(hum)), noisy,
+                   float(np.mean(background)))
 
 
 def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarray,
@@ -702,8 +734,9 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     within :data:`JUDGE_SECONDS` and :data:`JUDGE_CENTS` (a resonance that runs
     into a note is told from it); frames without overtones that wander too little to
     judge there (a short stretch can hold still) are noise too when all of the
-    recording's frames without overtones wander, taken together, as noise does. What
-    a run keeps of fewer than three frames goes with the noise.
+    recording's frames without overtones wander, taken together, as noise does;
+    frames whose overtones are unknown (a high pitch) are noise when all of those
+    wander together. What a run keeps of fewer than three frames goes with the noise.
     """
     out = np.zeros(len(voiced), bool)
     runs = [(a, b) for a, b in _runs(voiced) if b - a >= 3]
@@ -738,14 +771,20 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
         apart = ~((distance <= JUDGE_CENTS) | (np.abs(distance - 1200.0) <= CONFIRM_CENTS))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: unknown
-            bare = np.nanmedian(np.where(apart, np.nan, around(ov, reach)), axis=1) \
-                < BARE_OVERTONES_DB
+            median = np.nanmedian(np.where(apart, np.nan, around(ov, reach)), axis=1)
             share = np.nanmean(np.where(apart, np.nan, around(wander, reach)), axis=1)
-        judged_runs.append((a, b, bare, share, wander))
-    bare_wander = np.concatenate([w[bare] for _, _, bare, _, w in judged_runs])
-    together = np.nanmean(bare_wander) >= WANDER_SHARE if np.isfinite(bare_wander).any() else False
-    for a, b, bare, share, _ in judged_runs:
-        noise = bare & (together | (share >= WANDER_SHARE))
+        judged_runs.append((a, b, (median < BARE_OVERTONES_DB, np.isnan(median)), share,
+                            wander))
+
+    def together(kind: int) -> bool:
+        """Whether the frames without overtones (0) or with them unknown (1), all the
+        recording's taken together, wander as noise does."""
+        wander = np.concatenate([w[kinds[kind]] for _, _, kinds, _, w in judged_runs])
+        return bool(np.isfinite(wander).any() and np.nanmean(wander) >= WANDER_SHARE)
+
+    bare_together, unknown_together = together(0), together(1)
+    for a, b, (bare, unknown), share, _ in judged_runs:
+        noise = (bare & (bare_together | (share >= WANDER_SHARE))) | (unknown & unknown_together)
         mine = noise[np.minimum((np.arange(a, b) - a + step // 2) // step, len(noise) - 1)]
         for c, d in _runs(~mine):  # what is left of the run, too short to be a note
             if d - c < 3:

@@ -236,11 +236,13 @@ class StreamProcessor:
         voiced = np.ones(n, bool)
         recent, rise = feats["recent_db"], feats["window_rise_db"]
         overtones = feats["overtones_db"]
+        # a steady background tone is no more a note than noise is (see gate_voicing)
+        gate_conf = np.where(feats["background"], 0.0, conf)
         for i in range(n):
             if self.gate is not None and unheard[i]:
-                voiced[i], f0[i], _ = self.gate.unheard(f0[i], conf[i], ld[i], recent[i])
+                voiced[i], f0[i], _ = self.gate.unheard(f0[i], gate_conf[i], ld[i], recent[i])
             elif self.gate is not None:
-                voiced[i], f0[i], _ = self.gate(f0[i], conf[i], ld[i], recent[i], rise[i],
+                voiced[i], f0[i], _ = self.gate(f0[i], gate_conf[i], ld[i], recent[i], rise[i],
                                                 overtones[i])
             if self.adjuster is not None:
                 frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
@@ -274,12 +276,13 @@ class StreamProcessor:
             size = self.features.window_size
             windows = np.stack([self.history.window(k * self.hop + self.lookahead, size)
                                 for k in due])
-            feats = self.features.analyse(windows)
             # a window reaching back before the stream's first sample is part zeros: its
             # pitch is a guess (a 50 Hz hum reads 25 cents flat), so the gate skips it
             ends = np.array(due) * self.hop + self.lookahead
+            feats = self.features.analyse(windows, ends >= self.features.background.n_fft)
+            # ... and until the background is known, a fan's tone may be taken for a note
             f0, ld, note_on, voiced = self._adjusted(
-                feats, ends < self.features.pitch.window_size)
+                feats, (ends < self.features.pitch.window_size) | ~feats["background_known"])
             audio = self.synth.process(f0, ld)
             if self._skip:
                 cut = min(self._skip, len(audio))

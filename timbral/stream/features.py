@@ -40,7 +40,9 @@ import numpy as np
 import torch
 
 from ..audio import resample_audio
+from ..features.background import BackgroundSpectrum, background_tone, power_db
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
+from ..features.voicing import APERIODIC_CONFIDENCE
 from ..features.pitch.refine import MAX_WINDOW_S
 from ..dsp.spectral import a_weighting, compute_loudness, frame_hop, loudness_window
 from ..validation import check_choice
@@ -294,7 +296,10 @@ class CausalFeatures:
     louder those are than the oldest 10 ms of the tracker's window
     (:meth:`CausalLoudness.newest`), ``overtones_db`` the power at harmonics 2-6
     against the spectrum between them (NaN without refinement:
-    :func:`~timbral.features.pitch.refine.overtones_db`).
+    :func:`~timbral.features.pitch.refine.overtones_db`), ``"background"``
+    (bool ``[n]``): the frame holds the steady tone of the stream's background
+    spectrum so far (:class:`~timbral.features.background.BackgroundSpectrum`), and
+    ``"background_known"`` (bool ``[n]``): that spectrum had been heard long enough.
     """
 
     def __init__(self, sample_rate: int, frame_rate: float, loudness_definition: str = "v2",
@@ -304,17 +309,34 @@ class CausalFeatures:
         capacity, refine = STREAM_TRACKERS[self.tracker_name]
         self.pitch = CausalCrepe(capacity, sample_rate, refine=refine, backend=backend)
         self.loudness = CausalLoudness(sample_rate, frame_rate, loudness_definition)
-        self.window_size = max(self.pitch.window_size, self.loudness.window_size)
+        self.sample_rate = sample_rate
+        self.background = BackgroundSpectrum(sample_rate, frame_rate)
+        self.window_size = max(self.pitch.window_size, self.loudness.window_size,
+                               self.background.n_fft)
 
     def reset(self) -> None:
         self.pitch.reset()
+        self.background.reset()
 
-    def analyse(self, windows: np.ndarray) -> Dict[str, np.ndarray]:
+    def analyse(self, windows: np.ndarray,
+                inside: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+        """``inside`` (bool ``[n]``, default all): the windows whose background
+        spectrum lies wholly inside the stream (zeros before its first sample would
+        teach the background a silence that was never heard)."""
         f0, conf, overtones = self.pitch(windows)
         ld = self.loudness(windows)
         recent, rise = self.loudness.newest(windows, ld, self.pitch.crepe_size)
+        power = power_db(windows[:, -self.background.n_fft:])
+        background, known = np.zeros(len(f0), bool), np.zeros(len(f0), bool)
+        for i in range(len(f0)):
+            self.background.update(power[i], inside is not None and not inside[i])
+            known[i] = self.background.value is not None
+            if known[i] and conf[i] >= APERIODIC_CONFIDENCE:
+                background[i] = background_tone(power[i], self.background.value,
+                                                float(f0[i]), self.sample_rate)
         return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld, "recent_db": recent,
-                "window_rise_db": rise, "overtones_db": overtones}
+                "window_rise_db": rise, "overtones_db": overtones, "background": background,
+                "background_known": known}
 
 
 __all__ = ["CausalCrepe", "CausalFeatures", "CausalLoudness", "InputHistory",

@@ -198,6 +198,9 @@ def gate_message(voicing: Voicing) -> str:
         range_note = (f"; {voicing.noisy:.0%} of the frames hold noise through a resonance "
                       f"(a pitch that wanders, without overtones: wind, a swoosh), which never "
                       f"plays")
+    elif voicing.background >= IMPLAUSIBLE_SHARE:
+        range_note = (f"; {voicing.background:.0%} of the frames hold a steady background "
+                      f"tone (a fan, a machine), which is noise")
     else:
         range_note = ""
     if share == 0.0:

@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
+from ..background import background_tone, recording_background, tone_lines
 from .base import PitchTracker, centered_frames, fill_unvoiced
 from .crepe import WINDOW, CrepeTracker, cents_to_hz, frame_activations, local_average_cents
 
@@ -259,6 +260,9 @@ BARE_OVERTONES_DB = 8.0
 MASK_CENTS, UNMASKED_OVERTONES_DB = 300.0, 12.0
 #: ... and it is no harmonic or subharmonic of the first, within this (cents).
 HARMONIC_CENTS = 25.0
+#: A background tone's lines are taken out this many bins either side (the network's
+#: 1024-sample frames are not windowed: the leakage reaches further than a Hann's).
+LINE_BINS = 3
 
 
 def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample_rate: int,
@@ -266,7 +270,10 @@ def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample
     """``f0_hz`` (``[n_frames]`` Hz at frames ``i * hop_length`` of 16 kHz ``audio``)
     with those of ``frames`` (indices: the frames the network heard something in)
     whose pitch has no overtones, as has a neighbour's, read again by ``crepe`` with
-    that pitch's band taken out (:data:`MASK_CENTS`); overtones measured over
+    that pitch's band taken out (:data:`MASK_CENTS`), and those whose pitch is the
+    recording's steady background tone (a fan's blade:
+    :func:`~timbral.features.background.background_tone`) read again with the
+    background's lines taken out (:data:`LINE_BINS`); overtones measured over
     ``periods`` periods. Returns float64 ``[n_frames]`` Hz."""
     f0_hz = np.asarray(f0_hz, np.float64)
     if frames.size == 0:
@@ -276,14 +283,28 @@ def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample
     bare = np.zeros(f0_hz.shape[0] + 2, bool)  # padded: the ends have no bare neighbour
     bare[frames + 1] = overtones_db(fit) < BARE_OVERTONES_DB
     # with a neighbour as bare, as wind is (a note's odd frame, at a change, is not)
-    idx = np.flatnonzero(bare[1:-1] & (bare[:-2] | bare[2:]))
-    if idx.size == 0:
+    windy = np.flatnonzero(bare[1:-1] & (bare[:-2] | bare[2:]))
+    bins = np.fft.rfftfreq(WINDOW, 1.0 / sample_rate)
+    masks = {int(k): np.abs(1200.0 * np.log2(np.maximum(bins, 1.0) / f0_hz[k])) <= MASK_CENTS
+             for k in windy}
+    power, background = recording_background(audio.numpy(), sample_rate, hop_length,
+                                             f0_hz.shape[0])
+    steady = []
+    if background is not None:
+        for k in frames:
+            if int(k) not in masks and background_tone(power[k], background, f0_hz[k],
+                                                       sample_rate):
+                lines = tone_lines(background, f0_hz[k], sample_rate)
+                mask = np.zeros(len(bins), bool)
+                for s in range(-LINE_BINS, LINE_BINS + 1):
+                    mask[np.clip(lines + s, 0, len(bins) - 1)] = True
+                masks[int(k)], steady = mask, steady + [int(k)]
+    if not masks:
         return f0_hz
+    idx = np.array(sorted(masks))
     windows = centered_frames(audio, WINDOW, hop_length)[torch.from_numpy(idx)]
     spectra = np.fft.rfft(windows.double().numpy(), axis=1)
-    bins = np.fft.rfftfreq(WINDOW, 1.0 / sample_rate)
-    band = np.abs(1200.0 * np.log2(np.maximum(bins[None, :], 1.0) / f0_hz[idx, None]))
-    spectra[band <= MASK_CENTS] = 0.0
+    spectra[np.stack([masks[int(k)] for k in idx])] = 0.0
     masked = torch.from_numpy(np.fft.irfft(spectra, WINDOW, axis=1)).float()
     act = frame_activations(crepe.net, masked, crepe.batch_size, crepe.device)
     sure = act.max(axis=1) >= 0.5
@@ -291,11 +312,13 @@ def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample
     idx = idx[sure]
     # not a harmonic or a subharmonic of the masked pitch: those are the masked sound's
     # own partials (a clarinet's fifth harmonic, its fundamental gone) or fit them (a
-    # piccolo's)
+    # piccolo's); where the background's lines were taken out, only not a subharmonic
+    # (a note over a fan's 108 Hz lies near one of its many harmonics)
     ratio = again / f0_hz[idx]
-    ratio = np.maximum(ratio, 1.0 / ratio)
-    related = np.abs(1200.0 * np.log2(ratio / np.round(ratio))) <= HARMONIC_CENTS
-    apart = (ratio > 2.0 ** (MASK_CENTS / 3 / 1200.0)) & ~related
+    related = np.abs(1200.0 * np.log2(np.maximum(ratio, 1.0 / ratio)
+                                      / np.round(np.maximum(ratio, 1.0 / ratio))))
+    related = (related <= HARMONIC_CENTS) & ((ratio < 1.0) | ~np.isin(idx, steady))
+    apart = (np.maximum(ratio, 1.0 / ratio) > 2.0 ** (MASK_CENTS / 3 / 1200.0)) & ~related
     idx, again = idx[apart], again[apart]
     out = f0_hz.copy()
     if idx.size:
