@@ -401,6 +401,22 @@ def test_a_high_note_after_a_resonance_plays(model):
     assert not played[:int(2.2 * fr)].any() and played[int(2.6 * fr):int(4.2 * fr)].all()
 
 
+def test_a_held_note_filling_the_recording_is_no_background_tone(model):
+    """A bright held note (220 Hz, harmonics up to 7.6 kHz) from the first sample to the
+    last in a quiet room (40 dB SNR) is in the background spectrum, as a fan's tone is,
+    but without noise beside it: it plays, offline and streamed (when the noise was
+    summed over all but the first ten harmonics, the rest counted as airflow and it
+    played on no frame)."""
+    t = np.arange(3 * 16000) / 16000
+    x = sum(h ** -0.5 * np.sin(2 * np.pi * 220.0 * h * t) for h in range(1, 35))
+    x = x / np.std(x) + 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    x = material.at_dbfs(x, -20.0)
+    assert transfer(x, 16000, model).voicing.voiced.mean() > 0.95
+    processor = StreamProcessor(model, 320, record=True)
+    stream_audio(processor, x)
+    assert np.mean(processor.record["voiced"]) > 0.85
+
+
 def test_a_hiss_above_two_khz_is_noise_and_a_high_melody_plays(model):
     """Noise through a 3750 Hz resonance (a steam hiss), where a pitch's overtones lie
     past the measurement's top, unknown: it played on all its frames offline and

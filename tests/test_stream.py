@@ -404,7 +404,7 @@ def test_stream_command_writes_an_aligned_file(model_folder, tmp_path, capsys):
     args = _parser().parse_args(["stream", str(source), "--model", str(model_folder),
                                  "--output", str(out), "--overwrite"])
     args.func(args)
-    assert "Noise gate: no frame plays; the output is silent (the stream plays from 160 ms " \
+    assert "Noise gate: no frame plays; the output is silent (the stream plays from 180 ms " \
         "on" in capsys.readouterr().out
     # a loudness shift past full scale: offline scales the output down, a stream clips
     sf.write(source, 0.99 * np.sin(2 * np.pi * 440 * np.arange(3 * SR) / SR), SR)

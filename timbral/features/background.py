@@ -16,21 +16,25 @@ holds the tone's harmonic series, under the notes too. A frame is background
   room, fill the background at their harmonics too, but come and go);
 - the frame's harmonics stand at most :data:`ABOVE_DB` over the background's
   (a note at the fan's pitch, louder than it, is a note);
-- the background's tone has broadband noise beside it: its harmonics' power at
-  most :data:`NOISY_DB` over the rest of the background spectrum (other notes are
-  not in it: they come and go). A pure tone
-  from the first sample to the last (a test sine, a long synth note in a quiet
-  room) is a note; a machine's tone sits in its airflow or motor noise.
+- the background's tone has broadband noise beside it: the power of its
+  harmonics (every one up to half the sample rate) at most :data:`NOISY_DB` over
+  the rest of the background spectrum (other notes are not in it: they come and
+  go). A pure tone or a held note from the first sample to the last (a test sine,
+  an organ, a long tone in a quiet room) is a note; a machine's tone sits in its
+  airflow or motor noise.
 
 The voicing gate takes such frames as aperiodic: they measure the noise floor and
-never start a note. Units: power spectra in dB (full-scale sine about -6 dB at
-its peak bin), f0 in Hz; spectra are numpy ``[n_frames, n_bins]``.
+never start a note. What it cannot learn: a fan switched on in the middle of a
+stream plays until it fills 80 % of the stream's memory (about 15 s), and a
+recording with digital silence over a fifth of it has silence for its background.
+Units: power spectra in dB (a full-scale sine about -6 dB at its peak bin), f0 in
+Hz; spectra are numpy ``[n_frames, n_bins]``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -41,8 +45,8 @@ __all__ = ["BackgroundSpectrum", "background_frames", "background_tone", "frame_
 #: The background spectrum is this quantile of each bin's power (dB) over time: a
 #: tone sounding in 80 % of a recording's frames is in it, a melody's notes are not.
 BACKGROUND_QUANTILE = 0.2
-#: Spectra: Hann windows of about this long (s; resolves harmonics 4 bins apart from
-#: 62 Hz up at any rate), harmonics up to this many below TOP_HZ.
+#: Spectra: Hann windows of at least this long (s; resolves harmonics 4 bins apart
+#: from 62 Hz up at any rate), harmonics up to this many below TOP_HZ.
 WINDOW_S, TOP_HZ, HARMONICS = 0.064, 5000.0, 10
 MIN_SPACING_BINS = 4.0
 #: The tests (dB) of the module doc.
@@ -51,16 +55,20 @@ LINE_DB, STEADY_DB, ABOVE_DB, NOISY_DB = 6.0, 3.0, 6.0, 6.0
 #: power is exponentially distributed.
 NOISE_QUANTILE_DB = -10.0 * math.log10(-math.log(1.0 - BACKGROUND_QUANTILE))
 #: The background is known after this much audio (s: a stream's frames play nothing
-#: until then, as its first ones may hold a fan); a stream forgets with this time
-#: constant (s), reading its quantile from bins STEP_DB wide. Silence counts: it is
-#: background too (a note after it plays at once).
-MIN_SECONDS, MEMORY_S = 0.1, 10.0
+#: until then, as its first ones may hold a fan). Silence counts: it is background
+#: too (a note after it plays at once). A stream forgets with this time constant (s)
+#: and reads its quantiles again every REFRESH_S (the background changes slowly).
+MIN_SECONDS, MEMORY_S, REFRESH_S = 0.1, 10.0, 0.1
+#: The histograms' bins (dB).
 LOW_DB, HIGH_DB, STEP_DB = -160.0, 10.0, 1.0
+#: Offline, frames are analysed this many at a time (memory, not results).
+CHUNK_FRAMES = 256
 
 
 def spectrum_size(sample_rate: int) -> int:
-    """The FFT size (samples, a power of 2) of about :data:`WINDOW_S` at ``sample_rate``."""
-    return 2 ** int(round(math.log2(WINDOW_S * sample_rate)))
+    """The FFT size (samples, a power of 2) of at least :data:`WINDOW_S` at
+    ``sample_rate``."""
+    return 2 ** int(math.ceil(math.log2(WINDOW_S * sample_rate) - 1e-9))
 
 
 def power_db(windows: np.ndarray) -> np.ndarray:
@@ -71,13 +79,15 @@ def power_db(windows: np.ndarray) -> np.ndarray:
     return np.maximum(10.0 * np.log10(power + 1e-30), LOW_DB)
 
 
-def frame_windows(audio: np.ndarray, sample_rate: int, hop: int, n_frames: int) -> np.ndarray:
-    """``[n_frames, n_fft]`` windows of mono ``audio`` centred on samples ``k * hop``
-    (zeros outside it)."""
+def frame_windows(audio: np.ndarray, sample_rate: int, hop: int,
+                  frames: np.ndarray) -> np.ndarray:
+    """``[len(frames), n_fft]`` windows of mono ``audio`` centred on samples ``k *
+    hop`` for ``k`` in ``frames`` (zeros outside it)."""
     n_fft = spectrum_size(sample_rate)
-    audio = np.asarray(audio, np.float64)
-    padded = np.concatenate([np.zeros(n_fft // 2), audio, np.zeros(n_fft + n_frames * hop)])
-    return padded[(np.arange(n_frames) * hop)[:, None] + np.arange(n_fft)]
+    padded = np.pad(np.asarray(audio, np.float64), n_fft)
+    starts = np.asarray(frames, np.int64) * hop + n_fft - n_fft // 2
+    idx = np.clip(starts[:, None] + np.arange(n_fft), 0, len(padded) - 1)
+    return padded[idx]
 
 
 def _series(n_bins: int, sample_rate: int, f0_hz: float):
@@ -117,81 +127,103 @@ def background_tone(power: np.ndarray, background: np.ndarray, f0_hz: float,
     # two lines at least: noise through a narrow resonance holds one
     if len(tone_lines(background, f0_hz, sample_rate)) < 2:
         return False
-    lines = _series(len(power), sample_rate, f0_hz)[0]
+    n_bins = power.shape[0]
+    lines = _series(n_bins, sample_rate, f0_hz)[0]
+    near = np.clip(lines[:, None] + np.arange(-1, 2), 0, n_bins - 1)
     bg = 10.0 ** (background[0] / 10.0)
-    bg_lines = np.stack([np.roll(bg, s) for s in (-1, 0, 1)]).max(axis=0)[lines].sum()
-    mine = 10.0 ** (power / 10.0)
-    frame_lines = np.stack([np.roll(mine, s) for s in (-1, 0, 1)]).max(axis=0)[lines].sum()
-    if frame_lines > bg_lines * 10.0 ** (ABOVE_DB / 10.0):
+    if (10.0 ** (power[near] / 10.0)).max(axis=1).sum() \
+            > bg[near].max(axis=1).sum() * 10.0 ** (ABOVE_DB / 10.0):
         return False
-    # the tone's power (its lines, two bins either side: Hann's main lobe) against the
-    # rest of the background (DC left out), which as a quantile reads noise
-    # NOISE_QUANTILE_DB under its mean (a steady tone about as its mean)
-    near = np.zeros(len(bg), bool)
-    near[0] = True
-    for s in range(-2, 3):
-        near[np.clip(lines + s, 0, len(bg) - 1)] = True
-    tone = bg[near].sum() - bg[0]
-    noise = bg[~near].sum() * 10.0 ** (NOISE_QUANTILE_DB / 10.0)
-    return bool(tone <= noise * 10.0 ** (NOISY_DB / 10.0))
-
-
-def recording_background(audio: np.ndarray, sample_rate: int, hop: int,
-                         n_frames: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """Offline: the power spectra (dB ``[n_frames, n_bins]``) of ``audio``'s frames
-    (frame ``k`` centred on sample ``k * hop``) and its background (dB ``[2,
-    n_bins]``: the background spectrum and each bin's median; None with under
-    :data:`MIN_SECONDS` of sound)."""
-    power = power_db(frame_windows(audio, sample_rate, hop, n_frames))
-    if n_frames < MIN_SECONDS * sample_rate / hop:
-        return power, None
-    return power, np.quantile(power, [BACKGROUND_QUANTILE, 0.5], axis=0)
-
-
-def background_frames(audio: np.ndarray, sample_rate: int, hop: int, f0_hz: np.ndarray,
-                      candidates: np.ndarray) -> np.ndarray:
-    """Offline: which ``candidates`` (bool ``[n_frames]``; frame ``k`` at sample
-    ``k * hop``, pitch ``f0_hz[k]`` Hz) hold a steady background tone, against the
-    whole recording's background spectrum. bool ``[n_frames]``."""
-    n = len(f0_hz)
-    out = np.zeros(n, bool)
-    if not np.any(candidates):
-        return out
-    power, background = recording_background(audio, sample_rate, hop, n)
-    if background is not None:
-        for k in np.nonzero(candidates)[0]:
-            out[k] = background_tone(power[k], background, float(f0_hz[k]), sample_rate)
-    return out
+    # the tone's power (every harmonic, two bins either side: Hann's main lobe)
+    # against the rest of the background (DC left out), which as a quantile reads
+    # noise NOISE_QUANTILE_DB under its mean (a steady tone about as its mean)
+    every = np.round(np.arange(1, int(sample_rate / 2 / f0_hz) + 1) * f0_hz
+                     * 2.0 * (n_bins - 1) / sample_rate).astype(int)
+    tone = np.zeros(n_bins, bool)
+    tone[np.clip(every[:, None] + np.arange(-2, 3), 0, n_bins - 1)] = True
+    tone[0] = False
+    rest = ~tone
+    rest[0] = False
+    noise = bg[rest].sum() * 10.0 ** (NOISE_QUANTILE_DB / 10.0)
+    return bool(bg[tone].sum() <= noise * 10.0 ** (NOISY_DB / 10.0))
 
 
 class BackgroundSpectrum:
-    """A stream's background spectrum: each bin's power (dB) of its
-    frames goes into a histogram (:data:`STEP_DB` bins) whose counts decay with a
-    :data:`MEMORY_S` time constant; :attr:`value` is their
-    :data:`BACKGROUND_QUANTILE` and median (dB ``[2, n_bins]``; None until
-    :data:`MIN_SECONDS` of frames)."""
+    """A background spectrum from a histogram (:data:`STEP_DB` bins) of each bin's
+    power (dB): :attr:`value` is its :data:`BACKGROUND_QUANTILE` and median (dB
+    ``[2, n_bins]``; None until :data:`MIN_SECONDS` of frames). A stream's
+    (``frame_rate`` given) forgets with a :data:`MEMORY_S` time constant and reads
+    its quantiles again every :data:`REFRESH_S`; offline (``frame_rate`` None) every
+    frame counts, and the quantiles are read when asked for."""
 
-    def __init__(self, sample_rate: int, frame_rate: float):
+    def __init__(self, sample_rate: int, frame_rate: Optional[float] = None,
+                 hop: Optional[int] = None):
         self.n_fft = spectrum_size(sample_rate)
-        self.needed = MIN_SECONDS * frame_rate
-        self.decay = 1.0 - 1.0 / (MEMORY_S * frame_rate)
+        rate = frame_rate if frame_rate is not None else sample_rate / hop
+        self.needed = MIN_SECONDS * rate
+        self.decay = 1.0 if frame_rate is None else 1.0 - 1.0 / (MEMORY_S * frame_rate)
+        self.refresh = 1 if frame_rate is None else max(1, int(round(REFRESH_S * frame_rate)))
         self.edges = np.arange(LOW_DB, HIGH_DB + STEP_DB / 2, STEP_DB)
         self.reset()
 
     def reset(self) -> None:
         self.counts = np.zeros((self.n_fft // 2 + 1, len(self.edges) - 1))
         self.heard = 0
-        self.value: Optional[np.ndarray] = None
+        self._value: Optional[np.ndarray] = None
+        self._read_at = -1
 
-    def update(self, power: np.ndarray, skip: bool) -> None:
-        """Take one frame's spectrum (dB ``[n_bins]``) unless ``skip``."""
-        if skip:
-            return
-        self.counts *= self.decay
-        i = np.clip(((power - LOW_DB) // STEP_DB).astype(int), 0, self.counts.shape[1] - 1)
-        self.counts[np.arange(len(i)), i] += 1.0
-        self.heard += 1
-        if self.heard >= self.needed:
+    def update(self, power: np.ndarray) -> None:
+        """Take frames' spectra (dB ``[n, n_bins]``), oldest first."""
+        for row in np.atleast_2d(power):
+            if self.decay < 1.0:
+                self.counts *= self.decay
+            i = np.clip(((row - LOW_DB) // STEP_DB).astype(int), 0, self.counts.shape[1] - 1)
+            self.counts[np.arange(len(i)), i] += 1.0
+            self.heard += 1
+
+    @property
+    def value(self) -> Optional[np.ndarray]:
+        if self.heard < self.needed:
+            return None
+        if self._value is None or self.heard - self._read_at >= self.refresh:
             cdf = np.cumsum(self.counts, axis=1)
-            self.value = np.stack([self.edges[np.argmax(cdf >= q * cdf[:, -1:], axis=1)]
-                                   for q in (BACKGROUND_QUANTILE, 0.5)]) + STEP_DB / 2
+            self._value = np.stack([self.edges[np.argmax(cdf >= q * cdf[:, -1:], axis=1)]
+                                    for q in (BACKGROUND_QUANTILE, 0.5)]) + STEP_DB / 2
+            self._read_at = self.heard
+        return self._value
+
+
+def recording_background(audio: np.ndarray, sample_rate: int, hop: int,
+                         n_frames: int) -> Optional[np.ndarray]:
+    """Offline: the background of ``audio``'s frames (frame ``k`` centred on sample
+    ``k * hop``; dB ``[2, n_bins]``, :attr:`BackgroundSpectrum.value`), None with
+    under :data:`MIN_SECONDS` of them."""
+    spectrum = BackgroundSpectrum(sample_rate, hop=hop)
+    for first in range(0, n_frames, CHUNK_FRAMES):
+        frames = np.arange(first, min(n_frames, first + CHUNK_FRAMES))
+        spectrum.update(power_db(frame_windows(audio, sample_rate, hop, frames)))
+    return spectrum.value
+
+
+def background_frames(audio: np.ndarray, sample_rate: int, hop: int, f0_hz: np.ndarray,
+                      candidates: np.ndarray,
+                      background: Optional[np.ndarray] = None) -> np.ndarray:
+    """Offline: which ``candidates`` (bool ``[n_frames]``; frame ``k`` at sample
+    ``k * hop``, pitch ``f0_hz[k]`` Hz) hold a steady background tone, against the
+    whole recording's ``background`` (default :func:`recording_background`). bool
+    ``[n_frames]``."""
+    n = len(f0_hz)
+    out = np.zeros(n, bool)
+    if not np.any(candidates):
+        return out
+    if background is None:
+        background = recording_background(audio, sample_rate, hop, n)
+    if background is None:
+        return out
+    which = np.flatnonzero(candidates)
+    for first in range(0, len(which), CHUNK_FRAMES):
+        frames = which[first:first + CHUNK_FRAMES]
+        power = power_db(frame_windows(audio, sample_rate, hop, frames))
+        for k, row in zip(frames, power):
+            out[k] = background_tone(row, background, float(f0_hz[k]), sample_rate)
+    return out

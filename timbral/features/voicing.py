@@ -666,9 +666,10 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
         sample_rate / frame_rate``), to move pitch changes the tracker reports
         late back to where their notes began (:func:`backdate_changes`), to
         keep short notes an octave from the next where both octaves sound
-        (:func:`clean_transitions`) and to take back noise through a resonance
-        (:func:`resonant_noise`); None: changes stay, such notes move, such
-        noise plays.
+        (:func:`clean_transitions`), to take back noise through a resonance
+        (:func:`resonant_noise`) and to take a steady background tone for noise
+        (:func:`~timbral.features.background.background_frames`); None: changes
+        stay, such notes move, such noise and tones play.
 
     Returns:
       a :class:`Voicing`.

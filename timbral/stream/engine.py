@@ -188,9 +188,14 @@ class StreamProcessor:
     @property
     def first_played(self) -> int:
         """The first input sample a note can play from: a frame plays once its pitch
-        window lies inside the stream, and a note starts on the second of two frames."""
+        window lies inside the stream and the background spectrum is known
+        (:data:`~timbral.features.background.MIN_SECONDS` of whole windows), and a note
+        starts on the second of two frames."""
         heard = -(-max(0, self.features.pitch.window_size - self.lookahead) // self.hop)
-        return (heard + 1) * self.hop
+        background = self.features.background  # and once its background is known
+        known = -(-max(0, background.n_fft - self.lookahead) // self.hop) \
+            + int(math.ceil(background.needed - 1e-9)) - 1
+        return (max(heard, known) + 1) * self.hop
 
     @property
     def analysis_offset(self) -> float:
@@ -238,12 +243,13 @@ class StreamProcessor:
         overtones = feats["overtones_db"]
         # a steady background tone is no more a note than noise is (see gate_voicing)
         gate_conf = np.where(feats["background"], 0.0, conf)
+        refined = self.features.pitch.refine  # else no overtones are measured
         for i in range(n):
             if self.gate is not None and unheard[i]:
                 voiced[i], f0[i], _ = self.gate.unheard(f0[i], gate_conf[i], ld[i], recent[i])
             elif self.gate is not None:
                 voiced[i], f0[i], _ = self.gate(f0[i], gate_conf[i], ld[i], recent[i], rise[i],
-                                                overtones[i])
+                                                overtones[i] if refined else None)
             if self.adjuster is not None:
                 frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
                 f0[i], ld[i], note_on[i] = frame.f0_hz, frame.loudness_db, frame.note_on

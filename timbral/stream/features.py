@@ -40,11 +40,11 @@ import numpy as np
 import torch
 
 from ..audio import resample_audio
+from ..dsp.spectral import a_weighting, compute_loudness, frame_hop, loudness_window
 from ..features.background import BackgroundSpectrum, background_tone, power_db
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
-from ..features.voicing import APERIODIC_CONFIDENCE
 from ..features.pitch.refine import MAX_WINDOW_S
-from ..dsp.spectral import a_weighting, compute_loudness, frame_hop, loudness_window
+from ..features.voicing import APERIODIC_CONFIDENCE
 from ..validation import check_choice
 
 #: Causal trackers by name: (CREPE capacity, refine).
@@ -329,11 +329,12 @@ class CausalFeatures:
         power = power_db(windows[:, -self.background.n_fft:])
         background, known = np.zeros(len(f0), bool), np.zeros(len(f0), bool)
         for i in range(len(f0)):
-            self.background.update(power[i], inside is not None and not inside[i])
-            known[i] = self.background.value is not None
+            if inside is None or inside[i]:
+                self.background.update(power[i])
+            value = self.background.value
+            known[i] = value is not None
             if known[i] and conf[i] >= APERIODIC_CONFIDENCE:
-                background[i] = background_tone(power[i], self.background.value,
-                                                float(f0[i]), self.sample_rate)
+                background[i] = background_tone(power[i], value, float(f0[i]), self.sample_rate)
         return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld, "recent_db": recent,
                 "window_rise_db": rise, "overtones_db": overtones, "background": background,
                 "background_known": known}

@@ -18,7 +18,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
-from ..background import background_tone, recording_background, tone_lines
+from ..background import background_frames, recording_background, spectrum_size, tone_lines
 from .base import PitchTracker, centered_frames, fill_unvoiced
 from .crepe import WINDOW, CrepeTracker, cents_to_hz, frame_activations, local_average_cents
 
@@ -287,18 +287,19 @@ def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample
     bins = np.fft.rfftfreq(WINDOW, 1.0 / sample_rate)
     masks = {int(k): np.abs(1200.0 * np.log2(np.maximum(bins, 1.0) / f0_hz[k])) <= MASK_CENTS
              for k in windy}
-    power, background = recording_background(audio.numpy(), sample_rate, hop_length,
-                                             f0_hz.shape[0])
+    background = recording_background(audio.numpy(), sample_rate, hop_length, f0_hz.shape[0])
     steady = []
     if background is not None:
-        for k in frames:
-            if int(k) not in masks and background_tone(power[k], background, f0_hz[k],
-                                                       sample_rate):
-                lines = tone_lines(background, f0_hz[k], sample_rate)
-                mask = np.zeros(len(bins), bool)
-                for s in range(-LINE_BINS, LINE_BINS + 1):
-                    mask[np.clip(lines + s, 0, len(bins) - 1)] = True
-                masks[int(k)], steady = mask, steady + [int(k)]
+        candidates = np.zeros(f0_hz.shape[0], bool)
+        candidates[frames] = True
+        candidates[list(masks)] = False
+        steady = np.flatnonzero(background_frames(audio.numpy(), sample_rate, hop_length,
+                                                  f0_hz, candidates, background))
+        line_hz = sample_rate / spectrum_size(sample_rate)  # the background's bins
+        for k in steady:
+            lines = tone_lines(background, f0_hz[k], sample_rate) * line_hz
+            masks[int(k)] = np.abs(bins[:, None] - lines).min(axis=1) \
+                <= LINE_BINS * sample_rate / WINDOW
     if not masks:
         return f0_hz
     idx = np.array(sorted(masks))
