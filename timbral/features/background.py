@@ -37,10 +37,12 @@ import math
 from typing import Optional
 
 import numpy as np
+import torch
 
-__all__ = ["BackgroundSpectrum", "background_frames", "background_tone", "frame_windows",
-           "power_db", "recording_background", "spectrum_size", "tone_lines",
-           "BACKGROUND_QUANTILE"]
+from .pitch.base import centered_frames
+
+__all__ = ["BackgroundSpectrum", "background_frames", "background_tone", "power_db",
+           "recording_background", "spectrum_size", "tone_lines", "BACKGROUND_QUANTILE"]
 
 #: The background spectrum is this quantile of each bin's power (dB) over time: a
 #: tone sounding in 80 % of a recording's frames is in it, a melody's notes are not.
@@ -79,15 +81,15 @@ def power_db(windows: np.ndarray) -> np.ndarray:
     return np.maximum(10.0 * np.log10(power + 1e-30), LOW_DB)
 
 
-def frame_windows(audio: np.ndarray, sample_rate: int, hop: int,
-                  frames: np.ndarray) -> np.ndarray:
-    """``[len(frames), n_fft]`` windows of mono ``audio`` centred on samples ``k *
-    hop`` for ``k`` in ``frames`` (zeros outside it)."""
-    n_fft = spectrum_size(sample_rate)
-    padded = np.pad(np.asarray(audio, np.float64), n_fft)
-    starts = np.asarray(frames, np.int64) * hop + n_fft - n_fft // 2
-    idx = np.clip(starts[:, None] + np.arange(n_fft), 0, len(padded) - 1)
-    return padded[idx]
+def _spectra(audio: np.ndarray, sample_rate: int, hop: int, frames: np.ndarray) -> np.ndarray:
+    """Power spectra (dB ``[len(frames), n_bins]``, :func:`power_db`) of the windows
+    of mono ``audio`` centred on samples ``k * hop`` for ``k`` in ``frames`` (zeros
+    beyond its ends)."""
+    x = np.asarray(audio, np.float64)
+    need = (int(np.max(frames)) + 1) * hop if len(frames) else 0
+    x = torch.from_numpy(np.pad(x, (0, max(0, need - len(x)))))
+    windows = centered_frames(x, spectrum_size(sample_rate), hop)
+    return power_db(windows[torch.from_numpy(np.asarray(frames, np.int64))].numpy())
 
 
 def _series(n_bins: int, sample_rate: int, f0_hz: float):
@@ -124,8 +126,8 @@ def background_tone(power: np.ndarray, background: np.ndarray, f0_hz: float,
     """Whether one frame (``power``: its spectrum, dB ``[n_bins]``) at pitch
     ``f0_hz`` is the steady tone of the ``background`` (dB ``[2, n_bins]``: the
     background spectrum and each bin's median): the tests of the module doc."""
-    # two lines at least: noise through a narrow resonance holds one
-    if len(tone_lines(background, f0_hz, sample_rate)) < 2:
+    steady = tone_lines(background, f0_hz, sample_rate)
+    if len(steady) < 2:  # a narrow resonance's band holds one
         return False
     n_bins = power.shape[0]
     lines = _series(n_bins, sample_rate, f0_hz)[0]
@@ -139,8 +141,7 @@ def background_tone(power: np.ndarray, background: np.ndarray, f0_hz: float,
     # its harmonics up to half the sample rate (a bright note's own are no noise) over
     # the whole spectrum (DC left out), as a quantile reads noise NOISE_QUANTILE_DB
     # under its mean (a steady tone about as its mean)
-    lines = tone_lines(background, f0_hz, sample_rate)
-    tone = bg[np.clip(lines[:, None] + np.arange(-2, 3), 0, n_bins - 1)].sum()
+    tone = bg[np.clip(steady[:, None] + np.arange(-2, 3), 0, n_bins - 1)].sum()
     every = np.round(np.arange(1, int(sample_rate / 2 / f0_hz) + 1) * f0_hz
                      * 2.0 * (n_bins - 1) / sample_rate).astype(int)
     rest = np.ones(n_bins, bool)
@@ -205,7 +206,7 @@ def recording_background(audio: np.ndarray, sample_rate: int, hop: int,
     spectrum = BackgroundSpectrum(sample_rate, hop=hop)
     for first in range(0, n_frames, CHUNK_FRAMES):
         frames = np.arange(first, min(n_frames, first + CHUNK_FRAMES))
-        spectrum.update(power_db(frame_windows(audio, sample_rate, hop, frames)))
+        spectrum.update(_spectra(audio, sample_rate, hop, frames))
     return spectrum.value
 
 
@@ -227,7 +228,7 @@ def background_frames(audio: np.ndarray, sample_rate: int, hop: int, f0_hz: np.n
     which = np.flatnonzero(candidates)
     for first in range(0, len(which), CHUNK_FRAMES):
         frames = which[first:first + CHUNK_FRAMES]
-        power = power_db(frame_windows(audio, sample_rate, hop, frames))
+        power = _spectra(audio, sample_rate, hop, frames)
         for k, row in zip(frames, power):
             out[k] = background_tone(row, background, float(f0_hz[k]), sample_rate)
     return out

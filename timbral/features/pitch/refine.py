@@ -287,13 +287,14 @@ def unmask_notes(audio: torch.Tensor, hop_length: int, f0_hz: np.ndarray, sample
     bins = np.fft.rfftfreq(WINDOW, 1.0 / sample_rate)
     masks = {int(k): np.abs(1200.0 * np.log2(np.maximum(bins, 1.0) / f0_hz[k])) <= MASK_CENTS
              for k in windy}
-    background = recording_background(audio.numpy(), sample_rate, hop_length, f0_hz.shape[0])
+    samples = audio.numpy()
+    background = recording_background(samples, sample_rate, hop_length, f0_hz.shape[0])
     steady = []
     if background is not None:
         candidates = np.zeros(f0_hz.shape[0], bool)
         candidates[frames] = True
         candidates[list(masks)] = False
-        steady = np.flatnonzero(background_frames(audio.numpy(), sample_rate, hop_length,
+        steady = np.flatnonzero(background_frames(samples, sample_rate, hop_length,
                                                   f0_hz, candidates, background))
         line_hz = sample_rate / spectrum_size(sample_rate)  # the background's bins
         for k in steady:
