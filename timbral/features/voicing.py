@@ -16,7 +16,9 @@ listener would call a note:
   tracker is sure of, but no overtones and a pitch and level that jump about
   (:data:`WANDER_CENTS`; offline :func:`resonant_noise` over 0.2 s of each
   frame's run near its pitch (:data:`JUDGE_CENTS`), a stream from the frames it has
-  heard, given their overtones: :data:`BARE_SECONDS`).
+  heard, given their overtones: :data:`BARE_SECONDS`);
+- not a steady tone of the recording's background (a fan's blade in its airflow:
+  :mod:`timbral.features.background`); such frames count as aperiodic.
 
 With hysteresis: a note starts on the strict thresholds of
 :class:`GateRules` and goes on while the looser ones hold. A short unvoiced
