@@ -41,8 +41,9 @@ import torch
 
 from .pitch.base import centered_frames
 
-__all__ = ["BackgroundSpectrum", "background_frames", "background_tone", "power_db",
-           "recording_background", "spectrum_size", "tone_lines", "BACKGROUND_QUANTILE"]
+__all__ = ["BackgroundSpectrum", "background_frames", "background_tone", "frame_spectra",
+           "power_db", "recording_background", "spectrum_size", "tone_lines",
+           "BACKGROUND_QUANTILE"]
 
 #: The background spectrum is this quantile of each bin's power (dB) over time: a
 #: tone sounding in 80 % of a recording's frames is in it, a melody's notes are not.
@@ -81,7 +82,8 @@ def power_db(windows: np.ndarray) -> np.ndarray:
     return np.maximum(10.0 * np.log10(power + 1e-30), LOW_DB)
 
 
-def _spectra(audio: np.ndarray, sample_rate: int, hop: int, frames: np.ndarray) -> np.ndarray:
+def frame_spectra(audio: np.ndarray, sample_rate: int, hop: int,
+                  frames: np.ndarray) -> np.ndarray:
     """Power spectra (dB ``[len(frames), n_bins]``, :func:`power_db`) of the windows
     of mono ``audio`` centred on samples ``k * hop`` for ``k`` in ``frames`` (zeros
     beyond its ends)."""
@@ -206,7 +208,7 @@ def recording_background(audio: np.ndarray, sample_rate: int, hop: int,
     spectrum = BackgroundSpectrum(sample_rate, hop=hop)
     for first in range(0, n_frames, CHUNK_FRAMES):
         frames = np.arange(first, min(n_frames, first + CHUNK_FRAMES))
-        spectrum.update(_spectra(audio, sample_rate, hop, frames))
+        spectrum.update(frame_spectra(audio, sample_rate, hop, frames))
     return spectrum.value
 
 
@@ -228,7 +230,7 @@ def background_frames(audio: np.ndarray, sample_rate: int, hop: int, f0_hz: np.n
     which = np.flatnonzero(candidates)
     for first in range(0, len(which), CHUNK_FRAMES):
         frames = which[first:first + CHUNK_FRAMES]
-        power = _spectra(audio, sample_rate, hop, frames)
+        power = frame_spectra(audio, sample_rate, hop, frames)
         for k, row in zip(frames, power):
             out[k] = background_tone(row, background, float(f0_hz[k]), sample_rate)
     return out

@@ -17,6 +17,10 @@ listener would call a note:
   (:data:`WANDER_CENTS`; offline :func:`resonant_noise` over 0.2 s of each
   frame's run near its pitch (:data:`JUDGE_CENTS`), a stream from the frames it has
   heard, given their overtones: :data:`BARE_SECONDS`);
+- not a band where a note has a line: the partial near a pitch from
+  :data:`LINE_MIN_HZ` up standing under :data:`LINE_DB` over the band around it
+  (:func:`line_db`): whispered vowels and fricatives, a hiss (offline over the frames
+  judged with it, a stream over its last frames, where no note starts on one);
 - not a steady tone of the recording's background (a fan's blade in its airflow:
   :mod:`timbral.features.background`); such frames count as aperiodic.
 
@@ -25,7 +29,9 @@ With hysteresis: a note starts on the strict thresholds of
 gap inside a note is bridged (the note goes on at the pitch it had) only where
 the input is legato: it keeps sounding at a level near the note's. With
 ``hold_pitch`` (for singing) gaps up to :data:`HOLD_SECONDS` are bridged
-whatever their level: consonants and breaths inside a phrase.
+whatever their level: consonants and breaths inside a phrase; after a gap longer
+than :data:`BRIDGE_SECONDS` the note comes back only on a pitch clear enough to
+start one (a breath's stray readings do not carry it on).
 
 :class:`VoicingGate` makes the decision frame by frame from the past alone
 (it adds no latency), so the streaming engine runs it as it is, asking each
@@ -40,8 +46,8 @@ on, unconfirmed, if the input comes back near the note's level within the
 bridge time (a re-articulated note). Offline,
 :func:`gate_voicing` runs the same gate over a whole recording and then uses
 what comes later, which a stream cannot: it takes back what turned out wrong
-(a bridge that ended in a rest; a note shorter than ``min_note_seconds``; a run
-of noise through a resonance),
+(a bridge that ended in a rest; a note with fewer than ``min_note_seconds`` of
+frames of its own, its bridges not counted; a run of noise through a resonance),
 corrects the tracker's octave errors at attacks and one-frame pitch blips
 (:func:`clean_transitions`), moves pitch changes the tracker reports late back
 to where the new note began (:func:`backdate_changes`, given the audio), and
@@ -64,14 +70,14 @@ import numpy as np
 import torch
 
 from ..validation import check_number, check_positive, check_size
-from .background import background_frames
+from .background import background_frames, frame_spectra
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 from .pitch.refine import BARE_OVERTONES_DB, harmonic_refine, overtones_db, window_sizes
 
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
            "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
            "MAX_F0_HZ", "HUM_HZ", "plausible_pitch", "measures_floor", "hum_cents",
-           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS", "resonant_noise"]
+           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS", "resonant_noise", "line_db"]
 
 #: The plausible pitch range of a melody's fundamental (Hz): from D1 (a bass tuned
 #: down a tone, a contrabassoon; CREPE reads down to 32.7 Hz) to C8 (a piccolo's top;
@@ -127,7 +133,9 @@ RELEASE_DROP_DB = 6.0
 #: newest audio at most FILLED_DB louder than its oldest (more: an attack still filling
 #: it) and at most STOPPED_DB quieter (more: a sound that has just stopped).
 FILLED_DB, STOPPED_DB = 3.0, 20.0
-#: Offline, shorter notes are taken back (s).
+#: Offline, notes with fewer frames of their own than this (s; their bridged gaps not
+#: counted) are taken back: a whisper's one clear frame and the gap bridged after it
+#: are no note.
 MIN_NOTE_SECONDS = 0.05
 #: Octave errors at an attack last at most this long (s) to be corrected offline,
 #: when the note then holds the other octave at least SETTLED_SECONDS.
@@ -167,6 +175,30 @@ WANDER_SPACING_S = 0.02
 #: that, wind is still judged with the notes: a real violin's soft frames lean on
 #: their neighbours a step or a leap away (at 400 cents its recall fell 0.2-0.8 %).
 JUDGE_SECONDS, JUDGE_CENTS = 0.2, 1000.0
+#: Offline, a pitch from LINE_MIN_HZ up is noise too where the clearest of the partials
+#: near it stands under LINE_DB as a line over the band around it (:func:`line_db`; the
+#: median of the frames judged with it that are measured): a whispered vowel or
+#: fricative, a hiss, have bands there as wide as their resonances (their peaks can pass
+#: for overtones), a note has lines. Measured on frames the tracker is fairly sure of
+#: (0.45): noise through resonances at 2-3.75 kHz, a steam recording and whispered
+#: speech stand -6 to -2 dB (median), 1 dB at the 90th percentile; SoundFont melodies
+#: clean and in noise down to 0 dB SNR 9-23 dB, a real violin's Bach 17-18 dB (1-5 % of
+#: its frames under 4 dB), piccolo phrases and a whistle with vibrato 11-21 dB. Under
+#: LINE_MIN_HZ the band (+- LINE_BAND) spans under 3 bins either side.
+LINE_DB, LINE_MIN_HZ = 4.0, 400.0
+#: ... the partials: the strongest bin from LINE_NEAR[0] to LINE_NEAR[1] times the pitch
+#: (where the tracker reads a piccolo's D#7 a fifth high, its note's line is there) and
+#: the strongest within LINE_NEAR_HARMONIC (a share) of each of the pitch's first
+#: LINE_HARMONICS harmonics (where a louder resonance is the strongest, a note in it
+#: still has its own); each with LINE_BINS either side, against its frequency +-
+#: LINE_BAND (a share of it); in 64 ms windows.
+LINE_BINS, LINE_BAND, LINE_NEAR = 1, 0.12, (0.45, 3.2)
+LINE_HARMONICS, LINE_NEAR_HARMONIC = 3, 0.03
+#: A stream takes a frame for a band where its line and those of the frames measured
+#: in a row before it, LINE_FRAMES in all, all stand under LINE_DB (its windows end at
+#: the frame; their median cost notes starting in noise 1 % of their frames): no note
+#: starts on a band, and a frame whose overtones are unknown does not play on one.
+LINE_FRAMES = 3
 #: A stream, which cannot take a run back, judges noise through a resonance frame by
 #: frame (given each frame's overtones): its frames without overtones that could play,
 #: forgotten with BARE_MEMORY_S (the resonance's evidence fades soon after it stops),
@@ -240,7 +272,8 @@ class GateRules:
       legato_only: bridge only while the input keeps sounding (within
         :data:`LEGATO_DROP_DB` of the note's level and ``margin_on_db`` above
         the floor); False bridges any gap (``hold_pitch``).
-      min_note_seconds: offline, shorter notes are taken back.
+      min_note_seconds: offline, notes with fewer frames of their own (bridges not
+        counted) are taken back.
       min_f0_hz, max_f0_hz: the pitch range a note must lie in (mains hum
         excluded: :func:`plausible_pitch`).
     """
@@ -416,13 +449,14 @@ class VoicingGate:
     optionally ``recent_db`` (a stream: the loudness of its newest audio, see
     :data:`RELEASE_DROP_DB`) and ``window_rise_db`` (how much louder that is
     than the oldest audio in the tracker's window, see :data:`FILLED_DB`) and
-    ``overtones_db`` (a stream's frame's overtones, see :data:`BARE_SECONDS`),
+    ``overtones_db`` (a stream's frame's overtones, see :data:`BARE_SECONDS`) and
+    ``line_db`` (its partial's line, NaN: not measured; see :data:`LINE_FRAMES`),
     returns its :class:`GateFrame`. Decisions are
     final for a stream. With ``revisions``, :attr:`revoked` lists frames
     (absolute indices, from 0) that later frames showed to be wrong (a bridge
-    that ended in a rest, a note shorter than ``rules.min_note_seconds``) and
-    :attr:`onsets` the frames where notes started; :func:`gate_voicing` uses
-    both.
+    that ended in a rest, a note with under ``rules.min_note_seconds`` of frames
+    of its own) and :attr:`onsets` the frames where notes started;
+    :func:`gate_voicing` uses both.
     """
 
     def __init__(self, frame_rate: float, rules: GateRules,
@@ -437,6 +471,7 @@ class VoicingGate:
         # noise above all) higher and more unevenly than a long one
         self.recent_floor = NoiseFloor(self.frame_rate, noise_floor_db)
         self.bridge_frames = int(round(rules.bridge_seconds * self.frame_rate))
+        self.legato_frames = int(round(BRIDGE_SECONDS * self.frame_rate))
         self.min_note_frames = int(math.ceil(rules.min_note_seconds * self.frame_rate))
         self.revisions = bool(revisions)
         self.confirm = bool(confirm)
@@ -456,6 +491,7 @@ class VoicingGate:
         self.frames = 0
         self.on = False
         self.note_start = 0
+        self.note_frames = 0  # the note's frames that sounded (not bridged)
         self.gap = 0  # frames of the bridged (or muted) gap in progress
         self.muted = False  # the gap in progress began where the input stopped
         self.held_f0: Optional[float] = None  # the note's last voiced pitch
@@ -468,17 +504,20 @@ class VoicingGate:
         # without overtones, 2 with them unknown) over five steps; of the candidates of
         # each kind, those judged and those that wandered ([kind - 1] = [judged,
         # wandered], decayed); the overtones of the frames with overtones in a row; the
-        # note's overtones (sum, frames) and those of its last frames
+        # note's overtones (sum, frames) and those of its last frames; the lines
+        # (line_db) of the last frames measured in a row
         self.recent: deque = deque(maxlen=4 * self.step + 1)
         self.wandered = np.zeros((2, 2))
         self.clear_tail: deque = deque(maxlen=self.clear_frames)
         self.note_overtones = (0.0, 0)
         self.note_tail: deque = deque(maxlen=self.clear_frames)
+        self.lines: deque = deque(maxlen=LINE_FRAMES)
 
     def __call__(self, f0_hz: float, confidence: float, loudness_db: float,
                  recent_db: Optional[float] = None,
                  window_rise_db: Optional[float] = None,
-                 overtones_db: Optional[float] = None) -> GateFrame:
+                 overtones_db: Optional[float] = None,
+                 line_db: Optional[float] = None) -> GateFrame:
         r = self.rules
         k = self.frames
         self.frames += 1
@@ -488,12 +527,17 @@ class VoicingGate:
         in_range = plausible_pitch(f0, r)
         could = in_range and conf >= r.confidence_off and ld >= floor + r.margin_off_db
         known = overtones_db is not None and math.isfinite(overtones_db)
+        if line_db is not None and math.isfinite(line_db):
+            self.lines.append(float(line_db))
+        else:
+            self.lines.clear()
+        banded = bool(self.lines) and max(self.lines) < LINE_DB
         if overtones_db is not None:
             self._tally(f0, ld, 0 if not could else 2 if not known
                         else 1 if overtones_db < BARE_OVERTONES_DB else 0)
             # overtones unknown (a high pitch): judged by such frames' wander alone
             if not (self._resonance_allows(float(overtones_db), could) if known
-                    else not self._wanders(2)):
+                    else not (self._wanders(2) or banded)):
                 if self.on:  # noise through a resonance: the note ends, nothing bridges it
                     self.on, self.gap, self.muted = False, 0, False
                 # the frame after may confirm it, as if it had been heard
@@ -516,12 +560,15 @@ class VoicingGate:
         elif self.muted:  # it comes back near the note's level (not the noise wobbling)
             sounds = (conf >= r.confidence_off and ld >= floor + r.margin_on_db
                       and float(recent_db) >= self.note_db - RELEASE_DROP_DB)
-        elif self.on:
+        elif self.on and self.gap <= self.legato_frames:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
-        else:
+        else:  # a note starts, or comes back after a gap longer than legato (hold_pitch)
             sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
         self.implausible += sounds and not in_range
         if sounds and in_range:
+            if not self.on and banded:  # a band, not a line: no note starts on it
+                self.candidate = None
+                return self._silent(f0)
             if not self.on:
                 first, self.candidate = self.candidate, f0
                 filled = (window_rise_db is not None
@@ -529,10 +576,11 @@ class VoicingGate:
                 if self.confirm and not filled and (
                         first is None or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
                     return self._silent(f0)
-                self.on, self.note_start, self.note_db = True, k, ld
+                self.on, self.note_start, self.note_db, self.note_frames = True, k, ld, 0
                 if self.revisions:
                     self.onsets.append(k)
             self.note_db = max(ld, self.note_db - self.level_fall)
+            self.note_frames += 1
             self.gap, self.held_f0, self.muted = 0, f0, False
             return GateFrame(True, f0, False)
         if (released or self.muted) and self.gap < self.bridge_frames:  # the note may go on
@@ -548,7 +596,7 @@ class VoicingGate:
             self.on = False
             end = k - self.gap
             if self.revisions:
-                short = end - self.note_start < self.min_note_frames
+                short = self.note_frames < self.min_note_frames
                 self.revoked.extend(range(self.note_start if short else end, k))
             self.gap, self.muted = 0, False
         return self._silent(f0)
@@ -739,7 +787,8 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     judge there (a short stretch can hold still) are noise too when all of the
     recording's frames without overtones wander, taken together, as noise does;
     frames whose overtones are unknown (a high pitch) are noise when all of those
-    wander together. What a run keeps of fewer than three frames goes with the noise.
+    wander together; frames whose pitch is a band, not a line, are noise (see
+    :data:`LINE_DB`). What a run keeps of fewer than three frames goes with the noise.
     """
     out = np.zeros(len(voiced), bool)
     runs = [(a, b) for a, b in _runs(voiced) if b - a >= 3]
@@ -754,6 +803,12 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     picks = [np.arange(a, b, step) for a, b in runs]
     every = np.concatenate(picks)
     overtones = overtones_db(_harmonic_fit(audio, sample_rate, frame_rate, every, f0[every]))
+    measured = f0[every] >= LINE_MIN_HZ
+    lines = np.full(len(every), np.nan)
+    if measured.any():
+        hop = int(round(sample_rate / frame_rate))
+        lines[measured] = line_db(frame_spectra(audio, sample_rate, hop, every[measured]),
+                                  sample_rate, f0[every][measured])
 
     def around(curve: np.ndarray, each_side: int, edge: bool = False) -> np.ndarray:
         """``[len(curve), 2 * each_side + 1]``: each value with its neighbours (the
@@ -764,7 +819,7 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
 
     judged_runs, at = [], 0
     for (a, b), pick in zip(runs, picks):
-        ov = overtones[at:at + len(pick)]
+        ov, line = overtones[at:at + len(pick)], lines[at:at + len(pick)]
         at += len(pick)
         here = cents[a:b:step]
         wander = _wander(around(here, 2, True), around(level[a:b:step], 2, True),
@@ -776,18 +831,21 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: unknown
             median = np.nanmedian(np.where(apart, np.nan, around(ov, reach)), axis=1)
             share = np.nanmean(np.where(apart, np.nan, around(wander, reach)), axis=1)
+            band = np.isfinite(line) \
+                & (np.nanmedian(np.where(apart, np.nan, around(line, reach)), axis=1) < LINE_DB)
         judged_runs.append((a, b, (median < BARE_OVERTONES_DB, np.isnan(median)), share,
-                            wander))
+                            wander, band))
 
     def together(kind: int) -> bool:
         """Whether the frames without overtones (0) or with them unknown (1), all the
         recording's taken together, wander as noise does."""
-        wander = np.concatenate([w[kinds[kind]] for _, _, kinds, _, w in judged_runs])
+        wander = np.concatenate([w[kinds[kind]] for _, _, kinds, _, w, _ in judged_runs])
         return bool(np.isfinite(wander).any() and np.nanmean(wander) >= WANDER_SHARE)
 
     bare_together, unknown_together = together(0), together(1)
-    for a, b, (bare, unknown), share, _ in judged_runs:
-        noise = (bare & (bare_together | (share >= WANDER_SHARE))) | (unknown & unknown_together)
+    for a, b, (bare, unknown), share, _, band in judged_runs:
+        noise = (bare & (bare_together | (share >= WANDER_SHARE))) \
+            | (unknown & unknown_together) | band
         mine = noise[np.minimum((np.arange(a, b) - a + step // 2) // step, len(noise) - 1)]
         for c, d in _runs(~mine):  # what is left of the run, too short to be a note
             if d - c < 3:
@@ -834,6 +892,34 @@ def _harmonic_fit(audio: np.ndarray, sample_rate: int, frame_rate: float,
     return harmonic_refine(torch.from_numpy(np.ascontiguousarray(piece)), hop,
                            np.asarray(f0_hz, np.float64), sample_rate, REFINE_PERIODS,
                            frames=frames - first, passes=1, levels=True)
+
+
+def line_db(power_db: np.ndarray, sample_rate: int, f0_hz: np.ndarray) -> np.ndarray:
+    """How far the clearest of the partials near each frame's pitch stands as a line
+    over the band around it (see :data:`LINE_DB`): ``power_db`` ``[n, n_bins]`` (64 ms
+    Hann power spectra, dB: :func:`~timbral.features.background.power_db`), ``f0_hz``
+    ``[n]`` Hz -> ``[n]`` dB."""
+    power = 10.0 ** (np.asarray(power_db, np.float64) / 10.0)
+    n_bins = power.shape[1]
+    top = int(n_bins / (1 + LINE_BAND)) - 1
+    bins = np.asarray(f0_hz, np.float64) * 2.0 * (n_bins - 1) / sample_rate
+    out = np.full(len(bins), -np.inf)
+
+    def strongest(row: np.ndarray, first: float, last: float) -> int:
+        first = min(int(first), top)
+        return first + int(np.argmax(row[first:max(min(int(last), top), first) + 1]))
+
+    for i, (row, b) in enumerate(zip(power, bins)):
+        peaks = {strongest(row, b * LINE_NEAR[0], b * LINE_NEAR[1])}
+        peaks.update(strongest(row, k * b * (1 - LINE_NEAR_HARMONIC),
+                               k * b * (1 + LINE_NEAR_HARMONIC))
+                     for k in range(1, LINE_HARMONICS + 1) if k * b < top)
+        for peak in peaks:
+            lo, hi = int(peak * (1 - LINE_BAND)), int(math.ceil(peak * (1 + LINE_BAND)))
+            line = row[max(peak - LINE_BINS, 0):peak + LINE_BINS + 1].sum()
+            out[i] = max(out[i], 10.0 * math.log10(line / max(row[lo:hi + 1].sum() - line,
+                                                                1e-30)))
+    return out
 
 
 def _odd_levels(audio: np.ndarray, sample_rate: int, frame_rate: float, frames: np.ndarray,

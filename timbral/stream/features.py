@@ -44,7 +44,7 @@ from ..dsp.spectral import a_weighting, compute_loudness, frame_hop, loudness_wi
 from ..features.background import BackgroundSpectrum, background_tone, power_db
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
 from ..features.pitch.refine import MAX_WINDOW_S
-from ..features.voicing import APERIODIC_CONFIDENCE
+from ..features.voicing import APERIODIC_CONFIDENCE, LINE_MIN_HZ, line_db
 from ..validation import check_choice
 
 #: Causal trackers by name: (CREPE capacity, refine).
@@ -291,12 +291,14 @@ class CausalFeatures:
 
     ``analyse(windows)`` takes ``[n, window_size]`` windows (oldest frame
     first) and returns ``{"f0_hz", "f0_confidence", "loudness_db",
-    "recent_db", "window_rise_db", "overtones_db"}``, float32 ``[n]`` each:
+    "recent_db", "window_rise_db", "overtones_db", "line_db"}``, float32 ``[n]`` each:
     ``recent_db`` the loudness of the newest 10 ms, ``window_rise_db`` how much
     louder those are than the oldest 10 ms of the tracker's window
     (:meth:`CausalLoudness.newest`), ``overtones_db`` the power at harmonics 2-6
     against the spectrum between them (NaN without refinement:
-    :func:`~timbral.features.pitch.refine.overtones_db`), ``"background"``
+    :func:`~timbral.features.pitch.refine.overtones_db`), ``line_db`` how far the
+    partial near a periodic frame's pitch from 400 Hz up stands as a line
+    (:func:`~timbral.features.voicing.line_db`; NaN elsewhere), ``"background"``
     (bool ``[n]``): the frame holds the steady tone of the stream's background
     spectrum so far (:class:`~timbral.features.background.BackgroundSpectrum`), and
     ``"background_known"`` (bool ``[n]``): that spectrum had been heard long enough.
@@ -328,6 +330,10 @@ class CausalFeatures:
         recent, rise = self.loudness.newest(windows, ld, self.pitch.crepe_size)
         power = power_db(windows[:, -self.background.n_fft:])
         background, known = np.zeros(len(f0), bool), np.zeros(len(f0), bool)
+        lines = np.full(len(f0), np.nan)
+        measured = (conf >= APERIODIC_CONFIDENCE) & (f0 >= LINE_MIN_HZ)
+        if measured.any():
+            lines[measured] = line_db(power[measured], self.sample_rate, f0[measured])
         for i in range(len(f0)):
             if inside is None or inside[i]:
                 self.background.update(power[i])
@@ -336,8 +342,8 @@ class CausalFeatures:
             if known[i] and conf[i] >= APERIODIC_CONFIDENCE:
                 background[i] = background_tone(power[i], value, float(f0[i]), self.sample_rate)
         return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld, "recent_db": recent,
-                "window_rise_db": rise, "overtones_db": overtones, "background": background,
-                "background_known": known}
+                "window_rise_db": rise, "overtones_db": overtones, "line_db": lines,
+                "background": background, "background_known": known}
 
 
 __all__ = ["CausalCrepe", "CausalFeatures", "CausalLoudness", "InputHistory",

@@ -196,8 +196,8 @@ def gate_message(voicing: Voicing) -> str:
                       f"which never plays")
     elif voicing.noisy >= IMPLAUSIBLE_SHARE:
         range_note = (f"; {voicing.noisy:.0%} of the frames hold noise through a resonance "
-                      f"(a pitch that wanders, without overtones: wind, a swoosh), which never "
-                      f"plays")
+                      f"(wind, a swoosh, a hiss, a whisper: a pitch without a note's overtones "
+                      f"or line), which never plays")
     elif voicing.background >= IMPLAUSIBLE_SHARE:
         range_note = (f"; {voicing.background:.0%} of the frames hold a steady background "
                       f"tone (a fan, a machine), which is noise")
