@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timbral.features.voicing import (BARE_SECONDS, BRIDGE_SECONDS, CLEAR_SECONDS, GateRules,
-                                      NoiseFloor, VoicingGate, backdate_changes,
-                                      clean_transitions, gate_rules, gate_voicing, noise_floor)
+from timbral.audio import resample_audio
+from timbral.features.background import frame_spectra
+from timbral.features.voicing import (BARE_SECONDS, BRIDGE_SECONDS, CLEAR_SECONDS,
+                                      LINE_OVER_BAND_DB, GateRules, NoiseFloor, VoicingGate,
+                                      backdate_changes, clean_transitions, gate_rules,
+                                      gate_voicing, line_db, noise_floor)
 from timbral.stream import StreamProcessor, stream_audio
 from timbral.transfer import transfer
 from timbral.transfer.adjust import floor_loudness
@@ -636,6 +639,40 @@ def test_consonants_and_breaths_of_singing_make_no_notes(model):
     power = material.frame_power(out, hop, len(played))
     assert power[~voiced].sum() / power.sum() <= 0.05
     assert played[voiced].mean() > 0.8  # the sung notes play
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_a_note_is_a_line_and_a_resonance_a_band(rate):
+    t = np.arange(rate) / rate
+    frames = np.arange(10, 40, 3)
+    hop = rate // 50
+    for hz in (440.0, 1000.0, 3000.0):  # a tone with vibrato: 30 cents at 5.5 Hz
+        tone = np.sin(2 * np.pi * np.cumsum(hz * 2 ** (30 * np.sin(2 * np.pi * 5.5 * t)
+                                                       / 1200)) / rate)
+        lines = line_db(frame_spectra(tone, rate, hop, frames), rate, np.full(len(frames), hz))
+        assert lines.min() >= 10.0
+    for kind, hz in (("white noise through a 1200 Hz resonance", 1200.0),
+                     ("white noise through a 3750 Hz resonance", 3750.0)):
+        band = resample_audio(material.noise(kind, 1.0, seed=1).astype(np.float32), 16000, rate)
+        lines = line_db(frame_spectra(band, rate, hop, frames), rate, np.full(len(frames), hz))
+        assert np.median(lines) < LINE_OVER_BAND_DB
+    # nothing to measure: no pitch, a pitch too low for a band of bins, or at the top
+    unknown = line_db(frame_spectra(t, rate, hop, frames[:4]), rate,
+                      np.array([np.nan, np.inf, 30.0, 0.49 * rate]))
+    assert np.isnan(unknown).all()
+
+
+def test_a_stream_starts_no_note_on_a_band():
+    def run(lines):
+        gate = VoicingGate(RATE, RULES, -60.0)
+        return np.array([gate(440.0, 0.95, -20.0, None, None, None, line).voiced
+                         for line in lines])
+
+    band, line = LINE_OVER_BAND_DB - 3.0, LINE_OVER_BAND_DB + 10.0
+    assert not run([band] * 10).any()
+    assert run([band] * 4 + [line] + [band] * 5)[4:].all()  # a note, once started, goes on
+    assert run([line] + [band] * 2)[1:].all()  # one of the last three is a line
+    assert run([np.nan] * 3).all()  # not measured: no band
 
 
 @pytest.mark.parametrize("voice", ["en-us+whisper", "en+whisperf"])

@@ -17,10 +17,11 @@ listener would call a note:
   (:data:`WANDER_CENTS`; offline :func:`resonant_noise` over 0.2 s of each
   frame's run near its pitch (:data:`JUDGE_CENTS`), a stream from the frames it has
   heard, given their overtones: :data:`BARE_SECONDS`);
-- not a band where a note has a line: the partial near a pitch from
-  :data:`LINE_MIN_HZ` up standing under :data:`LINE_DB` over the band around it
-  (:func:`line_db`): whispered vowels and fricatives, a hiss (offline over the frames
-  judged with it, a stream over its last frames, where no note starts on one);
+- not a band where a note has a line: the partials near a pitch from
+  :data:`LINE_MIN_HZ` up standing under :data:`LINE_OVER_BAND_DB` over the band
+  around them (:func:`line_db`): whispered vowels and fricatives, a hiss (offline
+  over the frames judged with it, a stream over its last frames, where no note
+  starts on one);
 - not a steady tone of the recording's background (a fan's blade in its airflow:
   :mod:`timbral.features.background`); such frames count as aperiodic.
 
@@ -70,7 +71,7 @@ import numpy as np
 import torch
 
 from ..validation import check_number, check_positive, check_size
-from .background import background_frames, frame_spectra
+from .background import CHUNK_FRAMES, background_frames, frame_spectra
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
 from .pitch.refine import BARE_OVERTONES_DB, harmonic_refine, overtones_db, window_sizes
 
@@ -176,28 +177,35 @@ WANDER_SPACING_S = 0.02
 #: their neighbours a step or a leap away (at 400 cents its recall fell 0.2-0.8 %).
 JUDGE_SECONDS, JUDGE_CENTS = 0.2, 1000.0
 #: Offline, a pitch from LINE_MIN_HZ up is noise too where the clearest of the partials
-#: near it stands under LINE_DB as a line over the band around it (:func:`line_db`; the
-#: median of the frames judged with it that are measured): a whispered vowel or
-#: fricative, a hiss, have bands there as wide as their resonances (their peaks can pass
-#: for overtones), a note has lines. Measured on frames the tracker is fairly sure of
-#: (0.45): noise through resonances at 2-3.75 kHz, a steam recording and whispered
-#: speech stand -6 to -2 dB (median), 1 dB at the 90th percentile; SoundFont melodies
-#: clean and in noise down to 0 dB SNR 9-23 dB, a real violin's Bach 17-18 dB (1-5 % of
-#: its frames under 4 dB), piccolo phrases and a whistle with vibrato 11-21 dB. Under
-#: LINE_MIN_HZ the band (+- LINE_BAND) spans under 3 bins either side.
-LINE_DB, LINE_MIN_HZ = 4.0, 400.0
+#: near it stands under LINE_OVER_BAND_DB as a line over the band around it
+#: (:func:`line_db`; the median of the frames judged with it that are measured): a
+#: whispered vowel or fricative, a hiss, have bands there as wide as their resonances
+#: (their peaks can pass for overtones), a note has lines. Measured at 16 kHz on frames
+#: the tracker is fairly sure of (0.45): noise through resonances at 2-3.75 kHz, a steam
+#: recording and whispered speech stand -5 to -1.5 dB (median), under 2 dB at the 90th
+#: percentile; SoundFont melodies clean and in noise down to 0 dB SNR 9-25 dB, piccolo
+#: phrases and a whistle with vibrato 14-25 dB, a real violin's Bach 17-18 dB, but 3-4
+#: dB for a second on a note whose neighbour a semitone away rings on in the room (in
+#: the band: a line of 4 dB took it for noise).
+LINE_OVER_BAND_DB, LINE_MIN_HZ = 2.0, 400.0
 #: ... the partials: the strongest bin from LINE_NEAR[0] to LINE_NEAR[1] times the pitch
 #: (where the tracker reads a piccolo's D#7 a fifth high, its note's line is there) and
 #: the strongest within LINE_NEAR_HARMONIC (a share) of each of the pitch's first
 #: LINE_HARMONICS harmonics (where a louder resonance is the strongest, a note in it
-#: still has its own); each with LINE_BINS either side, against its frequency +-
-#: LINE_BAND (a share of it); in 64 ms windows.
-LINE_BINS, LINE_BAND, LINE_NEAR = 1, 0.12, (0.45, 3.2)
+#: still has its own), those whose band spans LINE_MIN_BINS or more either side; each
+#: with LINE_BINS or LINE_WIDTH of its frequency either side, whichever is more (30
+#: cents of vibrato at 3 kHz spread a 3-bin line of 85 ms windows to 2 dB), against its
+#: frequency +- LINE_BAND (shares of it); in the windows of
+#: :func:`~timbral.features.background.frame_spectra` (64 ms at 16 kHz, 85 ms at 48).
+#: White noise, whose bins are alike, reads higher where the band holds fewer bins (+2
+#: dB at 400 Hz at 16 kHz, -7 dB at 3.75 kHz): the test is weakest at low pitches.
+LINE_BINS, LINE_WIDTH, LINE_BAND, LINE_NEAR, LINE_MIN_BINS = 1, 0.01, 0.12, (0.45, 3.2), 3
 LINE_HARMONICS, LINE_NEAR_HARMONIC = 3, 0.03
 #: A stream takes a frame for a band where its line and those of the frames measured
-#: in a row before it, LINE_FRAMES in all, all stand under LINE_DB (its windows end at
-#: the frame; their median cost notes starting in noise 1 % of their frames): no note
-#: starts on a band, and a frame whose overtones are unknown does not play on one.
+#: just before it, up to LINE_FRAMES in all, all stand under LINE_OVER_BAND_DB (its
+#: windows end at the frame; their median cost notes starting in noise 1 % of their
+#: frames): no note starts on a band, and a frame whose overtones are unknown does not
+#: play on one.
 LINE_FRAMES = 3
 #: A stream, which cannot take a run back, judges noise through a resonance frame by
 #: frame (given each frame's overtones): its frames without overtones that could play,
@@ -531,7 +539,7 @@ class VoicingGate:
             self.lines.append(float(line_db))
         else:
             self.lines.clear()
-        banded = bool(self.lines) and max(self.lines) < LINE_DB
+        banded = bool(self.lines) and max(self.lines) < LINE_OVER_BAND_DB
         if overtones_db is not None:
             self._tally(f0, ld, 0 if not could else 2 if not known
                         else 1 if overtones_db < BARE_OVERTONES_DB else 0)
@@ -548,6 +556,8 @@ class VoicingGate:
             # a note starting here, unjudged, owns no earlier frame's overtones
             self.note_overtones = (0.0, 0)
             self.note_tail.clear()
+        # after a gap a legato bridge would not cross, only a clear pitch carries a note on
+        goes_on = r.legato_only or self.gap <= self.legato_frames
         released = False
         if self.on and recent_db is not None:
             # the newest audio fell well under the note, and to the floor (until the stream
@@ -558,9 +568,10 @@ class VoicingGate:
         if released:  # the input has stopped; its windows still hold the note
             sounds = False
         elif self.muted:  # it comes back near the note's level (not the noise wobbling)
-            sounds = (conf >= r.confidence_off and ld >= floor + r.margin_on_db
+            sounds = (conf >= (r.confidence_off if goes_on else r.confidence_on)
+                      and ld >= floor + r.margin_on_db
                       and float(recent_db) >= self.note_db - RELEASE_DROP_DB)
-        elif self.on and self.gap <= self.legato_frames:
+        elif self.on and goes_on:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
         else:  # a note starts, or comes back after a gap longer than legato (hold_pitch)
             sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
@@ -788,7 +799,8 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     recording's frames without overtones wander, taken together, as noise does;
     frames whose overtones are unknown (a high pitch) are noise when all of those
     wander together; frames whose pitch is a band, not a line, are noise (see
-    :data:`LINE_DB`). What a run keeps of fewer than three frames goes with the noise.
+    :data:`LINE_OVER_BAND_DB`). What a run keeps of fewer than three frames goes with
+    the noise.
     """
     out = np.zeros(len(voiced), bool)
     runs = [(a, b) for a, b in _runs(voiced) if b - a >= 3]
@@ -803,12 +815,13 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     picks = [np.arange(a, b, step) for a, b in runs]
     every = np.concatenate(picks)
     overtones = overtones_db(_harmonic_fit(audio, sample_rate, frame_rate, every, f0[every]))
-    measured = f0[every] >= LINE_MIN_HZ
     lines = np.full(len(every), np.nan)
-    if measured.any():
-        hop = int(round(sample_rate / frame_rate))
-        lines[measured] = line_db(frame_spectra(audio, sample_rate, hop, every[measured]),
-                                  sample_rate, f0[every][measured])
+    measured = np.flatnonzero(f0[every] >= LINE_MIN_HZ)
+    hop = int(round(sample_rate / frame_rate))
+    for first in range(0, len(measured), CHUNK_FRAMES):  # memory: 4096-sample windows at 48 kHz
+        chunk = measured[first:first + CHUNK_FRAMES]
+        lines[chunk] = line_db(frame_spectra(audio, sample_rate, hop, every[chunk]),
+                               sample_rate, f0[every[chunk]])
 
     def around(curve: np.ndarray, each_side: int, edge: bool = False) -> np.ndarray:
         """``[len(curve), 2 * each_side + 1]``: each value with its neighbours (the
@@ -831,8 +844,8 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: unknown
             median = np.nanmedian(np.where(apart, np.nan, around(ov, reach)), axis=1)
             share = np.nanmean(np.where(apart, np.nan, around(wander, reach)), axis=1)
-            band = np.isfinite(line) \
-                & (np.nanmedian(np.where(apart, np.nan, around(line, reach)), axis=1) < LINE_DB)
+            line_median = np.nanmedian(np.where(apart, np.nan, around(line, reach)), axis=1)
+            band = np.isfinite(line) & (line_median < LINE_OVER_BAND_DB)
         judged_runs.append((a, b, (median < BARE_OVERTONES_DB, np.isnan(median)), share,
                             wander, band))
 
@@ -896,29 +909,34 @@ def _harmonic_fit(audio: np.ndarray, sample_rate: int, frame_rate: float,
 
 def line_db(power_db: np.ndarray, sample_rate: int, f0_hz: np.ndarray) -> np.ndarray:
     """How far the clearest of the partials near each frame's pitch stands as a line
-    over the band around it (see :data:`LINE_DB`): ``power_db`` ``[n, n_bins]`` (64 ms
-    Hann power spectra, dB: :func:`~timbral.features.background.power_db`), ``f0_hz``
-    ``[n]`` Hz -> ``[n]`` dB."""
+    over the band around it (see :data:`LINE_OVER_BAND_DB`): ``power_db`` ``[n,
+    n_bins]`` (Hann power spectra, dB: :func:`~timbral.features.background.frame_spectra`),
+    ``f0_hz`` ``[n]`` Hz -> ``[n]`` dB; NaN where no partial near the pitch can be
+    measured (a pitch that is not finite, too low for a band of
+    :data:`LINE_MIN_BINS` either side, or so high that its band would pass the top)."""
     power = 10.0 ** (np.asarray(power_db, np.float64) / 10.0)
     n_bins = power.shape[1]
-    top = int(n_bins / (1 + LINE_BAND)) - 1
+    low, top = LINE_MIN_BINS / LINE_BAND, int(n_bins / (1 + LINE_BAND)) - 1
     bins = np.asarray(f0_hz, np.float64) * 2.0 * (n_bins - 1) / sample_rate
-    out = np.full(len(bins), -np.inf)
+    out = np.full(len(bins), np.nan)
 
-    def strongest(row: np.ndarray, first: float, last: float) -> int:
-        first = min(int(first), top)
-        return first + int(np.argmax(row[first:max(min(int(last), top), first) + 1]))
+    def strongest(row: np.ndarray, first: float, last: float) -> Optional[int]:
+        first, last = int(math.ceil(max(first, low))), min(int(last), top)
+        return None if last < first else first + int(np.argmax(row[first:last + 1]))
 
     for i, (row, b) in enumerate(zip(power, bins)):
+        if not (math.isfinite(b) and 0 < b <= top):
+            continue
         peaks = {strongest(row, b * LINE_NEAR[0], b * LINE_NEAR[1])}
         peaks.update(strongest(row, k * b * (1 - LINE_NEAR_HARMONIC),
                                k * b * (1 + LINE_NEAR_HARMONIC))
-                     for k in range(1, LINE_HARMONICS + 1) if k * b < top)
-        for peak in peaks:
+                     for k in range(1, LINE_HARMONICS + 1))
+        for peak in peaks - {None}:
             lo, hi = int(peak * (1 - LINE_BAND)), int(math.ceil(peak * (1 + LINE_BAND)))
-            line = row[max(peak - LINE_BINS, 0):peak + LINE_BINS + 1].sum()
-            out[i] = max(out[i], 10.0 * math.log10(line / max(row[lo:hi + 1].sum() - line,
-                                                                1e-30)))
+            width = max(LINE_BINS, int(round(LINE_WIDTH * peak)))
+            line = row[peak - width:peak + width + 1].sum()
+            db = 10.0 * math.log10(max(line, 1e-30) / max(row[lo:hi + 1].sum() - line, 1e-30))
+            out[i] = db if math.isnan(out[i]) else max(out[i], db)
     return out
 
 

@@ -297,8 +297,9 @@ class CausalFeatures:
     (:meth:`CausalLoudness.newest`), ``overtones_db`` the power at harmonics 2-6
     against the spectrum between them (NaN without refinement:
     :func:`~timbral.features.pitch.refine.overtones_db`), ``line_db`` how far the
-    partial near a periodic frame's pitch from 400 Hz up stands as a line
-    (:func:`~timbral.features.voicing.line_db`; NaN elsewhere), ``"background"``
+    clearest partial near a periodic frame's pitch from
+    :data:`~timbral.features.voicing.LINE_MIN_HZ` up stands as a line over the band
+    around it (:func:`~timbral.features.voicing.line_db`; NaN elsewhere), ``"background"``
     (bool ``[n]``): the frame holds the steady tone of the stream's background
     spectrum so far (:class:`~timbral.features.background.BackgroundSpectrum`), and
     ``"background_known"`` (bool ``[n]``): that spectrum had been heard long enough.
@@ -342,7 +343,8 @@ class CausalFeatures:
             if known[i] and conf[i] >= APERIODIC_CONFIDENCE:
                 background[i] = background_tone(power[i], value, float(f0[i]), self.sample_rate)
         return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld, "recent_db": recent,
-                "window_rise_db": rise, "overtones_db": overtones, "line_db": lines,
+                "window_rise_db": rise, "overtones_db": overtones,
+                "line_db": lines.astype(np.float32),
                 "background": background, "background_known": known}
 
 
