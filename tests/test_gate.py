@@ -18,9 +18,10 @@ import pytest
 from timbral.audio import resample_audio
 from timbral.features.background import frame_spectra
 from timbral.features.voicing import (BARE_SECONDS, BRIDGE_SECONDS, CLEAR_SECONDS,
-                                      LINE_OVER_BAND_DB, GateRules, NoiseFloor, VoicingGate,
-                                      backdate_changes, clean_transitions, gate_rules,
-                                      gate_voicing, line_db, noise_floor)
+                                      LINE_OVER_BAND_DB, REPEATS_ANYWHERE, REPEATS_AT_PITCH,
+                                      GateRules, NoiseFloor, VoicingGate, backdate_changes,
+                                      clean_transitions, gate_rules, gate_voicing, line_db,
+                                      newest_repeats, noise_floor)
 from timbral.stream import StreamProcessor, stream_audio
 from timbral.transfer import transfer
 from timbral.transfer.adjust import floor_loudness
@@ -142,8 +143,34 @@ def test_a_note_of_one_clear_frame_and_its_bridges_is_taken_back():
     assert _gate(conf, ld, floor=-40.0)[10:15].all()  # a stream plays it: it cannot wait
     v = gate_voicing(np.full(n, 440.0), conf, ld, RATE, RULES)
     assert not v.voiced.any()
-    conf[11] = 0.5  # the same with 3 frames of its own: a note
+    conf[11] = 0.85  # the same with 3 frames of its own (two clear): a note
     assert gate_voicing(np.full(n, 440.0), conf, ld, RATE, RULES).voiced[10:15].all()
+
+
+def test_a_note_never_clear_enough_to_start_twice_is_taken_back():
+    """Offline, a note needs two frames that could each have started it: an open
+    cymbal's strongest partial reads confidence 0.82 once, then 0.4-0.7 for 0.6 s (a
+    stream never starts it: it asks for two frames in a row)."""
+    n = 60
+    conf = np.full(n, 0.05)
+    conf[10:40] = 0.6
+    conf[12] = 0.85
+    ld = np.full(n, -50.0)
+    ld[10:40] = -20.0
+    assert _gate(conf, ld, floor=-50.0)[12:40].all()  # the gate alone plays it
+    assert not gate_voicing(np.full(n, 440.0), conf, ld, RATE, RULES).voiced.any()
+    conf[30] = 0.85  # a second clear frame, anywhere in the note
+    assert gate_voicing(np.full(n, 440.0), conf, ld, RATE, RULES).voiced[12:40].all()
+
+
+@pytest.mark.parametrize("sample", ["drum_cymbal_open", "drum_cymbal_hard"])
+def test_a_cymbal_makes_no_note(sample, model):
+    path = material.SONIC_PI / f"{sample}.flac"
+    if not path.exists():
+        pytest.skip("needs sonic-pi-samples (requirements/soundfont-apt.txt)")
+    x = np.concatenate([material.at_dbfs(material.recording(path), -20.0), np.zeros(8000)])
+    assert not material.offline(x, load_model("flute"))[1].any()
+    assert not material.streamed(x, model)[1].any()
 
 
 def test_hold_pitch_comes_back_only_on_a_clear_pitch_after_a_long_gap():
@@ -803,6 +830,56 @@ def test_a_stream_ends_a_note_when_its_input_stops():
         gate = VoicingGate(RATE, RULES, confirm=True)
         frames = note + [(0.9, -22.0, newest)]
         assert [gate(330.0, *frame).voiced for frame in frames][-1] == voiced
+
+
+def _voice(f0, seconds, rate=16000):
+    """A buzz at ``f0`` Hz (harmonics falling 6 dB/octave up to 7 kHz), RMS 1."""
+    phase = 2 * np.pi * f0 * np.arange(int(seconds * rate)) / rate
+    x = sum(np.sin(k * phase) / k for k in range(1, int(7000 / f0) + 1))
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+def _hiss(seconds, rate=16000, seed=0):
+    """White noise above 3 kHz (an "s"), RMS 1."""
+    w = np.random.default_rng(seed).standard_normal(int(seconds * rate))
+    x = np.fft.irfft(np.fft.rfft(w) * (np.fft.rfftfreq(len(w), 1 / rate) > 3000), len(w))
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+def test_newest_repeats_reads_a_pitch_and_its_end():
+    rate = 16000
+    for f0 in (70.0, 180.0, 1900.0):
+        reads = newest_repeats(_voice(f0, 0.064)[None], np.array([f0]), rate)[0]
+        assert reads.min() > 0.95
+    # 10 ms of hiss after the buzz: nothing repeats, at the pitch or near it
+    x = np.concatenate([_voice(180.0, 0.06), _hiss(0.01)])
+    at, anywhere = newest_repeats(x[None], np.array([180.0]), rate)[0]
+    assert at < REPEATS_AT_PITCH and anywhere < REPEATS_ANYWHERE
+    # a new note the tracker has not followed yet (240 Hz read as 180) repeats near it
+    x = np.concatenate([_voice(180.0, 0.05), _voice(240.0, 0.014)])
+    at, anywhere = newest_repeats(x[None], np.array([180.0]), rate)[0]
+    assert anywhere > 0.9
+    assert np.isnan(newest_repeats(np.zeros((2, 1024)), np.array([180.0, np.nan]), rate)).all()
+
+
+def test_a_stream_ends_a_vowel_where_a_fricative_begins(model):
+    """The stream's windows hold a vowel for their length after it ends: its note went on
+    six frames (120 ms) into an "s" as loud as it. The newest audio no longer repeats
+    there: the note ends on the frame the "s" begins. With hold_pitch it goes on (a
+    consonant inside a sung phrase); a legato change of note leaves no gap."""
+    silence = np.zeros(4000)
+    x = np.concatenate([silence, _voice(180.0, 0.5), 0.7 * _hiss(0.16), _voice(180.0, 0.4),
+                        silence])
+    x = material.at_dbfs(x, -20.0).astype(np.float32)
+    edge = (len(silence) + 8000) // model.hop
+    _, played, _, _ = material.streamed(x, model)
+    assert played[edge - 10:edge].all() and not played[edge + 1:edge + 8].any()
+    _, held, _, _ = material.streamed(x, model, hold_pitch=True)
+    assert held[edge - 10:edge + 4].all()
+    for a, b in ((180.0, 240.0), (220.0, 440.0), (440.0, 220.0), (200.0, 600.0)):
+        x = material.at_dbfs(np.concatenate([silence, _voice(a, 0.5), _voice(b, 0.5), silence]),
+                             -20.0).astype(np.float32)
+        assert material.streamed(x, model)[1][edge - 10:edge + 14].all()
 
 
 def test_a_streamed_clarinet_leaves_its_rests_silent(model):

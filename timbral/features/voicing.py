@@ -44,11 +44,15 @@ end at the frame, so they hold a note a window's length after the input
 stopped; given the loudness of the newest 10 ms as well (``recent_db``), the
 gate mutes the note on the frame the input falls to the floor, and lets it go
 on, unconfirmed, if the input comes back near the note's level within the
-bridge time (a re-articulated note). Offline,
+bridge time (a re-articulated note); given how the newest audio repeats
+(``repeats``: :func:`newest_repeats`), it mutes it where the input goes on but no
+longer repeats, at the note's period or near it (a fricative after a vowel;
+unless ``hold_pitch``). Offline,
 :func:`gate_voicing` runs the same gate over a whole recording and then uses
 what comes later, which a stream cannot: it takes back what turned out wrong
 (a bridge that ended in a rest; a note with fewer than ``min_note_seconds`` of
-frames of its own, its bridges not counted; a run of noise through a resonance),
+frames of its own, its bridges not counted, or with fewer than :data:`SURE_FRAMES`
+frames that could have started it; a run of noise through a resonance),
 corrects the tracker's octave errors at attacks and one-frame pitch blips
 (:func:`clean_transitions`), moves pitch changes the tracker reports late back
 to where the new note began (:func:`backdate_changes`, given the audio), and
@@ -70,6 +74,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import numpy as np
 import torch
 
+from ..dsp.spectral import frame_hop
 from ..validation import check_number, check_positive, check_size
 from .background import CHUNK_FRAMES, background_frames, frame_spectra
 from .notes import DEFAULT_MIN_DB, as_curve, check_confidence, check_same_length
@@ -134,10 +139,23 @@ RELEASE_DROP_DB = 6.0
 #: newest audio at most FILLED_DB louder than its oldest (more: an attack still filling
 #: it) and at most STOPPED_DB quieter (more: a sound that has just stopped).
 FILLED_DB, STOPPED_DB = 3.0, 20.0
+#: ... and (bridging legato only) as soon as its newest NEWEST_SECONDS (at least
+#: NEWEST_PERIODS of the pitch) no longer repeat: their normalised autocorrelation one
+#: to three of the note's periods back is under REPEATS_AT_PITCH, and at any lag from
+#: NEWEST_LAGS[0] to NEWEST_LAGS[1] periods under REPEATS_ANYWHERE (a new note the
+#: tracker has not followed yet repeats there). A vowel gives way to a fricative or a
+#: plosive while the tracker's window still holds it: the notes of festival's and
+#: espeak-ng's voices went on 40-120 ms into them (up to 20 % of the output's energy).
+NEWEST_SECONDS, NEWEST_PERIODS, NEWEST_LAGS, NEWEST_MAX_LAG_S = 0.01, 1.5, (0.45, 2.2), 0.025
+REPEATS_AT_PITCH, REPEATS_ANYWHERE = 0.2, 0.45
 #: Offline, notes with fewer frames of their own than this (s; their bridged gaps not
 #: counted) are taken back: a whisper's one clear frame and the gap bridged after it
 #: are no note.
 MIN_NOTE_SECONDS = 0.05
+#: ... and notes with fewer than this many frames that could each have started one:
+#: an open cymbal's strongest partial, sure once, then at confidence 0.4-0.7 for 0.6 s
+#: (a stream asks for two such frames in a row before a note starts).
+SURE_FRAMES = 2
 #: Octave errors at an attack last at most this long (s) to be corrected offline,
 #: when the note then holds the other octave at least SETTLED_SECONDS.
 ATTACK_OCTAVE_SECONDS = 0.16
@@ -457,8 +475,10 @@ class VoicingGate:
     optionally ``recent_db`` (a stream: the loudness of its newest audio, see
     :data:`RELEASE_DROP_DB`) and ``window_rise_db`` (how much louder that is
     than the oldest audio in the tracker's window, see :data:`FILLED_DB`) and
-    ``overtones_db`` (a stream's frame's overtones, see :data:`BARE_SECONDS`) and
-    ``line_db`` (its partial's line, NaN: not measured; see :data:`LINE_FRAMES`),
+    ``overtones`` (a stream's frame's overtones, dB: :func:`overtones_db`; see
+    :data:`BARE_SECONDS`) and ``line`` (its partial's line, dB: :func:`line_db`, NaN:
+    not measured; see :data:`LINE_FRAMES`) and ``repeats`` (how its newest audio
+    repeats: :func:`newest_repeats`; see :data:`REPEATS_AT_PITCH`),
     returns its :class:`GateFrame`. Decisions are
     final for a stream. With ``revisions``, :attr:`revoked` lists frames
     (absolute indices, from 0) that later frames showed to be wrong (a bridge
@@ -500,8 +520,10 @@ class VoicingGate:
         self.on = False
         self.note_start = 0
         self.note_frames = 0  # the note's frames that sounded (not bridged)
+        self.note_sure = 0  # ... and of those, the ones that could have started it
         self.gap = 0  # frames of the bridged (or muted) gap in progress
         self.muted = False  # the gap in progress began where the input stopped
+        self.fell = False  # ... by falling to the floor (else: it stopped repeating)
         self.held_f0: Optional[float] = None  # the note's last voiced pitch
         self.candidate: Optional[float] = None  # with confirm: the last frame that could start
         self.note_db = DEFAULT_MIN_DB  # the note's level: a peak that falls LEVEL_FALL_DB_S
@@ -524,8 +546,9 @@ class VoicingGate:
     def __call__(self, f0_hz: float, confidence: float, loudness_db: float,
                  recent_db: Optional[float] = None,
                  window_rise_db: Optional[float] = None,
-                 overtones_db: Optional[float] = None,
-                 line_db: Optional[float] = None) -> GateFrame:
+                 overtones: Optional[float] = None,
+                 line: Optional[float] = None,
+                 repeats: Optional[Tuple[float, float]] = None) -> GateFrame:
         r = self.rules
         k = self.frames
         self.frames += 1
@@ -534,17 +557,17 @@ class VoicingGate:
         self._measure(f0, conf, ld, recent_db)
         in_range = plausible_pitch(f0, r)
         could = in_range and conf >= r.confidence_off and ld >= floor + r.margin_off_db
-        known = overtones_db is not None and math.isfinite(overtones_db)
-        if line_db is not None and math.isfinite(line_db):
-            self.lines.append(float(line_db))
+        known = overtones is not None and math.isfinite(overtones)
+        if line is not None and math.isfinite(line):
+            self.lines.append(float(line))
         else:
             self.lines.clear()
         banded = bool(self.lines) and max(self.lines) < LINE_OVER_BAND_DB
-        if overtones_db is not None:
+        if overtones is not None:
             self._tally(f0, ld, 0 if not could else 2 if not known
-                        else 1 if overtones_db < BARE_OVERTONES_DB else 0)
+                        else 1 if overtones < BARE_OVERTONES_DB else 0)
             # overtones unknown (a high pitch): judged by such frames' wander alone
-            if not (self._resonance_allows(float(overtones_db), could) if known
+            if not (self._resonance_allows(float(overtones), could) if known
                     else not (self._wanders(2) or banded)):
                 if self.on:  # noise through a resonance: the note ends, nothing bridges it
                     self.on, self.gap, self.muted = False, 0, False
@@ -558,8 +581,11 @@ class VoicingGate:
             self.note_tail.clear()
         # after a gap a legato bridge would not cross, only a clear pitch carries a note on
         goes_on = r.legato_only or self.gap <= self.legato_frames
-        released = False
-        if self.on and recent_db is not None:
+        # the newest audio no longer repeats: a consonant after a vowel (NaN: unknown)
+        stopped = r.legato_only and repeats is not None and (
+            repeats[0] < REPEATS_AT_PITCH and repeats[1] < REPEATS_ANYWHERE)
+        released = self.on and stopped
+        if self.on and recent_db is not None and not released:
             # the newest audio fell well under the note, and to the floor (until the stream
             # knows its floor: well under the window's level, a sudden fall)
             under = (noise_now + r.margin_on_db if self.recent_floor.known
@@ -567,14 +593,15 @@ class VoicingGate:
             released = float(recent_db) < min(self.note_db - RELEASE_DROP_DB, under)
         if released:  # the input has stopped; its windows still hold the note
             sounds = False
-        elif self.muted:  # it comes back near the note's level (not the noise wobbling)
+        elif self.muted:  # it comes back (after a fall: near the note's level, not the
+            # noise wobbling)
             sounds = (conf >= (r.confidence_off if goes_on else r.confidence_on)
-                      and ld >= floor + r.margin_on_db
-                      and float(recent_db) >= self.note_db - RELEASE_DROP_DB)
+                      and ld >= floor + r.margin_on_db and not stopped
+                      and (not self.fell or float(recent_db) >= self.note_db - RELEASE_DROP_DB))
         elif self.on and goes_on:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
         else:  # a note starts, or comes back after a gap longer than legato (hold_pitch)
-            sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
+            sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db and not stopped
         self.implausible += sounds and not in_range
         if sounds and in_range:
             if not self.on and banded:  # a band, not a line: no note starts on it
@@ -588,13 +615,17 @@ class VoicingGate:
                         first is None or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
                     return self._silent(f0)
                 self.on, self.note_start, self.note_db, self.note_frames = True, k, ld, 0
+                self.note_sure = 0
                 if self.revisions:
                     self.onsets.append(k)
             self.note_db = max(ld, self.note_db - self.level_fall)
             self.note_frames += 1
+            self.note_sure += conf >= r.confidence_on and ld >= floor + r.margin_on_db
             self.gap, self.held_f0, self.muted = 0, f0, False
             return GateFrame(True, f0, False)
         if (released or self.muted) and self.gap < self.bridge_frames:  # the note may go on
+            if released:
+                self.fell = not stopped
             self.gap, self.muted = self.gap + 1, True
             return self._silent(f0)
         if self.on and self.gap < self.bridge_frames and (
@@ -607,7 +638,7 @@ class VoicingGate:
             self.on = False
             end = k - self.gap
             if self.revisions:
-                short = self.note_frames < self.min_note_frames
+                short = self.note_frames < self.min_note_frames or self.note_sure < SURE_FRAMES
                 self.revoked.extend(range(self.note_start if short else end, k))
             self.gap, self.muted = 0, False
         return self._silent(f0)
@@ -743,7 +774,7 @@ def gate_voicing(f0_hz, f0_confidence, loudness_db, frame_rate: float,
     sample_rate = None if audio is None else check_size(sample_rate, "sample_rate")
     background = np.zeros(n, bool)
     if audio is not None:  # a steady background tone is no more a note than noise is
-        background = background_frames(audio, sample_rate, int(round(sample_rate / frame_rate)),
+        background = background_frames(audio, sample_rate, frame_hop(sample_rate, frame_rate),
                                        f0, conf >= APERIODIC_CONFIDENCE)
         conf = np.where(background, 0.0, conf)
     floor = noise_floor(ld, conf, frame_rate, f0)
@@ -817,7 +848,7 @@ def resonant_noise(f0_hz: np.ndarray, loudness_db: np.ndarray, voiced: np.ndarra
     overtones = overtones_db(_harmonic_fit(audio, sample_rate, frame_rate, every, f0[every]))
     lines = np.full(len(every), np.nan)
     measured = np.flatnonzero(f0[every] >= LINE_MIN_HZ)
-    hop = int(round(sample_rate / frame_rate))
+    hop = frame_hop(sample_rate, frame_rate)
     for first in range(0, len(measured), CHUNK_FRAMES):  # memory: 4096-sample windows at 48 kHz
         chunk = measured[first:first + CHUNK_FRAMES]
         lines[chunk] = line_db(frame_spectra(audio, sample_rate, hop, every[chunk]),
@@ -897,7 +928,7 @@ def _harmonic_fit(audio: np.ndarray, sample_rate: int, frame_rate: float,
     of ``frames`` (``[n]``, sorted; frame ``k`` at sample ``k * sample_rate /
     frame_rate``) at their ``f0_hz`` (``[n]`` Hz), from just the stretch of ``audio``
     its windows reach."""
-    hop = int(round(sample_rate / frame_rate))
+    hop = frame_hop(sample_rate, frame_rate)
     reach = int(window_sizes(np.array([np.min(f0_hz)]), sample_rate, REFINE_PERIODS)[0]) // 2 \
         + hop
     first = max(0, int(frames[0]) * hop - reach) // hop  # from a frame boundary
@@ -937,6 +968,40 @@ def line_db(power_db: np.ndarray, sample_rate: int, f0_hz: np.ndarray) -> np.nda
             line = row[peak - width:peak + width + 1].sum()
             db = 10.0 * math.log10(max(line, 1e-30) / max(row[lo:hi + 1].sum() - line, 1e-30))
             out[i] = db if math.isnan(out[i]) else max(out[i], db)
+    return out
+
+
+def newest_repeats(windows: np.ndarray, f0_hz: np.ndarray, sample_rate: int) -> np.ndarray:
+    """How the newest :data:`NEWEST_SECONDS` of each window repeat the audio before
+    them: ``windows`` ``[n, length]`` (mono, each ending at its frame), ``f0_hz``
+    ``[n]`` Hz -> ``[n, 2]``: the largest normalised autocorrelation at the integer lags
+    either side of one, two and three periods (within :data:`NEWEST_MAX_LAG_S`), and
+    at any lag from :data:`NEWEST_LAGS` ``[0]`` to ``[1]`` periods; NaN where the
+    pitch is not a finite positive number or the newest samples are silent."""
+    windows = np.asarray(windows, np.float64)
+    out = np.full((len(windows), 2), np.nan)
+    for i, (w, f0) in enumerate(zip(windows, np.asarray(f0_hz, np.float64))):
+        if not (math.isfinite(f0) and f0 > 0):
+            continue
+        period = sample_rate / f0
+        size = max(2, int(round(max(NEWEST_SECONDS * sample_rate, NEWEST_PERIODS * period))))
+        longest = min(len(w) - size, int(NEWEST_MAX_LAG_S * sample_rate))
+        first = max(2, int(NEWEST_LAGS[0] * period))
+        last = min(longest, int(math.ceil(max(3, NEWEST_LAGS[1]) * period)))
+        newest = w[-size:]
+        if last < first or not newest.any():
+            continue
+        lags = np.arange(first, last + 1)
+        # newest . w[-size - lag:-lag] for each lag, and the energy of those samples
+        dots = np.correlate(w[-size - last:-first], newest, "valid")[::-1]
+        energy = np.cumsum(np.concatenate([[0.0], w[::-1] ** 2]))
+        r = dots / np.sqrt(np.maximum((energy[lags + size] - energy[lags]) * (newest @ newest),
+                                      1e-30))
+        at = [lag for m in (1, 2, 3) for lag in (math.floor(m * period), math.ceil(m * period))
+              if first <= lag <= last]
+        span = lags <= NEWEST_LAGS[1] * period
+        out[i] = (np.max(r[np.asarray(at) - first]) if at else np.nan,
+                  np.max(r[span]) if span.any() else np.nan)
     return out
 
 

@@ -250,7 +250,7 @@ class StreamProcessor:
             elif self.gate is not None:
                 voiced[i], f0[i], _ = self.gate(f0[i], gate_conf[i], ld[i], recent[i], rise[i],
                                                 overtones[i] if refined else None,
-                                                feats["line_db"][i])
+                                                feats["line_db"][i], feats["repeats"][i])
             if self.adjuster is not None:
                 frame = self.adjuster(f0[i], conf[i], ld[i], voiced[i])
                 f0[i], ld[i], note_on[i] = frame.f0_hz, frame.loudness_db, frame.note_on

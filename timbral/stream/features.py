@@ -44,7 +44,7 @@ from ..dsp.spectral import a_weighting, compute_loudness, frame_hop, loudness_wi
 from ..features.background import BackgroundSpectrum, background_tone, power_db
 from ..features.pitch.base import FALLBACK_F0_HZ, SILENCE_WINDOW_S, is_silent
 from ..features.pitch.refine import MAX_WINDOW_S
-from ..features.voicing import APERIODIC_CONFIDENCE, LINE_MIN_HZ, line_db
+from ..features.voicing import APERIODIC_CONFIDENCE, LINE_MIN_HZ, line_db, newest_repeats
 from ..validation import check_choice
 
 #: Causal trackers by name: (CREPE capacity, refine).
@@ -291,7 +291,8 @@ class CausalFeatures:
 
     ``analyse(windows)`` takes ``[n, window_size]`` windows (oldest frame
     first) and returns ``{"f0_hz", "f0_confidence", "loudness_db",
-    "recent_db", "window_rise_db", "overtones_db", "line_db"}``, float32 ``[n]`` each:
+    "recent_db", "window_rise_db", "overtones_db", "line_db", "repeats"}``, float32
+    ``[n]`` each (but ``repeats``):
     ``recent_db`` the loudness of the newest 10 ms, ``window_rise_db`` how much
     louder those are than the oldest 10 ms of the tracker's window
     (:meth:`CausalLoudness.newest`), ``overtones_db`` the power at harmonics 2-6
@@ -299,7 +300,9 @@ class CausalFeatures:
     :func:`~timbral.features.pitch.refine.overtones_db`), ``line_db`` how far the
     clearest partial near a periodic frame's pitch from
     :data:`~timbral.features.voicing.LINE_MIN_HZ` up stands as a line over the band
-    around it (:func:`~timbral.features.voicing.line_db`; NaN elsewhere), ``"background"``
+    around it (:func:`~timbral.features.voicing.line_db`; NaN elsewhere), ``"repeats"``
+    (``[n, 2]``) how the newest 10 ms repeat at the pitch's period and near it
+    (:func:`~timbral.features.voicing.newest_repeats`), ``"background"``
     (bool ``[n]``): the frame holds the steady tone of the stream's background
     spectrum so far (:class:`~timbral.features.background.BackgroundSpectrum`), and
     ``"background_known"`` (bool ``[n]``): that spectrum had been heard long enough.
@@ -345,6 +348,7 @@ class CausalFeatures:
         return {"f0_hz": f0, "f0_confidence": conf, "loudness_db": ld, "recent_db": recent,
                 "window_rise_db": rise, "overtones_db": overtones,
                 "line_db": lines.astype(np.float32),
+                "repeats": newest_repeats(windows, f0, self.sample_rate).astype(np.float32),
                 "background": background, "background_known": known}
 
 
