@@ -51,8 +51,7 @@ unless ``hold_pitch``). Offline,
 :func:`gate_voicing` runs the same gate over a whole recording and then uses
 what comes later, which a stream cannot: it takes back what turned out wrong
 (a bridge that ended in a rest; a note with fewer than ``min_note_seconds`` of
-frames of its own, its bridges not counted, or with fewer than :data:`SURE_FRAMES`
-frames that could have started it; a run of noise through a resonance),
+frames of its own, its bridges not counted; a run of noise through a resonance),
 corrects the tracker's octave errors at attacks and one-frame pitch blips
 (:func:`clean_transitions`), moves pitch changes the tracker reports late back
 to where the new note began (:func:`backdate_changes`, given the audio), and
@@ -146,16 +145,15 @@ FILLED_DB, STOPPED_DB = 3.0, 20.0
 #: tracker has not followed yet repeats there). A vowel gives way to a fricative or a
 #: plosive while the tracker's window still holds it: the notes of festival's and
 #: espeak-ng's voices went on 40-120 ms into them (up to 20 % of the output's energy).
+#: The note comes back within the bridge time where the audio repeats again, at once
+#: where it repeats at REPEATS_AGAIN or more near the pitch (a new note's attack, which
+#: the tracker's confidence follows late).
 NEWEST_SECONDS, NEWEST_PERIODS, NEWEST_LAGS, NEWEST_MAX_LAG_S = 0.01, 1.5, (0.45, 2.2), 0.025
-REPEATS_AT_PITCH, REPEATS_ANYWHERE = 0.2, 0.45
+REPEATS_AT_PITCH, REPEATS_ANYWHERE, REPEATS_AGAIN = 0.2, 0.45, 0.6
 #: Offline, notes with fewer frames of their own than this (s; their bridged gaps not
 #: counted) are taken back: a whisper's one clear frame and the gap bridged after it
 #: are no note.
 MIN_NOTE_SECONDS = 0.05
-#: ... and notes with fewer than this many frames that could each have started one:
-#: an open cymbal's strongest partial, sure once, then at confidence 0.4-0.7 for 0.6 s
-#: (a stream asks for two such frames in a row before a note starts).
-SURE_FRAMES = 2
 #: Octave errors at an attack last at most this long (s) to be corrected offline,
 #: when the note then holds the other octave at least SETTLED_SECONDS.
 ATTACK_OCTAVE_SECONDS = 0.16
@@ -520,7 +518,6 @@ class VoicingGate:
         self.on = False
         self.note_start = 0
         self.note_frames = 0  # the note's frames that sounded (not bridged)
-        self.note_sure = 0  # ... and of those, the ones that could have started it
         self.gap = 0  # frames of the bridged (or muted) gap in progress
         self.muted = False  # the gap in progress began where the input stopped
         self.fell = False  # ... by falling to the floor (else: it stopped repeating)
@@ -581,10 +578,10 @@ class VoicingGate:
             self.note_tail.clear()
         # after a gap a legato bridge would not cross, only a clear pitch carries a note on
         goes_on = r.legato_only or self.gap <= self.legato_frames
-        # the newest audio no longer repeats: a consonant after a vowel (NaN: unknown)
-        stopped = r.legato_only and repeats is not None and (
+        # the note's newest audio no longer repeats: a consonant after a vowel (NaN: unknown)
+        stopped = self.on and r.legato_only and repeats is not None and (
             repeats[0] < REPEATS_AT_PITCH and repeats[1] < REPEATS_ANYWHERE)
-        released = self.on and stopped
+        released = stopped
         if self.on and recent_db is not None and not released:
             # the newest audio fell well under the note, and to the floor (until the stream
             # knows its floor: well under the window's level, a sudden fall)
@@ -593,15 +590,20 @@ class VoicingGate:
             released = float(recent_db) < min(self.note_db - RELEASE_DROP_DB, under)
         if released:  # the input has stopped; its windows still hold the note
             sounds = False
-        elif self.muted:  # it comes back (after a fall: near the note's level, not the
-            # noise wobbling)
+        elif self.muted and self.fell:  # it comes back near the note's level (not the noise
+            # wobbling)
             sounds = (conf >= (r.confidence_off if goes_on else r.confidence_on)
-                      and ld >= floor + r.margin_on_db and not stopped
-                      and (not self.fell or float(recent_db) >= self.note_db - RELEASE_DROP_DB))
+                      and ld >= floor + r.margin_on_db
+                      and float(recent_db) >= self.note_db - RELEASE_DROP_DB)
+        elif self.muted:  # it comes back where the audio repeats again (clearly: whatever
+            # the tracker's confidence, which lags a new note)
+            sounds = (ld >= floor + r.margin_on_db
+                      and (conf >= r.confidence_off
+                           or (repeats is not None and repeats[1] >= REPEATS_AGAIN)))
         elif self.on and goes_on:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
         else:  # a note starts, or comes back after a gap longer than legato (hold_pitch)
-            sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db and not stopped
+            sounds = conf >= r.confidence_on and ld >= floor + r.margin_on_db
         self.implausible += sounds and not in_range
         if sounds and in_range:
             if not self.on and banded:  # a band, not a line: no note starts on it
@@ -615,12 +617,10 @@ class VoicingGate:
                         first is None or abs(1200.0 * math.log2(f0 / first)) > CONFIRM_CENTS):
                     return self._silent(f0)
                 self.on, self.note_start, self.note_db, self.note_frames = True, k, ld, 0
-                self.note_sure = 0
                 if self.revisions:
                     self.onsets.append(k)
             self.note_db = max(ld, self.note_db - self.level_fall)
             self.note_frames += 1
-            self.note_sure += conf >= r.confidence_on and ld >= floor + r.margin_on_db
             self.gap, self.held_f0, self.muted = 0, f0, False
             return GateFrame(True, f0, False)
         if (released or self.muted) and self.gap < self.bridge_frames:  # the note may go on
@@ -638,7 +638,7 @@ class VoicingGate:
             self.on = False
             end = k - self.gap
             if self.revisions:
-                short = self.note_frames < self.min_note_frames or self.note_sure < SURE_FRAMES
+                short = self.note_frames < self.min_note_frames
                 self.revoked.extend(range(self.note_start if short else end, k))
             self.gap, self.muted = 0, False
         return self._silent(f0)
