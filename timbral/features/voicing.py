@@ -82,7 +82,8 @@ from .pitch.refine import BARE_OVERTONES_DB, harmonic_refine, overtones_db, wind
 __all__ = ["GateRules", "gate_rules", "NoiseFloor", "VoicingGate", "GateFrame", "Voicing",
            "gate_voicing", "clean_transitions", "backdate_changes", "noise_floor", "MIN_F0_HZ",
            "MAX_F0_HZ", "HUM_HZ", "plausible_pitch", "measures_floor", "hum_cents",
-           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS", "resonant_noise", "line_db"]
+           "APERIODIC_CONFIDENCE", "FLOOR_QUANTILE", "HOLD_SECONDS", "resonant_noise", "line_db",
+           "newest_repeats"]
 
 #: The plausible pitch range of a melody's fundamental (Hz): from D1 (a bass tuned
 #: down a tone, a contrabassoon; CREPE reads down to 32.7 Hz) to C8 (a piccolo's top;
@@ -145,10 +146,12 @@ FILLED_DB, STOPPED_DB = 3.0, 20.0
 #: tracker has not followed yet repeats there). A vowel gives way to a fricative or a
 #: plosive while the tracker's window still holds it: the notes of festival's and
 #: espeak-ng's voices went on 40-120 ms into them (up to 20 % of the output's energy).
-#: The note comes back within the bridge time where the audio repeats again, at once
-#: where it repeats at REPEATS_AGAIN or more near the pitch (a new note's attack, which
-#: the tracker's confidence follows late).
-NEWEST_SECONDS, NEWEST_PERIODS, NEWEST_LAGS, NEWEST_MAX_LAG_S = 0.01, 1.5, (0.45, 2.2), 0.025
+#: The note comes back within the bridge time where the audio repeats clearly again:
+#: REPEATS_ANYWHERE or more at the pitch, or REPEATS_AGAIN near it (a new note's
+#: attack, which the tracker's confidence follows late); hiss against hiss reads 0.2
+#: at the pitch by chance on up to a third of its frames.
+NEWEST_SECONDS, NEWEST_PERIODS, NEWEST_PERIODS_BACK = 0.01, 1.5, 3
+NEWEST_LAGS, NEWEST_MAX_LAG_S = (0.45, 2.2), 0.025
 REPEATS_AT_PITCH, REPEATS_ANYWHERE, REPEATS_AGAIN = 0.2, 0.45, 0.6
 #: Offline, notes with fewer frames of their own than this (s; their bridged gaps not
 #: counted) are taken back: a whisper's one clear frame and the gap bridged after it
@@ -520,7 +523,7 @@ class VoicingGate:
         self.note_frames = 0  # the note's frames that sounded (not bridged)
         self.gap = 0  # frames of the bridged (or muted) gap in progress
         self.muted = False  # the gap in progress began where the input stopped
-        self.fell = False  # ... by falling to the floor (else: it stopped repeating)
+        self.fell = False  # ... and fell to the floor in it (else: it stopped repeating)
         self.held_f0: Optional[float] = None  # the note's last voiced pitch
         self.candidate: Optional[float] = None  # with confirm: the last frame that could start
         self.note_db = DEFAULT_MIN_DB  # the note's level: a peak that falls LEVEL_FALL_DB_S
@@ -578,16 +581,21 @@ class VoicingGate:
             self.note_tail.clear()
         # after a gap a legato bridge would not cross, only a clear pitch carries a note on
         goes_on = r.legato_only or self.gap <= self.legato_frames
-        # the note's newest audio no longer repeats: a consonant after a vowel (NaN: unknown)
-        stopped = self.on and r.legato_only and repeats is not None and (
-            repeats[0] < REPEATS_AT_PITCH and repeats[1] < REPEATS_ANYWHERE)
-        released = stopped
-        if self.on and recent_db is not None and not released:
+        fell = False
+        if self.on and recent_db is not None:
             # the newest audio fell well under the note, and to the floor (until the stream
             # knows its floor: well under the window's level, a sudden fall)
             under = (noise_now + r.margin_on_db if self.recent_floor.known
                      else ld - RELEASE_DROP_DB)
-            released = float(recent_db) < min(self.note_db - RELEASE_DROP_DB, under)
+            fell = float(recent_db) < min(self.note_db - RELEASE_DROP_DB, under)
+        # or the note's newest audio no longer repeats: a consonant after a vowel (NaN:
+        # unknown); to come back it must repeat clearly (the tracker's confidence and
+        # the loudness still hold the vowel)
+        repeating = (repeats is not None and (repeats[0] >= REPEATS_ANYWHERE
+                                              or repeats[1] >= REPEATS_AGAIN))
+        stopped = self.on and r.legato_only and repeats is not None and (
+            repeats[0] < REPEATS_AT_PITCH and repeats[1] < REPEATS_ANYWHERE)
+        released = fell or stopped
         if released:  # the input has stopped; its windows still hold the note
             sounds = False
         elif self.muted and self.fell:  # it comes back near the note's level (not the noise
@@ -595,11 +603,9 @@ class VoicingGate:
             sounds = (conf >= (r.confidence_off if goes_on else r.confidence_on)
                       and ld >= floor + r.margin_on_db
                       and float(recent_db) >= self.note_db - RELEASE_DROP_DB)
-        elif self.muted:  # it comes back where the audio repeats again (clearly: whatever
-            # the tracker's confidence, which lags a new note)
-            sounds = (ld >= floor + r.margin_on_db
-                      and (conf >= r.confidence_off
-                           or (repeats is not None and repeats[1] >= REPEATS_AGAIN)))
+        elif self.muted:  # it comes back where the audio repeats clearly again (whatever the
+            # tracker's confidence, which follows a new note late)
+            sounds = ld >= floor + r.margin_on_db and repeating
         elif self.on and goes_on:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
         else:  # a note starts, or comes back after a gap longer than legato (hold_pitch)
@@ -624,8 +630,7 @@ class VoicingGate:
             self.gap, self.held_f0, self.muted = 0, f0, False
             return GateFrame(True, f0, False)
         if (released or self.muted) and self.gap < self.bridge_frames:  # the note may go on
-            if released:
-                self.fell = not stopped
+            self.fell = fell or (self.muted and self.fell)
             self.gap, self.muted = self.gap + 1, True
             return self._silent(f0)
         if self.on and self.gap < self.bridge_frames and (
@@ -974,10 +979,12 @@ def line_db(power_db: np.ndarray, sample_rate: int, f0_hz: np.ndarray) -> np.nda
 def newest_repeats(windows: np.ndarray, f0_hz: np.ndarray, sample_rate: int) -> np.ndarray:
     """How the newest :data:`NEWEST_SECONDS` of each window repeat the audio before
     them: ``windows`` ``[n, length]`` (mono, each ending at its frame), ``f0_hz``
-    ``[n]`` Hz -> ``[n, 2]``: the largest normalised autocorrelation at the integer lags
-    either side of one, two and three periods (within :data:`NEWEST_MAX_LAG_S`), and
-    at any lag from :data:`NEWEST_LAGS` ``[0]`` to ``[1]`` periods; NaN where the
-    pitch is not a finite positive number or the newest samples are silent."""
+    ``[n]`` Hz (the frames' pitch) -> ``[n, 2]``: the largest normalised
+    autocorrelation at the integer lags either side of one to
+    :data:`NEWEST_PERIODS_BACK` periods, and at any lag from :data:`NEWEST_LAGS`
+    ``[0]`` to ``[1]`` periods, all within :data:`NEWEST_MAX_LAG_S` and the window;
+    NaN where the pitch is not a finite positive number, the newest samples are
+    silent, or no such lag fits (the first: a pitch under about 40 Hz)."""
     windows = np.asarray(windows, np.float64)
     out = np.full((len(windows), 2), np.nan)
     for i, (w, f0) in enumerate(zip(windows, np.asarray(f0_hz, np.float64))):
@@ -987,18 +994,18 @@ def newest_repeats(windows: np.ndarray, f0_hz: np.ndarray, sample_rate: int) -> 
         size = max(2, int(round(max(NEWEST_SECONDS * sample_rate, NEWEST_PERIODS * period))))
         longest = min(len(w) - size, int(NEWEST_MAX_LAG_S * sample_rate))
         first = max(2, int(NEWEST_LAGS[0] * period))
-        last = min(longest, int(math.ceil(max(3, NEWEST_LAGS[1]) * period)))
+        last = min(longest, int(math.ceil(NEWEST_PERIODS_BACK * period)))
         newest = w[-size:]
         if last < first or not newest.any():
             continue
         lags = np.arange(first, last + 1)
         # newest . w[-size - lag:-lag] for each lag, and the energy of those samples
         dots = np.correlate(w[-size - last:-first], newest, "valid")[::-1]
-        energy = np.cumsum(np.concatenate([[0.0], w[::-1] ** 2]))
+        energy = np.cumsum(np.concatenate([[0.0], w[:-size - last - 1:-1] ** 2]))
         r = dots / np.sqrt(np.maximum((energy[lags + size] - energy[lags]) * (newest @ newest),
                                       1e-30))
-        at = [lag for m in (1, 2, 3) for lag in (math.floor(m * period), math.ceil(m * period))
-              if first <= lag <= last]
+        at = [lag for m in range(1, NEWEST_PERIODS_BACK + 1)
+              for lag in (math.floor(m * period), math.ceil(m * period)) if first <= lag <= last]
         span = lags <= NEWEST_LAGS[1] * period
         out[i] = (np.max(r[np.asarray(at) - first]) if at else np.nan,
                   np.max(r[span]) if span.any() else np.nan)
