@@ -837,7 +837,8 @@ def test_newest_repeats_reads_a_pitch_and_its_end():
     for seed in range(10):
         for f0 in (110.0, 250.0, 600.0):
             at, anywhere = newest_repeats(_hiss(0.064, seed=seed)[None], np.array([f0]), rate)[0]
-            assert at < REPEATS_ANYWHERE and anywhere < REPEATS_AGAIN
+            assert (at < REPEATS_AT_PITCH or anywhere < REPEATS_ANYWHERE) \
+                and anywhere < REPEATS_AGAIN
     assert np.isnan(newest_repeats(np.zeros((2, 1024)), np.array([180.0, np.nan]), rate)).all()
 
 

@@ -146,10 +146,10 @@ FILLED_DB, STOPPED_DB = 3.0, 20.0
 #: tracker has not followed yet repeats there). A vowel gives way to a fricative or a
 #: plosive while the tracker's window still holds it: the notes of festival's and
 #: espeak-ng's voices went on 40-120 ms into them (up to 20 % of the output's energy).
-#: The note comes back within the bridge time where the audio repeats clearly again:
-#: REPEATS_ANYWHERE or more at the pitch, or REPEATS_AGAIN near it (a new note's
-#: attack, which the tracker's confidence follows late); hiss against hiss reads 0.2
-#: at the pitch by chance on up to a third of its frames.
+#: The note comes back within the bridge time where the audio repeats again: over both
+#: thresholds on a frame the tracker is fairly sure of, or REPEATS_AGAIN near the
+#: pitch whatever its confidence (a new note's attack, which it follows late). A hiss
+#: reads over one of them by chance on up to a third of its frames, over both on 0.2 %.
 NEWEST_SECONDS, NEWEST_PERIODS, NEWEST_PERIODS_BACK = 0.01, 1.5, 3
 NEWEST_LAGS, NEWEST_MAX_LAG_S = (0.45, 2.2), 0.025
 REPEATS_AT_PITCH, REPEATS_ANYWHERE, REPEATS_AGAIN = 0.2, 0.45, 0.6
@@ -589,10 +589,11 @@ class VoicingGate:
                      else ld - RELEASE_DROP_DB)
             fell = float(recent_db) < min(self.note_db - RELEASE_DROP_DB, under)
         # or the note's newest audio no longer repeats: a consonant after a vowel (NaN:
-        # unknown); to come back it must repeat clearly (the tracker's confidence and
-        # the loudness still hold the vowel)
-        repeating = (repeats is not None and (repeats[0] >= REPEATS_ANYWHERE
-                                              or repeats[1] >= REPEATS_AGAIN))
+        # unknown); to come back it must repeat at the pitch and near it, or clearly near
+        # it whatever the confidence (which still holds the vowel in the consonant)
+        repeating = repeats is not None and (repeats[1] >= REPEATS_AGAIN or (
+            conf >= r.confidence_off and repeats[0] >= REPEATS_AT_PITCH
+            and repeats[1] >= REPEATS_ANYWHERE))
         stopped = self.on and r.legato_only and repeats is not None and (
             repeats[0] < REPEATS_AT_PITCH and repeats[1] < REPEATS_ANYWHERE)
         released = fell or stopped
@@ -603,8 +604,7 @@ class VoicingGate:
             sounds = (conf >= (r.confidence_off if goes_on else r.confidence_on)
                       and ld >= floor + r.margin_on_db
                       and float(recent_db) >= self.note_db - RELEASE_DROP_DB)
-        elif self.muted:  # it comes back where the audio repeats clearly again (whatever the
-            # tracker's confidence, which follows a new note late)
+        elif self.muted:  # it comes back where the audio repeats again
             sounds = ld >= floor + r.margin_on_db and repeating
         elif self.on and goes_on:
             sounds = conf >= r.confidence_off and ld >= floor + r.margin_off_db
